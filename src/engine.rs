@@ -1,0 +1,3 @@
+//! The engine: the one thread that owns llama.cpp.
+
+pub mod api;

@@ -1,0 +1,1 @@
+//! GGUF files: a reader that validates before llama.cpp ever sees a file, and a writer.

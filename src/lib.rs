@@ -1,0 +1,14 @@
+//! moe-tutor: chat with a local Mixture-of-Experts model and watch its routers think.
+//!
+//! Layers, with arrows pointing one way: `app` (TUI) and `headless` drive `engine` (the one
+//! thread that owns llama.cpp), and everything meets in plain data (`routing`, `sampling`,
+//! `engine::api`). Views import plain data only.
+
+pub mod app;
+pub mod engine;
+pub mod gguf;
+pub mod headless;
+pub mod routing;
+pub mod sampling;
+pub mod text;
+pub mod tinymodel;

@@ -1,0 +1,1 @@
+//! JSON Lines trace files: one object per token.

@@ -1,0 +1,5 @@
+//! Text that reaches the terminal: sanitising and markdown rendering.
+
+pub mod sanitize;
+
+pub use sanitize::sanitize;
