@@ -108,6 +108,10 @@ pub enum EngineCommand {
     Generate { generation: u64, request: GenerateRequest },
     /// New sampling settings; they apply from the next sampled token, also mid-reply.
     SetSampling(SamplingParams),
+    /// Stop the reply of this generation as soon as possible. Callers hand this to the
+    /// engine handle, which sets its cancel flag (checked between tokens and prompt
+    /// batches) instead of queueing it behind other commands.
+    Cancel { generation: u64 },
     /// Forget the KV cache (a new conversation).
     Reset,
     Shutdown,
