@@ -1,3 +1,112 @@
-//! The engine: the one thread that owns llama.cpp.
+//! The engine: the one thread that owns llama.cpp. Callers talk to it through
+//! [`EngineHandle`]: commands in, [`EngineEvent`]s out, each reply tagged with a generation
+//! number, and a cancel flag checked between tokens and prompt batches.
 
 pub mod api;
+mod capture;
+mod ffi;
+mod model;
+mod routing_build;
+mod utf8;
+mod worker;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+
+use llama_cpp_2::llama_backend::LlamaBackend;
+use tokio::sync::mpsc::UnboundedSender;
+
+pub use api::*;
+pub use ffi::StderrRedirect;
+pub use utf8::Utf8Stream;
+
+/// llama.cpp's backend may be initialised once per process.
+fn backend() -> Result<&'static LlamaBackend, String> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            // llama.cpp's own log lines go to tracing (the log file), never the terminal.
+            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            LlamaBackend::init().map_err(|e| format!("llama.cpp backend: {e}"))
+        })
+        .as_ref()
+        .map_err(|e| e.clone())
+}
+
+/// A running engine thread.
+pub struct EngineHandle {
+    tx: Sender<EngineCommand>,
+    cancel: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EngineHandle {
+    /// Start the engine thread; it loads the model and reports `Loaded` or `LoadFailed`.
+    pub fn spawn(opts: LoadOptions, events: UnboundedSender<EngineEvent>) -> std::io::Result<Self> {
+        let (tx, rx) = channel();
+        let cancel = Arc::new(AtomicU64::new(0));
+        let worker = worker::Worker {
+            rx,
+            events: events.clone(),
+            cancel: cancel.clone(),
+            pending: VecDeque::new(),
+            shutdown: false,
+        };
+        let thread = std::thread::Builder::new()
+            .name("llama-engine".into())
+            .spawn(move || {
+                let run =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match backend() {
+                        Ok(b) => worker::serve(b, opts, worker),
+                        Err(e) => {
+                            let _ = worker.events.send(EngineEvent::LoadFailed(e));
+                        }
+                    }));
+                if run.is_err() {
+                    let _ = events.send(EngineEvent::LoadFailed(
+                        "the engine thread stopped unexpectedly (see the log file)".into(),
+                    ));
+                }
+            })?;
+        Ok(EngineHandle {
+            tx,
+            cancel,
+            thread: Some(thread),
+        })
+    }
+
+    /// Send a command. `Cancel` sets the cancel flag so it takes effect between tokens,
+    /// without waiting behind other commands.
+    pub fn send(&self, cmd: EngineCommand) {
+        match cmd {
+            EngineCommand::Cancel { generation } => {
+                self.cancel.fetch_max(generation, Ordering::SeqCst);
+            }
+            other => {
+                let _ = self.tx.send(other);
+            }
+        }
+    }
+
+    /// Stop the thread and wait for it.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.cancel.store(u64::MAX, Ordering::SeqCst);
+        let _ = self.tx.send(EngineCommand::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for EngineHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,1 +1,109 @@
-//! Headless mode: `moe-tutor run`.
+//! Headless mode: `moe-tutor run` prints a reply to stdout and can write a routing trace.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use tokio::sync::mpsc::unbounded_channel;
+
+use crate::engine::{
+    ChatMessage, EngineCommand, EngineEvent, EngineHandle, GenerateRequest, LoadOptions, Role,
+    StopReason,
+};
+use crate::routing::trace::TraceWriter;
+use crate::sampling::SamplingParams;
+
+/// Everything `run` needs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub load: LoadOptions,
+    pub prompt: String,
+    pub raw: bool,
+    pub params: SamplingParams,
+    pub max_tokens: u32,
+    pub trace: Option<PathBuf>,
+}
+
+/// An error with the exit status it should end the process with.
+#[derive(Debug)]
+pub struct RunError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl RunError {
+    fn new(code: u8, message: impl Into<String>) -> Self {
+        RunError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Generate one reply. The reply goes to `out` as it streams.
+pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<StopReason, RunError> {
+    let mut trace = match &opts.trace {
+        Some(p) => Some(TraceWriter::new(BufWriter::new(File::create(p).map_err(
+            |e| RunError::new(2, format!("cannot create trace file {}: {e}", p.display())),
+        )?))),
+        None => None,
+    };
+    let mut load = opts.load.clone();
+    // Capture costs a few percent: only ask llama.cpp for router tensors when tracing.
+    load.capture = opts.trace.is_some();
+    let (tx, mut rx) = unbounded_channel();
+    let engine =
+        EngineHandle::spawn(load, tx).map_err(|e| RunError::new(1, format!("engine: {e}")))?;
+    match rx.blocking_recv() {
+        Some(EngineEvent::Loaded(_)) => {}
+        Some(EngineEvent::LoadFailed(e)) => return Err(RunError::new(2, e)),
+        _ => {
+            return Err(RunError::new(
+                1,
+                "the engine stopped before loading the model",
+            ))
+        }
+    }
+    let generation = 1;
+    engine.send(EngineCommand::Generate {
+        generation,
+        request: GenerateRequest {
+            messages: vec![ChatMessage {
+                role: Role::User,
+                content: opts.prompt.clone(),
+            }],
+            raw: opts.raw,
+            max_tokens: opts.max_tokens,
+            params: opts.params,
+        },
+    });
+    let io_err = |e: std::io::Error| RunError::new(1, format!("write failed: {e}"));
+    let reason = loop {
+        match rx.blocking_recv() {
+            Some(EngineEvent::Prompt { tokens, .. }) => {
+                if let Some(t) = trace.as_mut() {
+                    for tok in &tokens {
+                        t.write(tok).map_err(io_err)?;
+                    }
+                }
+            }
+            Some(EngineEvent::Token { token, .. }) => {
+                out.write_all(token.text.as_bytes()).map_err(io_err)?;
+                out.flush().map_err(io_err)?;
+                if let Some(t) = trace.as_mut() {
+                    t.write(&token).map_err(io_err)?;
+                }
+            }
+            Some(EngineEvent::Done { reason, .. }) => break reason,
+            Some(EngineEvent::Error { message, .. }) => return Err(RunError::new(1, message)),
+            Some(_) => {}
+            None => return Err(RunError::new(1, "the engine stopped unexpectedly")),
+        }
+    };
+    out.write_all(b"\n").map_err(io_err)?;
+    if let Some(t) = trace {
+        t.finish().map_err(io_err)?;
+    }
+    engine.shutdown();
+    Ok(reason)
+}

@@ -5,9 +5,12 @@
 //! `engine::api`). Views import plain data only.
 
 pub mod app;
+pub mod cli;
 pub mod engine;
 pub mod gguf;
 pub mod headless;
+pub mod inspect;
+pub mod paths;
 pub mod routing;
 pub mod sampling;
 pub mod text;

@@ -105,13 +105,18 @@ pub struct GenerateRequest {
 /// Commands into the engine thread.
 #[derive(Debug, Clone)]
 pub enum EngineCommand {
-    Generate { generation: u64, request: GenerateRequest },
+    Generate {
+        generation: u64,
+        request: GenerateRequest,
+    },
     /// New sampling settings; they apply from the next sampled token, also mid-reply.
     SetSampling(SamplingParams),
     /// Stop the reply of this generation as soon as possible. Callers hand this to the
     /// engine handle, which sets its cancel flag (checked between tokens and prompt
     /// batches) instead of queueing it behind other commands.
-    Cancel { generation: u64 },
+    Cancel {
+        generation: u64,
+    },
     /// Forget the KV cache (a new conversation).
     Reset,
     Shutdown,
@@ -171,10 +176,27 @@ pub enum EngineEvent {
     Loaded(Box<ModelInfo>),
     LoadFailed(String),
     /// Prompt tokens decoded for this request (only the part not already cached).
-    Prompt { generation: u64, tokens: Vec<TokenEvent> },
+    Prompt {
+        generation: u64,
+        tokens: Vec<TokenEvent>,
+    },
     /// Prefill progress: tokens decoded of the prompt so far.
-    PrefillProgress { generation: u64, done: u32, total: u32 },
-    Token { generation: u64, token: Box<TokenEvent> },
-    Done { generation: u64, reason: StopReason, stats: GenStats },
-    Error { generation: u64, message: String },
+    PrefillProgress {
+        generation: u64,
+        done: u32,
+        total: u32,
+    },
+    Token {
+        generation: u64,
+        token: Box<TokenEvent>,
+    },
+    Done {
+        generation: u64,
+        reason: StopReason,
+        stats: GenStats,
+    },
+    Error {
+        generation: u64,
+        message: String,
+    },
 }

@@ -1,0 +1,110 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "moe-tutor",
+    version,
+    about = "Chat with a local Mixture-of-Experts model and watch its routers pick experts, token by token",
+    long_about = "Chat with a local Mixture-of-Experts model and watch it think: for every token, which \
+experts each layer's router picked and with what weight, and the sampling distribution it was drawn \
+from. With no subcommand, opens the full-screen app.",
+    after_help = "Keys inside the app: press F1 for the full list."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// GGUF model file (any llama.cpp MoE or dense model)
+    #[arg(long, short = 'm', global = true, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Experts used per token (overrides the model's own count at load)
+    #[arg(long, global = true, value_name = "N")]
+    pub experts_used: Option<u32>,
+    /// CPU threads for llama.cpp (default: the number of cores, at most 8)
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<i32>,
+    /// Context size in tokens
+    #[arg(
+        long = "ctx",
+        global = true,
+        value_name = "TOKENS",
+        default_value_t = 4096
+    )]
+    pub n_ctx: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SamplingArgs {
+    /// Sampling temperature (0 = greedy)
+    #[arg(long, short = 't', global = true, default_value_t = 0.7)]
+    pub temperature: f32,
+    /// Nucleus sampling: keep the smallest set of tokens whose probability reaches P
+    #[arg(long, global = true, default_value_t = 0.9, value_name = "P")]
+    pub top_p: f32,
+    /// Random seed; the same seed, prompt and settings give the same reply
+    #[arg(long, global = true, default_value_t = 42)]
+    pub seed: u64,
+    /// Most tokens in one reply
+    #[arg(long, global = true, default_value_t = 512, value_name = "N")]
+    pub max_tokens: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate one reply without the UI: the reply goes to stdout
+    Run(RunArgs),
+    /// Model files: make a tiny test model, inspect a GGUF
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The prompt, sent as a user message through the model's chat template
+    #[arg(long, short = 'p')]
+    pub prompt: String,
+    /// Send the prompt as is, without the chat template
+    #[arg(long)]
+    pub raw: bool,
+    /// Write one JSON object per token (routing and sampling) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Write a tiny random-weight MoE (deepseek architecture) or dense model for tests
+    Tiny {
+        /// Where to write the GGUF file
+        #[arg(long, value_name = "PATH")]
+        out: PathBuf,
+        /// Write a dense (llama architecture) model instead of an MoE
+        #[arg(long)]
+        dense: bool,
+        /// Routed experts per MoE layer
+        #[arg(long, default_value_t = 8)]
+        experts: u32,
+        /// Experts used per token
+        #[arg(long, default_value_t = 2, value_name = "K")]
+        experts_per_token: u32,
+        /// Seed of the random weights
+        #[arg(long, default_value_t = 1)]
+        weights_seed: u64,
+    },
+    /// Show a GGUF file's architecture, experts and tensor types
+    Info {
+        /// The GGUF file
+        path: PathBuf,
+    },
+}

@@ -1,0 +1,99 @@
+//! Thin safe wrappers over the few llama.cpp and libc calls the crate makes itself.
+
+use std::ffi::{c_char, CString};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+
+use crate::engine::api::ChatMessage;
+
+/// Render `messages` with a chat template (a Jinja string from the model, or a built-in
+/// template name such as "chatml"). llama.cpp recognises the common templates by their
+/// text; an unknown one gives an error here instead of a wrong prompt.
+pub fn apply_chat_template(
+    template: &str,
+    messages: &[ChatMessage],
+    add_assistant: bool,
+) -> Result<String, String> {
+    let tmpl = CString::new(template).map_err(|_| "chat template contains a NUL byte")?;
+    let owned: Vec<(CString, CString)> = messages
+        .iter()
+        .map(|m| {
+            Ok((
+                CString::new(m.role.as_str()).map_err(|_| "role contains NUL")?,
+                CString::new(m.content.as_str()).map_err(|_| "message contains a NUL byte")?,
+            ))
+        })
+        .collect::<Result<_, &str>>()?;
+    let chat: Vec<llama_cpp_sys_2::llama_chat_message> = owned
+        .iter()
+        .map(|(role, content)| llama_cpp_sys_2::llama_chat_message {
+            role: role.as_ptr(),
+            content: content.as_ptr(),
+        })
+        .collect();
+    let estimate: usize = messages.iter().map(|m| m.content.len() + 64).sum::<usize>() * 2 + 256;
+    let mut buf: Vec<u8> = vec![0; estimate];
+    for _ in 0..2 {
+        let len = i32::try_from(buf.len()).map_err(|_| "conversation too long to template")?;
+        // SAFETY: `tmpl` and every role/content pointer in `chat` point into CStrings owned
+        // by `tmpl`/`owned`, alive for this call; `buf` is writable for `len` bytes. llama.cpp
+        // writes at most `len` bytes and returns the full length it needed.
+        let n = unsafe {
+            llama_cpp_sys_2::llama_chat_apply_template(
+                tmpl.as_ptr(),
+                chat.as_ptr(),
+                chat.len(),
+                add_assistant,
+                buf.as_mut_ptr().cast::<c_char>(),
+                len,
+            )
+        };
+        if n < 0 {
+            return Err("llama.cpp does not support this model's chat template".into());
+        }
+        let n = n as usize;
+        if n <= buf.len() {
+            buf.truncate(n);
+            return String::from_utf8(buf)
+                .map_err(|_| "chat template produced invalid UTF-8".into());
+        }
+        buf.resize(n, 0);
+    }
+    Err("chat template output kept growing".into())
+}
+
+/// While alive, file descriptor 2 (stderr) points at a file: llama.cpp and the crates
+/// around it write straight to stderr in places, which would draw over a full-screen UI.
+pub struct StderrRedirect {
+    saved: i32,
+}
+
+impl StderrRedirect {
+    pub fn to_file(file: &File) -> std::io::Result<Self> {
+        // SAFETY: dup/dup2 on valid descriptors (2 always exists for a process started
+        // normally; `file` is open). We keep the duplicate of the original stderr to
+        // restore it on drop.
+        unsafe {
+            let saved = libc::dup(2);
+            if saved < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::dup2(file.as_raw_fd(), 2) < 0 {
+                let err = std::io::Error::last_os_error();
+                libc::close(saved);
+                return Err(err);
+            }
+            Ok(StderrRedirect { saved })
+        }
+    }
+}
+
+impl Drop for StderrRedirect {
+    fn drop(&mut self) {
+        // SAFETY: `saved` is the descriptor we duplicated in `to_file` and own.
+        unsafe {
+            libc::dup2(self.saved, 2);
+            libc::close(self.saved);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Loading a model: checks before llama.cpp sees the file, the experts-per-token override,
+//! and what the app shows about the model.
+
+use std::ffi::CString;
+use std::path::Path;
+use std::pin::pin;
+
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::model::params::kv_overrides::ParamOverrideValue;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+
+use super::api::{LoadOptions, ModelInfo};
+use super::ffi::StderrRedirect;
+use crate::text::sanitize;
+
+/// Metadata read from the GGUF header before loading.
+struct Header {
+    arch: String,
+    name: Option<String>,
+    n_expert: u32,
+    n_expert_used: u32,
+    n_expert_shared: u32,
+    n_dense_lead: u32,
+    display_temperature: Option<f32>,
+}
+
+fn read_header(path: &Path) -> Result<Header, String> {
+    let file = crate::gguf::GgufFile::open(path).map_err(|e| e.to_string())?;
+    let arch = file
+        .architecture()
+        .ok_or("the GGUF file names no architecture (general.architecture)")?
+        .to_string();
+    let key = |k: &str| format!("{arch}.{k}");
+    Ok(Header {
+        name: file.get_str("general.name").map(sanitize),
+        n_expert: file.get_u32(&key("expert_count")).unwrap_or(0),
+        n_expert_used: file.get_u32(&key("expert_used_count")).unwrap_or(0),
+        n_expert_shared: file.get_u32(&key("expert_shared_count")).unwrap_or(0),
+        n_dense_lead: file.get_u32(&key("leading_dense_block_count")).unwrap_or(0),
+        display_temperature: file
+            .get_f32("moe_tutor.router_display_temperature")
+            .filter(|t| t.is_finite() && *t > 0.0),
+        arch: sanitize(&arch),
+    })
+}
+
+/// Load the model for `opts`. Errors are one-line messages for the user.
+pub fn load(backend: &LlamaBackend, opts: &LoadOptions) -> Result<(LlamaModel, ModelInfo), String> {
+    let path = &opts.model;
+    if !path.exists() {
+        return Err(format!("model file not found: {}", path.display()));
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "{} is a directory, not a GGUF file",
+            path.display()
+        ));
+    }
+    let header = read_header(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut n_expert_used = header.n_expert_used;
+    let mut params = pin!(LlamaModelParams::default());
+    if let Some(k) = opts.experts_used {
+        if header.n_expert == 0 {
+            return Err(format!(
+                "--experts-used: {} is a dense model (architecture '{}'), it has no experts",
+                path.display(),
+                header.arch
+            ));
+        }
+        if k == 0 || k > header.n_expert {
+            return Err(format!(
+                "--experts-used must be between 1 and {} for this model, got {k}",
+                header.n_expert
+            ));
+        }
+        let key = CString::new(format!("{}.expert_used_count", header.arch))
+            .map_err(|_| "architecture name contains a NUL byte")?;
+        // llama-cpp-2 prints a debug line to stderr here; keep it off the user's terminal.
+        let sink = std::fs::OpenOptions::new().write(true).open("/dev/null");
+        let _guard = sink
+            .as_ref()
+            .ok()
+            .and_then(|f| StderrRedirect::to_file(f).ok());
+        params
+            .as_mut()
+            .append_kv_override(&key, ParamOverrideValue::Int(i64::from(k)));
+        n_expert_used = k;
+    }
+    let model = LlamaModel::load_from_file(backend, path, &params).map_err(|_| {
+        format!(
+            "llama.cpp could not load {}: architecture '{}' is not supported by this build, or the file is damaged (details in the log file)",
+            path.display(),
+            header.arch
+        )
+    })?;
+    let name = header.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| sanitize(&s.to_string_lossy()))
+            .unwrap_or_default()
+    });
+    let info = ModelInfo {
+        path: sanitize(&path.display().to_string()),
+        name,
+        arch: header.arch.clone(),
+        n_layer: model.n_layer(),
+        n_ctx: 0,
+        n_vocab: u32::try_from(model.n_vocab()).unwrap_or(0),
+        n_params: model.n_params(),
+        size_bytes: model.size(),
+        n_expert: header.n_expert,
+        n_expert_used: if header.n_expert > 0 {
+            n_expert_used
+        } else {
+            0
+        },
+        n_expert_shared: header.n_expert_shared,
+        n_dense_lead: header.n_dense_lead,
+        has_chat_template: model.chat_template(None).is_ok(),
+        router_display_temperature: header.display_temperature,
+    };
+    Ok((model, info))
+}
