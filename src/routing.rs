@@ -23,7 +23,11 @@ pub enum Phase {
 /// Quantise a probability in [0, 1] to a byte on a square-root scale: small probabilities
 /// keep more resolution than a linear byte would give them (1/128 maps to 23, not 2).
 pub fn quantize_prob(p: f32) -> u8 {
-    let p = if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 };
+    let p = if p.is_finite() {
+        p.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     (p.sqrt() * 255.0).round() as u8
 }
 
@@ -70,7 +74,11 @@ pub struct LayerView<'a> {
 impl LayerView<'_> {
     /// Router probability of expert `e`, dequantised.
     pub fn prob(&self, e: usize) -> f32 {
-        self.probs.get(e).copied().map(dequantize_prob).unwrap_or(0.0)
+        self.probs
+            .get(e)
+            .copied()
+            .map(dequantize_prob)
+            .unwrap_or(0.0)
     }
     /// Mixing weight applied to expert `e` if it was chosen.
     pub fn weight_of(&self, e: usize) -> Option<f32> {

@@ -225,13 +225,15 @@ impl Session<'_> {
         let mut out = Vec::with_capacity(tokens.len());
         let mut utf8 = Utf8Stream::new();
         let mut done = 0u32;
-        for (ci, chunk) in tokens.chunks(N_BATCH as usize).enumerate() {
+        // llama.cpp lowers n_batch to n_ctx for small contexts; never exceed what it took.
+        let n_batch = (self.ctx.n_batch() as usize).clamp(1, N_BATCH as usize);
+        for (ci, chunk) in tokens.chunks(n_batch).enumerate() {
             if self.cancelled_or_shutdown(w, generation) {
                 return Err(None);
             }
             self.batch.clear();
             let start = self.cached.len();
-            let last_chunk = (ci + 1) * (N_BATCH as usize) >= tokens.len();
+            let last_chunk = (ci + 1) * n_batch >= tokens.len();
             for (j, &t) in chunk.iter().enumerate() {
                 // Capture needs every token's output: llama.cpp skips the last layer for
                 // tokens whose logits are not requested.

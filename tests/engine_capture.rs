@@ -1,0 +1,264 @@
+//! The engine on a real tiny MoE through llama.cpp: routing capture, sampling, KV reuse,
+//! cancellation, context limits and load errors.
+
+mod common;
+
+use common::*;
+use moe_tutor::engine::{EngineCommand, StopReason, TokenEvent};
+use moe_tutor::routing::{dequantize_prob, Phase};
+
+/// Check every routing record against the router's rule for llama.cpp's `deepseek`
+/// architecture: softmax probabilities, top-k selection, weights = probability x scale.
+fn check_routing(tokens: &[TokenEvent], n_expert: usize, k: usize, moe_layers: &[u16], scale: f32) {
+    assert!(!tokens.is_empty());
+    for t in tokens {
+        let r = t.routing.as_ref().expect("every token has routing");
+        assert_eq!(r.layers, moe_layers, "one record per MoE layer, in order");
+        assert_eq!(r.n_expert as usize, n_expert);
+        assert_eq!(r.k as usize, k);
+        for l in r.iter() {
+            assert!(
+                l.computed,
+                "layer {} of token {} not computed",
+                l.layer, t.pos
+            );
+            let mut ids: Vec<u16> = l.experts.to_vec();
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), k, "k distinct experts: {:?}", l.experts);
+            assert!(ids.iter().all(|&e| (e as usize) < n_expert));
+            let sum: f32 = (0..n_expert).map(|e| l.prob(e)).sum();
+            assert!((sum - 1.0).abs() < 0.03, "probabilities sum to {sum}");
+            // Chosen = the top-k of the recorded probabilities (quantisation is monotonic,
+            // so ties may appear but the order never inverts).
+            let min_chosen = l
+                .experts
+                .iter()
+                .map(|&e| l.probs[e as usize])
+                .min()
+                .unwrap();
+            let max_other = (0..n_expert)
+                .filter(|e| !l.experts.contains(&(*e as u16)))
+                .map(|e| l.probs[e])
+                .max()
+                .unwrap_or(0);
+            assert!(
+                min_chosen >= max_other,
+                "not the top-k: {:?} {:?}",
+                l.experts,
+                l.probs
+            );
+            for (i, &e) in l.experts.iter().enumerate() {
+                let w = l.weights[i].to_f32();
+                let p = dequantize_prob(l.probs[e as usize]) * scale;
+                assert!(
+                    (w - p).abs() <= 0.01 + 0.03 * p,
+                    "weight {w} vs prob x scale {p}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn routing_capture_follows_the_router_with_k_below_e() {
+    let mut e = start(load_options(&tiny_moe())).expect("load");
+    assert_eq!((e.info.n_expert, e.info.n_expert_used), (8, 2));
+    assert_eq!(e.info.arch, "deepseek");
+    let reply = e.chat(
+        1,
+        vec![user("Hello there, router!")],
+        params(0.8, 0.95, 3),
+        12,
+    );
+    assert!(reply.error.is_none(), "{:?}", reply.error);
+    assert!(!reply.prompt.is_empty() && !reply.tokens.is_empty());
+    assert!(reply
+        .prompt
+        .iter()
+        .all(|t| t.phase == Phase::Prompt && t.step.is_none()));
+    assert!(reply
+        .tokens
+        .iter()
+        .all(|t| t.phase == Phase::Generated && t.step.is_some()));
+    // Positions run on from the prompt without gaps.
+    let positions: Vec<u32> = reply
+        .prompt
+        .iter()
+        .chain(&reply.tokens)
+        .map(|t| t.pos)
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[1] == w[0] + 1),
+        "{positions:?}"
+    );
+    check_routing(&reply.prompt, 8, 2, &[1, 2], 1.0);
+    check_routing(&reply.tokens, 8, 2, &[1, 2], 1.0);
+    // The routers do not pick the same experts for every token.
+    let firsts: std::collections::BTreeSet<u16> = reply
+        .prompt
+        .iter()
+        .map(|t| t.routing.as_ref().unwrap().experts[0])
+        .collect();
+    assert!(firsts.len() > 1, "routing never varies: {firsts:?}");
+}
+
+#[test]
+fn routing_capture_with_k_equal_to_e() {
+    let mut opts = load_options(&tiny_moe());
+    opts.experts_used = Some(8);
+    let mut e = start(opts).expect("load");
+    assert_eq!(e.info.n_expert_used, 8);
+    let reply = e.chat(1, vec![user("all experts")], params(0.0, 1.0, 1), 6);
+    check_routing(&reply.prompt, 8, 8, &[1, 2], 1.0);
+    check_routing(&reply.tokens, 8, 8, &[1, 2], 1.0);
+}
+
+#[test]
+fn experts_used_out_of_range_is_refused() {
+    let mut opts = load_options(&tiny_moe());
+    opts.experts_used = Some(9);
+    let err = start(opts).err().expect("refused");
+    assert!(err.contains("between 1 and 8"), "{err}");
+}
+
+#[test]
+fn fixed_seed_reproduces_and_another_seed_differs() {
+    let mut e = start(load_options(&tiny_moe())).expect("load");
+    let msgs = || vec![user("Tell me a story")];
+    let a = e.chat(1, msgs(), params(1.0, 1.0, 11), 24);
+    e.handle.send(EngineCommand::Reset);
+    let b = e.chat(2, msgs(), params(1.0, 1.0, 11), 24);
+    let c = e.chat(3, msgs(), params(1.0, 1.0, 12), 24);
+    assert_eq!(a.ids(), b.ids());
+    assert_eq!(a.text(), b.text());
+    assert_ne!(a.ids(), c.ids());
+}
+
+#[test]
+fn temperature_change_mid_reply_applies_to_later_steps_only() {
+    let mut e = start(load_options(&tiny_moe())).expect("load");
+    e.generate(1, vec![user("warm up")], params(0.5, 1.0, 5), 60);
+    let reply = e.collect(1, |eng, n| {
+        if n == 3 {
+            eng.handle
+                .send(EngineCommand::SetSampling(params(1.5, 1.0, 5)));
+        }
+    });
+    let temps: Vec<f32> = reply
+        .tokens
+        .iter()
+        .map(|t| t.step.as_ref().unwrap().params.temperature)
+        .collect();
+    let switch = temps.iter().position(|&t| t == 1.5).expect("switched");
+    assert!(switch >= 3, "changed before it was sent: {temps:?}");
+    assert!(temps[..switch].iter().all(|&t| t == 0.5));
+    assert!(temps[switch..].iter().all(|&t| t == 1.5));
+    // Each step's distribution was computed with its own temperature.
+    for t in &reply.tokens {
+        let s = t.step.as_ref().unwrap();
+        let (a, b) = (&s.candidates[0], &s.candidates[1]);
+        let expect = ((a.logit - b.logit) / s.params.temperature).exp();
+        let got = a.p_temp / b.p_temp;
+        assert!((got / expect - 1.0).abs() < 1e-3, "{got} vs {expect}");
+    }
+}
+
+#[test]
+fn second_turn_reuses_the_kv_cache() {
+    let mut e = start(load_options(&tiny_moe())).expect("load");
+    let first = e.chat(1, vec![user("First question")], params(0.0, 1.0, 1), 8);
+    let s1 = first.stats.unwrap();
+    assert_eq!(s1.cached_tokens, 0);
+    let mut history = vec![user("First question")];
+    history.push(moe_tutor::engine::ChatMessage {
+        role: moe_tutor::engine::Role::Assistant,
+        content: first.text(),
+    });
+    history.push(user("Second question"));
+    let second = e.chat(2, history, params(0.0, 1.0, 1), 8);
+    let s2 = second.stats.unwrap();
+    assert!(s2.cached_tokens >= s1.prompt_tokens, "{s1:?} {s2:?}");
+    assert_eq!(
+        second.prompt.len() as u32,
+        s2.prompt_tokens - s2.cached_tokens
+    );
+}
+
+#[test]
+fn cancel_stops_a_reply_between_tokens() {
+    let mut e = start(load_options(&tiny_moe())).expect("load");
+    e.generate(7, vec![user("go on forever")], params(1.0, 1.0, 2), 100_000);
+    let reply = e.collect(7, |eng, n| {
+        if n == 2 {
+            eng.handle.send(EngineCommand::Cancel { generation: 7 });
+        }
+    });
+    assert_eq!(reply.reason, Some(StopReason::Cancelled));
+    assert!(
+        reply.tokens.len() < 50,
+        "{} tokens after cancel",
+        reply.tokens.len()
+    );
+    // The engine serves the next request normally.
+    let next = e.chat(8, vec![user("again")], params(0.0, 1.0, 2), 3);
+    assert!(next.reason.is_some());
+}
+
+#[test]
+fn full_context_ends_the_reply_and_refuses_longer_prompts() {
+    let mut opts = load_options(&tiny_moe());
+    opts.n_ctx = 64;
+    let mut e = start(opts).expect("load");
+    let reply = e.chat(1, vec![user("hi")], params(1.0, 1.0, 4), 1000);
+    assert!(
+        matches!(
+            reply.reason,
+            Some(StopReason::ContextFull | StopReason::EndOfText)
+        ),
+        "{reply:?}"
+    );
+    // llama.cpp rounds the context up (to 256 here): fill that, not the 64 asked for.
+    let n_ctx = e.info.n_ctx;
+    if reply.reason == Some(StopReason::ContextFull) {
+        assert_eq!(reply.stats.unwrap().context_used, n_ctx);
+    }
+    let long = "word ".repeat(n_ctx as usize * 2);
+    let refused = e.chat(2, vec![user(&long)], params(1.0, 1.0, 4), 10);
+    let err = refused
+        .error
+        .unwrap_or_else(|| panic!("no error: {:?} ctx {}", refused.stats, e.info.n_ctx));
+    assert!(err.starts_with("context full"), "{err}");
+}
+
+#[test]
+fn dense_model_chats_without_routing() {
+    let mut e = start(load_options(&tiny_dense())).expect("load");
+    assert_eq!(e.info.n_expert, 0);
+    assert!(!e.info.is_moe());
+    let reply = e.chat(1, vec![user("hello")], params(0.7, 0.9, 1), 5);
+    assert!(reply.error.is_none());
+    assert!(!reply.tokens.is_empty());
+    assert!(reply
+        .prompt
+        .iter()
+        .chain(&reply.tokens)
+        .all(|t| t.routing.is_none()));
+}
+
+#[test]
+fn bad_files_fail_to_load_with_a_message() {
+    let missing = start(load_options(std::path::Path::new(
+        "/nonexistent/model.gguf",
+    )))
+    .err()
+    .unwrap();
+    assert!(missing.contains("not found"), "{missing}");
+    let junk = scratch_file("junk.gguf", b"this is not a model at all, just text");
+    let err = start(load_options(&junk)).err().unwrap();
+    assert!(err.contains("GGUF"), "{err}");
+    let bytes = std::fs::read(tiny_moe()).unwrap();
+    let truncated = scratch_file("truncated.gguf", &bytes[..bytes.len() / 2]);
+    let err = start(load_options(&truncated)).err().unwrap();
+    assert!(err.contains("truncated"), "{err}");
+}
