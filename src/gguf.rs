@@ -17,7 +17,7 @@ mod writer;
 pub use checks::MAX_EXPERTS;
 pub use error::GgufError;
 pub use reader::{GgufFile, TensorInfo};
-pub use summary::{MoeParams, ModelSummary, TypeShare};
+pub use summary::{ModelSummary, MoeParams, TypeShare};
 pub use types::GgmlType;
 pub use value::{Array, Value, ValueType};
 pub use writer::{write_atomic, GgufWriter};

@@ -90,11 +90,23 @@ impl TinySpec {
         if s.n_layer == 0 || s.n_embd == 0 || s.n_head == 0 || s.n_head_kv == 0 || s.n_ff == 0 {
             bail!("layers, width, heads and FFN width must all be at least 1");
         }
-        if s.n_embd % s.n_head != 0 || (s.n_embd / s.n_head) % 2 != 0 {
-            bail!("n_embd {} must split into an even head size over {} heads", s.n_embd, s.n_head);
+        if !s.n_embd.is_multiple_of(s.n_head) || !(s.n_embd / s.n_head).is_multiple_of(2) {
+            bail!(
+                "n_embd {} must split into an even head size over {} heads",
+                s.n_embd,
+                s.n_head
+            );
         }
-        if s.n_head % s.n_head_kv != 0 {
-            bail!("{} heads cannot be shared by {} KV heads", s.n_head, s.n_head_kv);
+        if !s.n_head.is_multiple_of(s.n_head_kv) {
+            bail!(
+                "{} heads cannot be shared by {} KV heads",
+                s.n_head,
+                s.n_head_kv
+            );
+        }
+        let dims = [s.n_embd, s.n_ff, s.n_ff_exp, s.n_expert_shared, s.n_ctx];
+        if s.n_layer > 256 || dims.iter().any(|&d| d > 1 << 16) {
+            bail!("a tiny model has at most 256 layers and dimensions up to 65536");
         }
         if s.n_ctx == 0 {
             bail!("the context length must be at least 1");
@@ -110,7 +122,11 @@ impl TinySpec {
                 bail!("experts need a width, and llama.cpp's deepseek needs a shared expert");
             }
             if s.n_dense_lead > s.n_layer {
-                bail!("{} leading dense layers but only {} layers", s.n_dense_lead, s.n_layer);
+                bail!(
+                    "{} leading dense layers but only {} layers",
+                    s.n_dense_lead,
+                    s.n_layer
+                );
             }
         }
         Ok(())
@@ -167,7 +183,9 @@ impl Builder<'_> {
     fn router(&mut self, name: &str, shape: &[u64]) -> anyhow::Result<()> {
         let n: u64 = shape.iter().product();
         let mut rng = Rng::for_tensor(self.spec.seed, name);
-        let data: Vec<f32> = (0..n).map(|_| rng.normal() * self.spec.router_std).collect();
+        let data: Vec<f32> = (0..n)
+            .map(|_| rng.normal() * self.spec.router_std)
+            .collect();
         self.w.add_f32(name, shape, &data)?;
         Ok(())
     }
@@ -302,7 +320,10 @@ mod tests {
         let n: Vec<f32> = (0..10_000).map(|_| r.normal()).collect();
         let mean = n.iter().sum::<f32>() / n.len() as f32;
         let var = n.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n.len() as f32;
-        assert!(mean.abs() < 0.05 && (var - 1.0).abs() < 0.05, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.05 && (var - 1.0).abs() < 0.05,
+            "{mean} {var}"
+        );
     }
 
     #[test]

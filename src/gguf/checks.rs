@@ -43,7 +43,10 @@ fn check_vocab(f: &GgufFile) -> Result<(), GgufError> {
         }
     };
     if n > i32::MAX as usize {
-        return Err(bad(TOKENS, format!("{n} tokens is more than llama.cpp can index")));
+        return Err(bad(
+            TOKENS,
+            format!("{n} tokens is more than llama.cpp can index"),
+        ));
     }
     for (key, want) in [
         ("tokenizer.ggml.scores", "f32"),

@@ -12,7 +12,7 @@ fn f16_at(b: &[u8], i: usize) -> f32 {
 /// byte count is not a whole number of blocks.
 pub(crate) fn to_f32(t: GgmlType, bytes: &[u8]) -> Option<Vec<f32>> {
     let bb = t.block_bytes() as usize;
-    if bytes.len() % bb != 0 {
+    if !bytes.len().is_multiple_of(bb) {
         return None;
     }
     let blocks = bytes.chunks_exact(bb);

@@ -47,7 +47,9 @@ pub enum GgufError {
     DuplicateTensor(String),
     #[error("tensor '{name}' has unknown ggml type {code}")]
     UnknownTensorType { name: String, code: u32 },
-    #[error("tensor '{name}' uses ggml type {code}, which llama.cpp no longer accepts in GGUF files")]
+    #[error(
+        "tensor '{name}' uses ggml type {code}, which llama.cpp no longer accepts in GGUF files"
+    )]
     RemovedTensorType { name: String, code: u32 },
     #[error("tensor '{name}' has a bad shape: {reason}")]
     BadShape { name: String, reason: String },
@@ -57,7 +59,9 @@ pub enum GgufError {
         offset: u64,
         alignment: u64,
     },
-    #[error("file is truncated: tensor '{name}' needs bytes {start}..{end} but the file has {file_len}")]
+    #[error(
+        "file is truncated: tensor '{name}' needs bytes {start}..{end} but the file has {file_len}"
+    )]
     TensorOutOfFile {
         name: String,
         start: u64,

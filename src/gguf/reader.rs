@@ -280,7 +280,7 @@ impl<R: Read> Src<R> {
             }
         };
         let row = shape.first().copied().unwrap_or(1);
-        if row % dtype.block_size() != 0 {
+        if !row.is_multiple_of(dtype.block_size()) {
             return Err(GgufError::BadShape {
                 name: clean(&name),
                 reason: format!(
@@ -417,10 +417,7 @@ impl GgufFile {
             Some(other) => {
                 return Err(GgufError::BadMetadata {
                     key: super::ALIGNMENT_KEY.into(),
-                    reason: format!(
-                        "it must be a u32, not a {}",
-                        other.value_type().name()
-                    ),
+                    reason: format!("it must be a u32, not a {}", other.value_type().name()),
                 })
             }
         };
@@ -568,7 +565,7 @@ fn check_layout(
     file_len: u64,
 ) -> Result<(), GgufError> {
     for t in tensors.iter_mut() {
-        if t.offset % alignment != 0 {
+        if !t.offset.is_multiple_of(alignment) {
             return Err(GgufError::Misaligned {
                 name: clean(&t.name),
                 offset: t.offset,

@@ -92,7 +92,12 @@ impl GgufWriter {
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
             .ok_or_else(|| fail("its element count overflows".into()))?;
-        if shape.first().copied().unwrap_or(1) % dtype.block_size() != 0 {
+        if !shape
+            .first()
+            .copied()
+            .unwrap_or(1)
+            .is_multiple_of(dtype.block_size())
+        {
             return Err(fail(format!(
                 "rows must be a multiple of {} elements for {dtype}",
                 dtype.block_size()

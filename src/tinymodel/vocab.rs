@@ -26,11 +26,11 @@ const WORDS: &[&str] = &[
     "had", "by", "hello", "Hello", "world", "word", "but", "what", "some", "we", "can", "out",
     "other", "were", "all", "there", "when", "up", "use", "your", "how", "said", "an", "each",
     "she", "which", "do", "their", "time", "if", "will", "way", "about", "many", "then", "them",
-    "write", "would", "like", "so", "these", "her", "long", "make", "thing", "see", "him",
-    "two", "has", "look", "more", "day", "could", "go", "come", "did", "number", "sound", "no",
-    "most", "people", "my", "over", "know", "water", "than", "call", "first", "who", "may",
-    "down", "side", "been", "now", "find", "The", "What", "expert", "experts", "router",
-    "model", "token", "layer", "mixture", "learn", "chat", "answer", "question", "yes",
+    "write", "would", "like", "so", "these", "her", "long", "make", "thing", "see", "him", "two",
+    "has", "look", "more", "day", "could", "go", "come", "did", "number", "sound", "no", "most",
+    "people", "my", "over", "know", "water", "than", "call", "first", "who", "may", "down", "side",
+    "been", "now", "find", "The", "What", "expert", "experts", "router", "model", "token", "layer",
+    "mixture", "learn", "chat", "answer", "question", "yes",
 ];
 
 /// Pieces written without a leading space (they follow a chat-template marker).
