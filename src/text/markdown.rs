@@ -52,7 +52,8 @@ impl MarkdownRenderer {
     }
 
     pub fn render(&mut self, src: &str) -> Vec<StyledLine> {
-        let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+        let opts =
+            Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
         let mut b = Builder {
             code: &mut self.code,
             out: Vec::new(),
@@ -146,7 +147,10 @@ impl Builder<'_> {
     }
 
     fn item_pending(&self) -> bool {
-        matches!(self.containers.last(), Some(Container::Item { first: true, .. }))
+        matches!(
+            self.containers.last(),
+            Some(Container::Item { first: true, .. })
+        )
     }
 
     fn block_start(&mut self) {
@@ -179,9 +183,9 @@ impl Builder<'_> {
             Event::End(tag) => self.end(tag),
             Event::Text(t) => self.text(&t),
             Event::Code(t) => self.cur.push(Span::styled(t.to_string(), INLINE_CODE)),
-            Event::InlineMath(t) | Event::DisplayMath(t) => {
-                self.cur.push(Span::styled(t.to_string(), Style::new().fg(Color::Magenta)))
-            }
+            Event::InlineMath(t) | Event::DisplayMath(t) => self
+                .cur
+                .push(Span::styled(t.to_string(), Style::new().fg(Color::Magenta))),
             Event::Html(t) | Event::InlineHtml(t) => {
                 for (i, part) in t.split('\n').enumerate() {
                     if i > 0 {
@@ -200,9 +204,10 @@ impl Builder<'_> {
                 self.emit(vec![Span::styled("─".repeat(24), DIM)], 0);
                 self.need_blank = true;
             }
-            Event::TaskListMarker(done) => {
-                self.cur.push(Span::styled(if done { "[x] " } else { "[ ] " }, Style::new().fg(Color::Cyan)))
-            }
+            Event::TaskListMarker(done) => self.cur.push(Span::styled(
+                if done { "[x] " } else { "[ ] " },
+                Style::new().fg(Color::Cyan),
+            )),
         }
     }
 
@@ -213,7 +218,9 @@ impl Builder<'_> {
                 self.block_start();
                 self.heading = Some(level);
                 let style = match level {
-                    HeadingLevel::H1 => Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+                    HeadingLevel::H1 => {
+                        Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD)
+                    }
                     HeadingLevel::H2 => Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
                     _ => Style::new().add_modifier(Modifier::BOLD),
                 };
@@ -249,7 +256,10 @@ impl Builder<'_> {
                     _ if depth % 2 == 0 => "◦ ".to_string(),
                     _ => "• ".to_string(),
                 };
-                self.containers.push(Container::Item { marker, first: true });
+                self.containers.push(Container::Item {
+                    marker,
+                    first: true,
+                });
             }
             Tag::Table(_) => self.block_start(),
             Tag::TableHead => {
@@ -268,10 +278,16 @@ impl Builder<'_> {
             Tag::Strikethrough => self.push_style(Style::new().add_modifier(Modifier::CROSSED_OUT)),
             Tag::Link { dest_url, .. } => {
                 self.link = Some((dest_url.to_string(), self.cur.len()));
-                self.push_style(Style::new().fg(Color::Blue).add_modifier(Modifier::UNDERLINED));
+                self.push_style(
+                    Style::new()
+                        .fg(Color::Blue)
+                        .add_modifier(Modifier::UNDERLINED),
+                );
             }
             Tag::Image { .. } => self.cur.push(Span::styled("[image: ", DIM)),
-            Tag::HtmlBlock | Tag::FootnoteDefinition(_) | Tag::MetadataBlock(_) => self.block_start(),
+            Tag::HtmlBlock | Tag::FootnoteDefinition(_) | Tag::MetadataBlock(_) => {
+                self.block_start()
+            }
             Tag::DefinitionList | Tag::DefinitionListTitle | Tag::DefinitionListDefinition => {
                 self.block_start()
             }
@@ -280,11 +296,16 @@ impl Builder<'_> {
 
     fn end(&mut self, tag: TagEnd) {
         match tag {
-            TagEnd::Paragraph | TagEnd::HtmlBlock | TagEnd::FootnoteDefinition | TagEnd::MetadataBlock(_) => {
+            TagEnd::Paragraph
+            | TagEnd::HtmlBlock
+            | TagEnd::FootnoteDefinition
+            | TagEnd::MetadataBlock(_) => {
                 self.flush();
                 self.need_blank = true;
             }
-            TagEnd::DefinitionList | TagEnd::DefinitionListTitle | TagEnd::DefinitionListDefinition => {
+            TagEnd::DefinitionList
+            | TagEnd::DefinitionListTitle
+            | TagEnd::DefinitionListDefinition => {
                 self.flush();
             }
             TagEnd::Heading(level) => {
@@ -355,7 +376,11 @@ impl Builder<'_> {
         let Some((lang, code)) = self.code_block.take() else {
             return;
         };
-        let label = if lang.is_empty() { String::new() } else { format!(" {lang}") };
+        let label = if lang.is_empty() {
+            String::new()
+        } else {
+            format!(" {lang}")
+        };
         self.emit(vec![Span::styled(format!("┌─{label}"), DIM)], 0);
         for line in self.code.highlight(&lang, &code) {
             let mut body = vec![Span::styled("│ ", DIM)];
@@ -426,6 +451,9 @@ mod tests {
     #[test]
     fn links_show_their_target_and_tables_their_cells() {
         assert_eq!(text("[site](http://x.y)"), ["site (http://x.y)"]);
-        assert_eq!(text("| a | b |\n|---|---|\n| 1 | 2 |\n"), ["a │ b", "─────", "1 │ 2"]);
+        assert_eq!(
+            text("| a | b |\n|---|---|\n| 1 | 2 |\n"),
+            ["a │ b", "─────", "1 │ 2"]
+        );
     }
 }

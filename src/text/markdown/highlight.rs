@@ -115,7 +115,10 @@ impl CodeHighlighter {
             return hit.clone();
         }
         let Some(theme) = assets().theme.as_ref() else {
-            return code.lines().map(|l| vec![Span::raw(l.to_string())]).collect();
+            return code
+                .lines()
+                .map(|l| vec![Span::raw(l.to_string())])
+                .collect();
         };
         let lines: Vec<&str> = code.split_inclusive('\n').collect();
         let complete = lines.iter().take_while(|l| l.ends_with('\n')).count();

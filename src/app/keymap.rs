@@ -1,0 +1,562 @@
+//! Keys -> [`Action`]s. One table ([`KEYMAP`]) drives the key handling, the help overlay
+//! and the key bar, so they cannot drift apart.
+//!
+//! The input box always has focus, so every binding uses a key that typing never produces:
+//! function keys, Ctrl/Alt chords, Esc, and the editing keys the input itself handles.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use serde::{Deserialize, Serialize};
+
+/// Everything the user can ask the app to do. Serde names are snake_case so that a key
+/// configuration file can name them later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Send,
+    InsertNewline,
+    Insert(char),
+    Backspace,
+    Delete,
+    CursorLeft,
+    CursorRight,
+    CursorUp,
+    CursorDown,
+    CursorHome,
+    CursorEnd,
+    /// Esc: close help, else stop the reply, else dismiss the notice.
+    Stop,
+    /// Ctrl-C: stop the reply; when idle, arm quitting (a second Ctrl-C quits).
+    Interrupt,
+    Quit,
+    Regenerate,
+    EditLast,
+    ScrollUp,
+    ScrollDown,
+    PrevToken,
+    NextToken,
+    PrevTurn,
+    NextTurn,
+    NewestToken,
+    PrevLayer,
+    NextLayer,
+    CyclePane,
+    ToggleStripMode,
+    TogglePreference,
+    TemperatureDown,
+    TemperatureUp,
+    TopPDown,
+    TopPUp,
+    ToggleHelp,
+}
+
+/// Where a binding is listed in the help overlay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Chat,
+    Tokens,
+    Panes,
+    Sampling,
+    Editing,
+}
+
+impl Section {
+    pub const ALL: [Section; 5] = [
+        Section::Chat,
+        Section::Tokens,
+        Section::Panes,
+        Section::Sampling,
+        Section::Editing,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::Chat => "Chat",
+            Section::Tokens => "Tokens",
+            Section::Panes => "Panes",
+            Section::Sampling => "Sampling",
+            Section::Editing => "Editing the input",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+}
+
+const fn k(code: KeyCode) -> Key {
+    Key {
+        code,
+        mods: KeyModifiers::NONE,
+    }
+}
+const fn ctrl(code: KeyCode) -> Key {
+    Key {
+        code,
+        mods: KeyModifiers::CONTROL,
+    }
+}
+const fn alt(code: KeyCode) -> Key {
+    Key {
+        code,
+        mods: KeyModifiers::ALT,
+    }
+}
+const fn shift(code: KeyCode) -> Key {
+    Key {
+        code,
+        mods: KeyModifiers::SHIFT,
+    }
+}
+
+/// One entry of the keymap.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub action: Action,
+    pub keys: &'static [Key],
+    pub help: &'static str,
+    /// Short label in the key bar (adjacent entries with the same label merge: "F5/F6 temp").
+    pub bar: Option<&'static str>,
+    pub section: Section,
+}
+
+const fn b(
+    action: Action,
+    keys: &'static [Key],
+    help: &'static str,
+    bar: Option<&'static str>,
+    section: Section,
+) -> Binding {
+    Binding {
+        action,
+        keys,
+        help,
+        bar,
+        section,
+    }
+}
+
+use KeyCode::*;
+use Section as S;
+
+/// The key table, in key-bar priority order (the bar shows what fits, left to right).
+pub const KEYMAP: &[Binding] = &[
+    b(
+        Action::ToggleHelp,
+        &[k(F(1))],
+        "show / hide this help",
+        Some("help"),
+        S::Panes,
+    ),
+    b(
+        Action::Send,
+        &[k(Enter)],
+        "send the message (or run a /command)",
+        Some("send"),
+        S::Chat,
+    ),
+    b(
+        Action::Stop,
+        &[k(Esc)],
+        "stop the reply (keeps what it has); close help",
+        Some("stop"),
+        S::Chat,
+    ),
+    b(
+        Action::PrevToken,
+        &[alt(Left), ctrl(Left)],
+        "select the previous token",
+        Some("token"),
+        S::Tokens,
+    ),
+    b(
+        Action::NextToken,
+        &[alt(Right), ctrl(Right)],
+        "select the next token",
+        Some("token"),
+        S::Tokens,
+    ),
+    b(
+        Action::CyclePane,
+        &[k(F(2))],
+        "cycle the side pane: chat -> routing -> sampling",
+        Some("pane"),
+        S::Panes,
+    ),
+    b(
+        Action::Regenerate,
+        &[ctrl(Char('r'))],
+        "regenerate the last reply",
+        Some("regen"),
+        S::Chat,
+    ),
+    b(
+        Action::EditLast,
+        &[ctrl(Char('e'))],
+        "edit and resend the last message",
+        Some("edit"),
+        S::Chat,
+    ),
+    b(
+        Action::PrevLayer,
+        &[alt(PageUp), alt(Char(','))],
+        "routing: previous MoE layer",
+        Some("layer"),
+        S::Tokens,
+    ),
+    b(
+        Action::NextLayer,
+        &[alt(PageDown), alt(Char('.'))],
+        "routing: next MoE layer",
+        Some("layer"),
+        S::Tokens,
+    ),
+    b(
+        Action::TemperatureDown,
+        &[k(F(5))],
+        "temperature - 0.1 (from the next token)",
+        Some("temp"),
+        S::Sampling,
+    ),
+    b(
+        Action::TemperatureUp,
+        &[k(F(6))],
+        "temperature + 0.1",
+        Some("temp"),
+        S::Sampling,
+    ),
+    b(
+        Action::TopPDown,
+        &[k(F(7))],
+        "top_p - 0.05 (from the next token)",
+        Some("top_p"),
+        S::Sampling,
+    ),
+    b(
+        Action::TopPUp,
+        &[k(F(8))],
+        "top_p + 0.05",
+        Some("top_p"),
+        S::Sampling,
+    ),
+    b(
+        Action::ToggleStripMode,
+        &[k(F(3))],
+        "token colours: top expert / router entropy",
+        Some("colour"),
+        S::Panes,
+    ),
+    b(
+        Action::TogglePreference,
+        &[k(F(4))],
+        "routing: router preference / probabilities",
+        None,
+        S::Panes,
+    ),
+    b(
+        Action::PrevTurn,
+        &[alt(Up), ctrl(Up)],
+        "select the previous message's tokens",
+        None,
+        S::Tokens,
+    ),
+    b(
+        Action::NextTurn,
+        &[alt(Down), ctrl(Down)],
+        "select the next message's tokens",
+        None,
+        S::Tokens,
+    ),
+    b(
+        Action::NewestToken,
+        &[alt(End), ctrl(End)],
+        "select the newest token and follow new ones",
+        None,
+        S::Tokens,
+    ),
+    b(
+        Action::ScrollUp,
+        &[k(PageUp)],
+        "scroll the conversation up",
+        None,
+        S::Chat,
+    ),
+    b(
+        Action::ScrollDown,
+        &[k(PageDown)],
+        "scroll down (to the end: follow new text)",
+        None,
+        S::Chat,
+    ),
+    b(
+        Action::Interrupt,
+        &[ctrl(Char('c'))],
+        "stop the reply; when idle, twice to quit",
+        None,
+        S::Chat,
+    ),
+    b(
+        Action::Quit,
+        &[ctrl(Char('q'))],
+        "quit",
+        Some("quit"),
+        S::Chat,
+    ),
+    b(
+        Action::InsertNewline,
+        &[alt(Enter), shift(Enter), ctrl(Char('j'))],
+        "new line in the input",
+        None,
+        S::Editing,
+    ),
+    b(
+        Action::CursorLeft,
+        &[k(Left)],
+        "cursor left",
+        None,
+        S::Editing,
+    ),
+    b(
+        Action::CursorRight,
+        &[k(Right)],
+        "cursor right",
+        None,
+        S::Editing,
+    ),
+    b(
+        Action::CursorUp,
+        &[k(Up)],
+        "cursor up a line",
+        None,
+        S::Editing,
+    ),
+    b(
+        Action::CursorDown,
+        &[k(Down)],
+        "cursor down a line",
+        None,
+        S::Editing,
+    ),
+    b(
+        Action::CursorHome,
+        &[k(Home), ctrl(Char('a'))],
+        "start of the line",
+        None,
+        S::Editing,
+    ),
+    b(
+        Action::CursorEnd,
+        &[k(End)],
+        "end of the line",
+        None,
+        S::Editing,
+    ),
+    b(
+        Action::Backspace,
+        &[k(Backspace)],
+        "delete before the cursor",
+        None,
+        S::Editing,
+    ),
+    b(
+        Action::Delete,
+        &[k(KeyCode::Delete)],
+        "delete at the cursor",
+        None,
+        S::Editing,
+    ),
+];
+
+/// Slash commands typed into the input, for the help overlay.
+pub const SLASH_COMMANDS: &[(&str, &str)] = &[
+    ("/temp 0.8", "set the temperature (0 = greedy, max 2)"),
+    ("/top_p 0.9", "set top_p (0.05 ..= 1)"),
+    ("/seed 7", "set the sampling seed"),
+    ("/regen", "regenerate the last reply"),
+    ("/edit", "edit the last message"),
+    ("/clear", "start a new conversation"),
+    ("/help", "this help"),
+];
+
+/// The action for a key press, if any. Plain characters become [`Action::Insert`].
+pub fn action_for(key: KeyEvent) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let exact = Key {
+        code: key.code,
+        mods: key.modifiers,
+    };
+    let loose = Key {
+        code: lower(key.code),
+        mods: key.modifiers - KeyModifiers::SHIFT,
+    };
+    for want in [exact, loose] {
+        if let Some(bind) = KEYMAP.iter().find(|b| b.keys.contains(&want)) {
+            return Some(bind.action);
+        }
+    }
+    match key.code {
+        Char(c) => {
+            let chord = key
+                .modifiers
+                .intersection(KeyModifiers::CONTROL | KeyModifiers::ALT);
+            // Ctrl+Alt+char is AltGr on some platforms: a typed character.
+            let typed = chord.is_empty() || chord == KeyModifiers::CONTROL | KeyModifiers::ALT;
+            (typed && !c.is_control()).then_some(Action::Insert(c))
+        }
+        Tab => Some(Action::Insert(' ')),
+        _ => None,
+    }
+}
+
+fn lower(code: KeyCode) -> KeyCode {
+    match code {
+        Char(c) => Char(c.to_ascii_lowercase()),
+        other => other,
+    }
+}
+
+fn code_label(code: KeyCode) -> String {
+    match code {
+        Char(c) => c.to_ascii_uppercase().to_string(),
+        F(n) => format!("F{n}"),
+        Left => "←".into(),
+        Right => "→".into(),
+        Up => "↑".into(),
+        Down => "↓".into(),
+        PageUp => "PgUp".into(),
+        PageDown => "PgDn".into(),
+        Esc => "Esc".into(),
+        Enter => "Enter".into(),
+        Backspace => "Backspace".into(),
+        KeyCode::Delete => "Del".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// "Ctrl+R", "Alt+←", "F5".
+pub fn key_label(key: &Key) -> String {
+    let mut s = String::new();
+    if key.mods.contains(KeyModifiers::CONTROL) {
+        s.push_str("Ctrl+");
+    }
+    if key.mods.contains(KeyModifiers::ALT) {
+        s.push_str("Alt+");
+    }
+    if key.mods.contains(KeyModifiers::SHIFT) {
+        s.push_str("Shift+");
+    }
+    s.push_str(&code_label(key.code));
+    s
+}
+
+/// Compact form for the key bar: "^R", "Alt+←".
+fn short_label(key: &Key) -> String {
+    if key.mods == KeyModifiers::CONTROL {
+        format!("^{}", code_label(key.code))
+    } else {
+        key_label(key)
+    }
+}
+
+/// Key-bar entries ("F5/F6", "temp"), merged where adjacent bindings share a label.
+pub fn key_bar() -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    for bind in KEYMAP {
+        let (Some(label), Some(key)) = (bind.bar, bind.keys.first()) else {
+            continue;
+        };
+        let keys = short_label(key);
+        match out.last_mut() {
+            Some((prev, l)) if *l == label => {
+                // "Alt+←" + "Alt+→" -> "Alt+←/→"
+                let common = common_prefix(prev, &keys);
+                let tail = keys[common.len()..].to_string();
+                prev.push('/');
+                prev.push_str(&tail);
+            }
+            _ => out.push((keys, label)),
+        }
+    }
+    out
+}
+
+fn common_prefix<'a>(a: &str, b: &'a str) -> &'a str {
+    // Share the modifier prefix only ("Alt+"), never part of a key name ("F5"/"F6").
+    match (a.rfind('+'), b.rfind('+')) {
+        (Some(i), Some(j)) if a[..=i] == b[..=j] => &b[..=j],
+        _ => "",
+    }
+}
+
+/// Bindings of one help section, with all their keys joined ("Alt+← / Ctrl+←").
+pub fn help_rows(section: Section) -> impl Iterator<Item = (String, &'static str)> {
+    KEYMAP
+        .iter()
+        .filter(move |b| b.section == section)
+        .map(|b| {
+            let keys: Vec<String> = b.keys.iter().map(key_label).collect();
+            (keys.join(" "), b.help)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode, mods: KeyModifiers) -> Option<Action> {
+        action_for(KeyEvent::new(code, mods))
+    }
+
+    #[test]
+    fn typing_is_never_a_command() {
+        for c in "abcxyzAZ09 ,./[]{}é中".chars() {
+            assert_eq!(press(Char(c), KeyModifiers::NONE), Some(Action::Insert(c)));
+            assert_eq!(press(Char(c), KeyModifiers::SHIFT), Some(Action::Insert(c)));
+        }
+    }
+
+    #[test]
+    fn chords_map_to_actions() {
+        assert_eq!(
+            press(Char('r'), KeyModifiers::CONTROL),
+            Some(Action::Regenerate)
+        );
+        assert_eq!(
+            press(Char('R'), KeyModifiers::CONTROL | KeyModifiers::SHIFT),
+            Some(Action::Regenerate)
+        );
+        assert_eq!(press(Enter, KeyModifiers::ALT), Some(Action::InsertNewline));
+        assert_eq!(press(Enter, KeyModifiers::NONE), Some(Action::Send));
+        assert_eq!(press(Left, KeyModifiers::ALT), Some(Action::PrevToken));
+        assert_eq!(press(F(6), KeyModifiers::NONE), Some(Action::TemperatureUp));
+        assert_eq!(press(Char('x'), KeyModifiers::CONTROL), None);
+    }
+
+    #[test]
+    fn no_key_is_bound_twice() {
+        let mut seen = Vec::new();
+        for b in KEYMAP {
+            for k in b.keys {
+                assert!(!seen.contains(k), "{k:?} bound twice");
+                seen.push(*k);
+            }
+        }
+    }
+
+    #[test]
+    fn key_bar_merges_pairs() {
+        let bar = key_bar();
+        assert!(bar.contains(&("F5/F6".to_string(), "temp")));
+        assert!(bar.contains(&("Alt+←/→".to_string(), "token")));
+        assert!(bar.contains(&("^R".to_string(), "regen")));
+    }
+
+    #[test]
+    fn actions_serialise_snake_case() {
+        let s = serde_json::to_string(&Action::TemperatureUp).unwrap_or_default();
+        assert_eq!(s, "\"temperature_up\"");
+    }
+}

@@ -1,0 +1,132 @@
+//! Pure views: every function here reads `&App` and draws; none changes it (the chat view
+//! records its scroll geometry in a `Cell`, the one exception, so paging knows its page).
+//!
+//! Layout: at 120 columns and wider, chat (transcript, token strip, input) on the left and
+//! routing over sampling on the right (F2 gives one of them the whole column). Narrower,
+//! the chat takes the full width and F2 swaps the transcript for routing or sampling.
+//! Below 40x12 only a "terminal too small" notice is drawn.
+
+pub mod chat;
+pub mod help;
+pub mod input;
+pub mod palette;
+pub mod routing;
+pub mod sampling;
+pub mod status;
+pub mod strip;
+mod wrap;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Paragraph, Widget};
+use ratatui::Frame;
+
+use super::state::{App, Pane};
+
+pub const MIN_WIDTH: u16 = 40;
+pub const MIN_HEIGHT: u16 = 12;
+/// From this width on, the routing and sampling panes sit beside the chat.
+pub const WIDE: u16 = 120;
+
+/// Draw the whole app.
+pub fn render(app: &App, f: &mut Frame) {
+    let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(area, f.buffer_mut());
+        return;
+    }
+    let notice_h = u16::from(app.notice().is_some());
+    let [main, notice, status_area, keys] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(notice_h),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let buf = f.buffer_mut();
+    let cursor = if area.width >= WIDE {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                .areas(main);
+        match app.pane() {
+            Pane::Chat => {
+                let [top, bottom] =
+                    Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)])
+                        .areas(right);
+                routing::render(app, top, buf);
+                sampling::render(app, bottom, buf);
+            }
+            Pane::Routing => routing::render(app, right, buf),
+            Pane::Sampling => sampling::render(app, right, buf),
+        }
+        chat_column(app, left, buf, Pane::Chat)
+    } else {
+        chat_column(app, main, buf, app.pane())
+    };
+    status::render_notice(app, notice, buf);
+    status::render_status(app, status_area, buf);
+    status::render_keys(keys, buf);
+    if app.help_open() {
+        help::render(app, main, buf);
+    } else if let Some(pos) = cursor {
+        f.set_cursor_position(pos);
+    }
+}
+
+/// Transcript (or the pane that replaces it), token strip, input. Returns the cursor.
+fn chat_column(
+    app: &App,
+    area: Rect,
+    buf: &mut Buffer,
+    pane: Pane,
+) -> Option<ratatui::layout::Position> {
+    let input_h = input::height(app, area.width).min(area.height.saturating_sub(3));
+    let strip_h = if area.height >= input_h + strip::HEIGHT + 5 {
+        strip::HEIGHT
+    } else {
+        0
+    };
+    let [top, strip_area, input_area] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(strip_h),
+        Constraint::Length(input_h),
+    ])
+    .areas(area);
+    match pane {
+        Pane::Chat => chat::render(app, top, buf),
+        Pane::Routing => routing::render(app, top, buf),
+        Pane::Sampling => sampling::render(app, top, buf),
+    }
+    if strip_h > 0 {
+        strip::render(app, strip_area, buf);
+    }
+    input::render(app, input_area, buf)
+}
+
+fn too_small(area: Rect, buf: &mut Buffer) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let text = format!(
+        "terminal too small ({}x{}), need at least {MIN_WIDTH}x{MIN_HEIGHT}",
+        area.width, area.height
+    );
+    let line = crate::text::markdown::StyledLine::plain(text, palette::INFO);
+    let rows: Vec<Line> = wrap::wrap(&line, area.width)
+        .into_iter()
+        .map(|l| {
+            Line::from(
+                l.spans
+                    .into_iter()
+                    .map(|s| s.content.trim().to_string())
+                    .collect::<String>(),
+            )
+            .style(palette::INFO)
+            .centered()
+        })
+        .collect();
+    let h = (rows.len() as u16).min(area.height);
+    let y = area.y + (area.height - h) / 2;
+    Paragraph::new(rows).render(Rect::new(area.x, y, area.width, h), buf);
+}

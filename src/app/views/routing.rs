@@ -1,0 +1,323 @@
+//! The routing pane: for the selected token, a heatmap of layers (rows) x experts
+//! (columns) shaded by router probability, the chosen top-k marked, and the mixing
+//! weights of the selected layer.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+
+use super::palette::{shade, shade_style, CHOSEN, DIM, TITLE};
+use crate::app::state::App;
+use crate::engine::api::{ModelInfo, TokenEvent};
+use crate::routing::{dequantize_prob, Phase, TokenRouting};
+
+/// How experts map to columns: `per` experts per column, `cw` cells per column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Columns {
+    per: usize,
+    cw: usize,
+    count: usize,
+}
+
+fn columns(n_expert: usize, avail: usize) -> Columns {
+    let n = n_expert.max(1);
+    let avail = avail.max(1);
+    if n * 2 <= avail {
+        Columns {
+            per: 1,
+            cw: 2,
+            count: n,
+        }
+    } else if n <= avail {
+        Columns {
+            per: 1,
+            cw: 1,
+            count: n,
+        }
+    } else {
+        let per = n.div_ceil(avail);
+        Columns {
+            per,
+            cw: 1,
+            count: n.div_ceil(per),
+        }
+    }
+}
+
+fn message(area: Rect, buf: &mut Buffer, block: Block, lines: Vec<Line<'static>>) {
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: true })
+        .block(block)
+        .render(area, buf);
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let block = Block::bordered().title(Span::styled(" routing ", TITLE));
+    let Some(model) = app.model() else {
+        return message(
+            area,
+            buf,
+            block,
+            vec![Line::styled("waiting for the model to load…", DIM)],
+        );
+    };
+    if !model.is_moe() {
+        let text = "This model has no experts: every token uses the whole feed-forward network \
+                    (a dense model), so there is no routing to show.";
+        return message(area, buf, block, vec![Line::from(text)]);
+    }
+    let Some((_, token)) = app.selected_token() else {
+        let text = "No tokens yet. Send a message; then pick a token with Alt+←/→ to see which \
+                    experts each layer sent it to.";
+        return message(area, buf, block, vec![Line::styled(text, DIM)]);
+    };
+    let Some(routing) = token.routing.as_ref() else {
+        let why = if app.config().capture {
+            "No routing was recorded for this token."
+        } else {
+            "Routing capture is off, so tokens carry no routing."
+        };
+        return message(
+            area,
+            buf,
+            block,
+            vec![header(token, model), Line::styled(why, DIM)],
+        );
+    };
+    let inner = block.inner(area);
+    block.render(area, buf);
+    Paragraph::new(heatmap(app, model, token, routing, inner)).render(inner, buf);
+}
+
+fn header(token: &TokenEvent, model: &ModelInfo) -> Line<'static> {
+    let phase = if token.phase == Phase::Prompt {
+        "prompt"
+    } else {
+        "generated"
+    };
+    let shared = if model.n_expert_shared > 0 {
+        format!(" +{} shared", model.n_expert_shared)
+    } else {
+        String::new()
+    };
+    Line::from(vec![
+        Span::styled(format!("{:?}", token.text), TITLE),
+        Span::styled(
+            format!(
+                " · pos {} · {phase} · E {} · k {}{shared}",
+                token.pos, model.n_expert, model.n_expert_used
+            ),
+            DIM,
+        ),
+    ])
+}
+
+fn heatmap(
+    app: &App,
+    model: &ModelInfo,
+    token: &TokenEvent,
+    r: &TokenRouting,
+    area: Rect,
+) -> Vec<Line<'static>> {
+    let n_expert = r.n_expert as usize;
+    let n_rows =
+        (model.n_layer as usize).max(r.layers.iter().map(|&l| l as usize + 1).max().unwrap_or(0));
+    let label_w = format!("{}", n_rows.saturating_sub(1)).len() + 3;
+    let cols = columns(n_expert, (area.width as usize).saturating_sub(label_w));
+    let slot = app.layer_slot();
+    let sel_layer = r.layers.get(slot).copied().map(usize::from);
+    let use_pref = app.show_preference() && !r.preference.is_empty();
+
+    let mut lines = vec![header(token, model)];
+    let what = if use_pref {
+        match model.router_display_temperature {
+            Some(t) => format!("router preference (softmax of logits / {t}) "),
+            None => "router preference ".into(),
+        }
+    } else {
+        "router probability ".into()
+    };
+    let mut how = vec![
+        Span::styled(
+            what,
+            Style::new().add_modifier(ratatui::style::Modifier::BOLD),
+        ),
+        Span::styled("shade ·░▒▓█  ", DIM),
+        Span::styled("◆", CHOSEN),
+        Span::styled(" chosen", DIM),
+    ];
+    if cols.per > 1 {
+        how.push(Span::styled(
+            format!("  · {} experts per column (max)", cols.per),
+            DIM,
+        ));
+    }
+    lines.push(Line::from(how));
+
+    // Expert axis: a tick every few columns.
+    let every = if cols.cw == 2 { 4 } else { 8 };
+    let mut axis = " ".repeat(label_w);
+    let mut c = 0;
+    while c < cols.count {
+        let tick = format!("{}", c * cols.per);
+        let span = every * cols.cw;
+        axis.push_str(&format!("{tick:<span$}"));
+        c += every;
+    }
+    lines.push(Line::styled(axis, DIM));
+
+    // Rows, windowed around the selected layer when they do not all fit.
+    let footer = 2;
+    let avail = (area.height as usize)
+        .saturating_sub(lines.len() + footer)
+        .max(1);
+    let sel_row = sel_layer.unwrap_or(0);
+    let start = if n_rows <= avail {
+        0
+    } else {
+        sel_row.saturating_sub(avail / 2).min(n_rows - avail)
+    };
+    for layer in start..(start + avail).min(n_rows) {
+        lines.push(row(
+            layer,
+            r,
+            cols,
+            label_w,
+            sel_layer == Some(layer),
+            use_pref,
+            model,
+        ));
+    }
+
+    // Footer: where we are, and the selected layer's mixing weights.
+    let range = if n_rows > avail {
+        format!(
+            "rows L{}–L{} of {n_rows} (Alt+PgUp/PgDn moves)",
+            start,
+            (start + avail).min(n_rows) - 1
+        )
+    } else {
+        "Alt+PgUp/PgDn: layer".into()
+    };
+    let weights = match r.layer(slot) {
+        Some(v) if v.computed => {
+            let mut spans = vec![Span::styled(format!("L{}:", v.layer), CHOSEN)];
+            for (e, w) in v.experts.iter().zip(v.weights) {
+                spans.push(Span::raw(format!(" e{e} {:.2} ", w.to_f32())));
+            }
+            if model.n_expert_shared > 0 {
+                spans.push(Span::styled(
+                    format!(" + {} shared (always on)", model.n_expert_shared),
+                    DIM,
+                ));
+            }
+            Line::from(spans)
+        }
+        Some(v) => Line::styled(format!("L{}: not computed for this token", v.layer), DIM),
+        None => Line::default(),
+    };
+    lines.push(weights);
+    lines.push(Line::styled(range, DIM));
+    lines
+}
+
+fn row(
+    layer: usize,
+    r: &TokenRouting,
+    cols: Columns,
+    label_w: usize,
+    selected: bool,
+    use_pref: bool,
+    model: &ModelInfo,
+) -> Line<'static> {
+    let mark = if selected { "▶" } else { " " };
+    let label = format!("{mark}L{layer:<w$}", w = label_w - 2);
+    let label_style = if selected { CHOSEN } else { DIM };
+    let mut spans = vec![Span::styled(label, label_style)];
+    let Some(slot) = r.layers.iter().position(|&l| l as usize == layer) else {
+        let what = if (layer as u32) < model.n_dense_lead {
+            "dense (no router)"
+        } else {
+            "dense"
+        };
+        spans.push(Span::styled(what, DIM));
+        return Line::from(spans);
+    };
+    let Some(view) = r.layer(slot) else {
+        return Line::from(spans);
+    };
+    if !view.computed {
+        spans.push(Span::styled("not computed", DIM));
+        return Line::from(spans);
+    }
+    let probs = if use_pref && !view.preference.is_empty() {
+        view.preference
+    } else {
+        view.probs
+    };
+    for c in 0..cols.count {
+        let experts = c * cols.per..((c + 1) * cols.per).min(probs.len());
+        let p = experts
+            .clone()
+            .map(|e| dequantize_prob(probs[e]))
+            .fold(0.0f32, f32::max);
+        let chosen = experts
+            .clone()
+            .any(|e| view.experts.iter().any(|&x| x as usize == e));
+        let g = shade(p);
+        let cell = match (cols.cw, chosen) {
+            (2, true) => format!("{g}◆"),
+            (2, false) => format!("{g} "),
+            (_, true) => "◆".into(),
+            (_, false) => g.to_string(),
+        };
+        spans.push(Span::styled(
+            cell,
+            if chosen { CHOSEN } else { shade_style(p) },
+        ));
+    }
+    Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_widen_then_compress() {
+        assert_eq!(
+            columns(16, 40),
+            Columns {
+                per: 1,
+                cw: 2,
+                count: 16
+            }
+        );
+        assert_eq!(
+            columns(64, 70),
+            Columns {
+                per: 1,
+                cw: 1,
+                count: 64
+            }
+        );
+        assert_eq!(
+            columns(128, 70),
+            Columns {
+                per: 2,
+                cw: 1,
+                count: 64
+            }
+        );
+        assert_eq!(
+            columns(128, 1),
+            Columns {
+                per: 128,
+                cw: 1,
+                count: 1
+            }
+        );
+    }
+}

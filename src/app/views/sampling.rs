@@ -1,0 +1,179 @@
+//! The sampling pane: for a generated token, the candidates of the step that drew it,
+//! raw and after-temperature probability bars, the top_p cut-off, and the draw.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
+use unicode_width::UnicodeWidthStr;
+
+use super::palette::{bar, CHOSEN, DIM, INFO, TITLE};
+use super::strip::token_label;
+use crate::app::state::App;
+use crate::engine::api::TokenEvent;
+use crate::routing::Phase;
+use crate::sampling::StepSnapshot;
+
+const TEXT_W: usize = 12;
+
+fn message(area: Rect, buf: &mut Buffer, block: Block, text: String) {
+    Paragraph::new(Line::styled(text, DIM))
+        .wrap(Wrap { trim: true })
+        .block(block)
+        .render(area, buf);
+}
+
+fn fit(s: &str, w: usize) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if out.width() + c.to_string().width() > w {
+            break;
+        }
+        out.push(c);
+    }
+    let pad = w.saturating_sub(out.width());
+    out.push_str(&" ".repeat(pad));
+    out
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let block = Block::bordered().title(Span::styled(" sampling ", TITLE));
+    let Some((_, token)) = app.selected_token() else {
+        return message(
+            area,
+            buf,
+            block,
+            "Nothing sampled yet: each generated token will show the \
+            distribution it was drawn from."
+                .into(),
+        );
+    };
+    if token.phase == Phase::Prompt {
+        return message(
+            area,
+            buf,
+            block,
+            format!(
+                "{:?} is a prompt token (pos {}): prompt tokens are read, not sampled. Select a \
+             generated token (Alt+→, Alt+End for the newest) to see its draw.",
+                token.text, token.pos
+            ),
+        );
+    }
+    let Some(step) = token.step.as_ref() else {
+        return message(
+            area,
+            buf,
+            block,
+            "No sampling snapshot for this token.".into(),
+        );
+    };
+    let inner = block.inner(area);
+    block.render(area, buf);
+    Paragraph::new(lines(app, token, step, inner)).render(inner, buf);
+}
+
+fn lines(app: &App, token: &TokenEvent, step: &StepSnapshot, area: Rect) -> Vec<Line<'static>> {
+    let p = step.params;
+    let mut out = vec![
+        Line::from(vec![
+            Span::styled("drew ", DIM),
+            Span::styled(format!("{:?}", token.text), CHOSEN),
+            Span::styled(
+                format!(
+                    " · p {:.2} after T and top_p (raw {:.2}) · pos {}",
+                    step.chosen_prob, step.chosen_p_raw, token.pos
+                ),
+                DIM,
+            ),
+        ]),
+        Line::from(vec![
+            Span::raw(format!(
+                "T {:.2} · top_p {:.2} · seed {} · ",
+                p.temperature, p.top_p, p.seed
+            )),
+            Span::styled(format!("nucleus: {} tokens", step.nucleus_size), INFO),
+        ]),
+    ];
+    let now = app.params();
+    if (now.temperature, now.top_p) != (p.temperature, p.top_p) {
+        out.push(Line::styled(
+            format!(
+                "(settings now: T {:.2} · top_p {:.2}, for the next tokens)",
+                now.temperature, now.top_p
+            ),
+            DIM,
+        ));
+    }
+    let width = area.width as usize;
+    // "▶ " + text + " " + bar + " 100.0%" + "  " + bar + " 100.0%"
+    let fixed = 2 + TEXT_W + 1 + 7 + 2 + 7;
+    let bw = (width.saturating_sub(fixed) / 2).clamp(1, 30);
+    out.push(Line::styled(
+        format!(
+            "  {} {} {}",
+            fit("token", TEXT_W),
+            fit("raw (T=1)", bw + 7),
+            fit("after T", bw + 7)
+        ),
+        Style::new().add_modifier(Modifier::BOLD),
+    ));
+    let room = (area.height as usize).saturating_sub(out.len());
+    let mut rows = 0;
+    let mut cum = 0.0f32;
+    for (i, c) in step.candidates.iter().enumerate() {
+        if rows + 1 >= room && i + 1 < step.candidates.len() {
+            out.push(Line::styled(
+                format!("  … {} more candidates", step.candidates.len() - i),
+                DIM,
+            ));
+            break;
+        }
+        let chosen = c.token_id == step.chosen;
+        let style = if chosen {
+            CHOSEN
+        } else if c.in_nucleus {
+            Style::default()
+        } else {
+            DIM
+        };
+        let mark = if chosen { "▶ " } else { "  " };
+        cum += c.p_temp;
+        out.push(Line::from(vec![
+            Span::styled(mark, CHOSEN),
+            Span::styled(fit(&token_label(&c.text), TEXT_W), style),
+            Span::styled(
+                format!(" {}{:>6.1}%", bar(c.p_raw, bw), c.p_raw * 100.0),
+                style,
+            ),
+            Span::styled(
+                format!("  {}{:>6.1}%", bar(c.p_temp, bw), c.p_temp * 100.0),
+                style,
+            ),
+        ]));
+        rows += 1;
+        if i + 1 == step.nucleus_size && i + 1 < step.candidates.len() {
+            let text = format!(
+                "── top_p {:.2} reached ({:.0}% of the mass): nucleus {} tokens; below: never drawn ",
+                p.top_p,
+                cum * 100.0,
+                step.nucleus_size
+            );
+            let mut rule = fit(&text, width).trim_end().to_string();
+            rule.push_str(&"─".repeat(width.saturating_sub(rule.width())));
+            out.push(Line::styled(rule, INFO));
+            rows += 1;
+        }
+    }
+    if step.nucleus_size > step.candidates.len() {
+        out.push(Line::styled(
+            format!(
+                "the nucleus reaches past the {} candidates shown",
+                step.candidates.len()
+            ),
+            INFO,
+        ));
+    }
+    out
+}

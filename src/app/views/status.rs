@@ -1,0 +1,153 @@
+//! The bottom lines: the status bar (model, MoE shape, sampling settings, speed, context,
+//! state), the notice line, and the key bar generated from the keymap.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+use unicode_width::UnicodeWidthStr;
+
+use super::palette::{ERROR, INFO};
+use crate::app::keymap;
+use crate::app::state::{App, EngineState};
+
+const BAR: Style = Style::new().bg(Color::Rgb(30, 40, 60)).fg(Color::Gray);
+
+/// "deepseek2 · 16 experts, 4 active + 1 shared" or "llama · dense".
+pub fn moe_shape(app: &App) -> Option<String> {
+    let m = app.model()?;
+    if !m.is_moe() {
+        return Some(format!("{} · dense", m.arch));
+    }
+    let shared = if m.n_expert_shared > 0 {
+        format!(" + {} shared", m.n_expert_shared)
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{} · {} experts, {} active{shared}",
+        m.arch, m.n_expert, m.n_expert_used
+    ))
+}
+
+fn state(app: &App) -> (String, Style) {
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    match app.engine_state() {
+        EngineState::Loading => ("loading".into(), bold.fg(Color::Yellow)),
+        EngineState::Ready => ("ready".into(), bold.fg(Color::Green)),
+        EngineState::Prefill { total: 0, .. } => ("prefill".into(), bold.fg(Color::Yellow)),
+        EngineState::Prefill { done, total } => (
+            format!(
+                "prefill {}%",
+                (done as u64 * 100 / total.max(1) as u64).min(100)
+            ),
+            bold.fg(Color::Yellow),
+        ),
+        EngineState::Generating => ("generating".into(), bold.fg(Color::Cyan)),
+        EngineState::Stopped => ("stopped".into(), bold.fg(Color::Yellow)),
+        EngineState::Error => ("error".into(), bold.fg(Color::Red)),
+    }
+}
+
+pub fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
+    let name = match app.model() {
+        Some(m) => m.name.clone(),
+        None => crate::text::sanitize(
+            &app.config()
+                .model_path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
+    };
+    let p = app.params();
+    let (st, st_style) = state(app);
+    // (text, style, priority: lower survives longer)
+    let mut parts: Vec<(String, Style, u8)> = vec![
+        (format!(" {st} "), st_style, 0),
+        (
+            format!(" {name} "),
+            Style::new().add_modifier(Modifier::BOLD),
+            1,
+        ),
+    ];
+    if let Some(shape) = moe_shape(app) {
+        parts.push((format!(" {shape} "), Style::default(), 4));
+    }
+    parts.push((
+        format!(
+            " T {:.2} · top_p {:.2} · seed {} ",
+            p.temperature, p.top_p, p.seed
+        ),
+        Style::default(),
+        0,
+    ));
+    if let Some(s) = app.last_stats().filter(|s| s.generated_tokens > 0) {
+        parts.push((
+            format!(" {:.1} tok/s ", s.decode_tokens_per_s()),
+            Style::default(),
+            3,
+        ));
+    }
+    if let Some(m) = app.model() {
+        parts.push((
+            format!(" ctx {}/{} ", app.context_used(), m.n_ctx),
+            Style::default(),
+            2,
+        ));
+    }
+    let width = area.width as usize;
+    let total = |ps: &[(String, Style, u8)]| ps.iter().map(|p| p.0.width() + 1).sum::<usize>();
+    while total(&parts) > width && parts.len() > 1 {
+        let worst = parts
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, p)| (p.2, *i))
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        parts.remove(worst);
+    }
+    let mut spans = Vec::new();
+    for (i, (text, style, _)) in parts.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw("│"));
+        }
+        spans.push(Span::styled(text, style));
+    }
+    Paragraph::new(Line::from(spans))
+        .style(BAR)
+        .render(area, buf);
+}
+
+pub fn render_notice(app: &App, area: Rect, buf: &mut Buffer) {
+    if let Some(n) = app.notice() {
+        let (mark, style) = if n.is_error {
+            ("✗ ", ERROR)
+        } else {
+            ("• ", INFO)
+        };
+        Paragraph::new(Line::from(vec![
+            Span::styled(mark, style),
+            Span::styled(n.text.clone(), style),
+        ]))
+        .render(area, buf);
+    }
+}
+
+pub fn render_keys(area: Rect, buf: &mut Buffer) {
+    let key_style = Style::new().fg(Color::Black).bg(Color::Gray);
+    let label_style = Style::new().fg(Color::Gray);
+    let mut spans = Vec::new();
+    let mut used = 0;
+    for (keys, label) in keymap::key_bar() {
+        let w = keys.width() + label.width() + 3;
+        if used + w > area.width as usize {
+            break;
+        }
+        used += w;
+        spans.push(Span::styled(keys, key_style));
+        spans.push(Span::styled(format!(" {label}  "), label_style));
+    }
+    Paragraph::new(Line::from(spans)).render(area, buf);
+}
