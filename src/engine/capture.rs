@@ -234,26 +234,6 @@ pub unsafe extern "C" fn eval_callback(t: *mut ggml_tensor, ask: bool, user: *mu
     true
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_match_exactly() {
-        assert_eq!(classify("ffn_moe_probs-0"), Some((Kind::Probs, 0)));
-        assert_eq!(classify("ffn_moe_topk-29"), Some((Kind::TopK, 29)));
-        assert_eq!(
-            classify("ffn_moe_weights_scaled-3"),
-            Some((Kind::Weights(3), 3))
-        );
-        assert_eq!(classify("ffn_moe_probs-0 (reshaped)"), None);
-        assert_eq!(classify("ffn_moe_probs_biased-0"), None);
-        assert_eq!(classify("ffn_moe_probs-"), None);
-        assert_eq!(classify("ffn_moe_probs-+1"), None);
-        assert_eq!(classify("attn_norm-1"), None);
-    }
-}
-
 /// Owns a heap-allocated [`CaptureState`] whose address is handed to llama.cpp. All Rust
 /// access goes through the raw pointer so no reference outlives a `llama_decode` call.
 /// Must be dropped after the context that uses it (declare it before the context).
@@ -291,5 +271,25 @@ impl Drop for CaptureCell {
         // SAFETY: we own the allocation (from Box::leak in `new`) and free it exactly once;
         // the context using it has been dropped before us (documented requirement).
         drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_exactly() {
+        assert_eq!(classify("ffn_moe_probs-0"), Some((Kind::Probs, 0)));
+        assert_eq!(classify("ffn_moe_topk-29"), Some((Kind::TopK, 29)));
+        assert_eq!(
+            classify("ffn_moe_weights_scaled-3"),
+            Some((Kind::Weights(3), 3))
+        );
+        assert_eq!(classify("ffn_moe_probs-0 (reshaped)"), None);
+        assert_eq!(classify("ffn_moe_probs_biased-0"), None);
+        assert_eq!(classify("ffn_moe_probs-"), None);
+        assert_eq!(classify("ffn_moe_probs-+1"), None);
+        assert_eq!(classify("attn_norm-1"), None);
     }
 }
