@@ -15,3 +15,4 @@ pub mod routing;
 pub mod sampling;
 pub mod text;
 pub mod tinymodel;
+pub mod tui;

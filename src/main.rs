@@ -1,1 +1,129 @@
-fn main() {}
+use std::fs::OpenOptions;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use moe_tutor::cli::{Cli, Command, ModelCommand};
+use moe_tutor::engine::LoadOptions;
+use moe_tutor::headless::{self, RunOptions};
+use moe_tutor::sampling::SamplingParams;
+use moe_tutor::{paths, tinymodel, tui};
+
+const NO_MODEL: &str = "no model given: moe-tutor needs a GGUF model file (--model PATH.gguf).
+  Any llama.cpp MoE (e.g. OLMoE, Qwen-MoE, DeepSeek, Mixtral) or dense GGUF works.
+  To try the app right now with a tiny random-weight MoE (it babbles, but it routes):
+    moe-tutor model tiny --out tiny-moe.gguf && moe-tutor --model tiny-moe.gguf
+  A built-in default model (a DeepSeekMoE-style conversion of SmolLM2-135M-Instruct) is planned.";
+
+fn init_logging() -> Option<std::fs::File> {
+    let path = paths::log_file();
+    std::fs::create_dir_all(path.parent()?).ok()?;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()?;
+    let writer = file.try_clone().ok()?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MOE_TUTOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(writer))
+        .try_init()
+        .ok()?;
+    Some(file)
+}
+
+fn fail(message: &str, code: u8) -> ExitCode {
+    eprintln!("moe-tutor: error: {message}");
+    ExitCode::from(code)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log = init_logging();
+    let model_args = cli.model.clone();
+    let params = SamplingParams {
+        temperature: cli.sampling.temperature,
+        top_p: cli.sampling.top_p,
+        seed: cli.sampling.seed,
+    }
+    .clamped();
+    let load = |path| {
+        let mut o = LoadOptions::new(path);
+        o.n_ctx = model_args.n_ctx;
+        o.experts_used = model_args.experts_used;
+        if let Some(t) = model_args.threads {
+            o.threads = t.max(1);
+        }
+        o
+    };
+    match cli.command {
+        Some(Command::Run(args)) => {
+            let Some(model) = cli.model.model.clone() else {
+                return fail(NO_MODEL, 2);
+            };
+            let opts = RunOptions {
+                load: load(model),
+                prompt: args.prompt,
+                raw: args.raw,
+                params,
+                max_tokens: cli.sampling.max_tokens,
+                trace: args.trace,
+            };
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            match headless::run(opts, &mut out) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(&e.message, e.code),
+            }
+        }
+        Some(Command::Model(ModelCommand::Tiny {
+            out,
+            dense,
+            experts,
+            experts_per_token,
+            weights_seed,
+        })) => {
+            let spec = tinymodel::TinySpec {
+                dense,
+                n_expert: experts,
+                n_expert_used: experts_per_token,
+                seed: weights_seed,
+                ..tinymodel::TinySpec::default()
+            };
+            match tinymodel::write(&out, &spec) {
+                Ok(()) => {
+                    println!("wrote {}", out.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&format!("{e:#}"), 1),
+            }
+        }
+        Some(Command::Model(ModelCommand::Info { path })) => {
+            match moe_tutor::inspect::describe(&path) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e, 2),
+            }
+        }
+        None => {
+            let Some(model) = cli.model.model.clone() else {
+                return fail(NO_MODEL, 2);
+            };
+            let opts = tui::TuiOptions {
+                load: load(model),
+                params,
+                max_tokens: cli.sampling.max_tokens,
+                log_file: log,
+            };
+            match tui::run(opts) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&format!("{e:#}"), 1),
+            }
+        }
+    }
+}

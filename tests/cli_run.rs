@@ -1,0 +1,191 @@
+//! The real binary, headless: `moe-tutor run`, `model tiny`, `model info`, and its errors.
+
+mod common;
+
+use std::process::Command;
+
+use moe_tutor::routing::trace::read_trace;
+use moe_tutor::routing::Phase;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_moe-tutor"));
+    let data = tempfile::tempdir().expect("tempdir").keep();
+    c.env("MOE_TUTOR_DATA_DIR", data);
+    c
+}
+
+#[test]
+fn run_prints_a_reply_and_writes_a_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    let model = common::tiny_moe();
+    let out = bin()
+        .args(["run", "--model"])
+        .arg(&model)
+        .args([
+            "--prompt",
+            "Hi there",
+            "--temperature",
+            "0.9",
+            "--seed",
+            "5",
+        ])
+        .args(["--max-tokens", "6", "--threads", "1", "--trace"])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = read_trace(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    let generated: Vec<_> = records
+        .iter()
+        .filter(|r| r.phase == Phase::Generated)
+        .collect();
+    let prompt: Vec<_> = records
+        .iter()
+        .filter(|r| r.phase == Phase::Prompt)
+        .collect();
+    assert!(generated.len() <= 6 && !generated.is_empty());
+    assert!(prompt.len() > 3, "the chat template wraps the prompt");
+    assert!(prompt.iter().any(|r| r.text.contains("im_start")));
+    for r in &records {
+        assert_eq!(r.v, 1);
+        assert_eq!(r.layers.len(), 2, "MoE layers only");
+        assert_eq!(r.layers[0].layer, 1);
+        for l in &r.layers {
+            assert_eq!(l.experts.len(), 2);
+            assert_eq!(l.weights.len(), 2);
+            assert_eq!(l.probs.len(), 8);
+        }
+    }
+    for r in &generated {
+        assert!(r.sampled_prob.is_some() && r.candidates.as_ref().is_some_and(|c| !c.is_empty()));
+        assert_eq!(r.temperature, Some(0.9));
+    }
+    // stdout carries the reply: the generated texts, then a newline.
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let text: String = generated.iter().map(|r| r.text.as_str()).collect();
+    assert_eq!(stdout.trim_end_matches('\n'), text);
+    // Same seed, same reply.
+    let again = bin()
+        .args(["run", "--model"])
+        .arg(&model)
+        .args([
+            "--prompt",
+            "Hi there",
+            "--temperature",
+            "0.9",
+            "--seed",
+            "5",
+        ])
+        .args(["--max-tokens", "6", "--threads", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), stdout);
+}
+
+#[test]
+fn raw_prompt_skips_the_template() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let out = bin()
+        .args(["run", "--raw", "--model"])
+        .arg(common::tiny_moe())
+        .args([
+            "--prompt",
+            "plain text",
+            "--max-tokens",
+            "2",
+            "--threads",
+            "1",
+            "--trace",
+        ])
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let records = read_trace(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    assert!(records.iter().all(|r| !r.text.contains("im_start")));
+}
+
+fn expect_failure(args: &[&str], needle: &str) {
+    let out = bin().args(args).output().unwrap();
+    let code = out.status.code().expect("exited, not killed by a signal");
+    assert!(code > 0 && code < 128, "exit status {code}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr:?}");
+    assert!(lines[0].contains(needle), "{stderr:?}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bad_models_exit_with_a_one_line_message() {
+    expect_failure(
+        &["run", "--model", "/nonexistent.gguf", "--prompt", "x"],
+        "not found",
+    );
+    let junk = common::scratch_file("cli-junk.gguf", &[0u8; 300]);
+    expect_failure(
+        &["run", "--model", junk.to_str().unwrap(), "--prompt", "x"],
+        "not a GGUF file",
+    );
+    let bytes = std::fs::read(common::tiny_moe()).unwrap();
+    let cut = common::scratch_file("cli-cut.gguf", &bytes[..bytes.len() - 1000]);
+    expect_failure(
+        &["run", "--model", cut.to_str().unwrap(), "--prompt", "x"],
+        "truncated",
+    );
+    // A valid GGUF of an architecture llama.cpp does not know.
+    let mut w = moe_tutor::gguf::GgufWriter::new();
+    w.set("general.architecture", "no-such-arch");
+    let alien = common::scratch_file("alien.gguf", &[]);
+    w.write(&alien).unwrap();
+    expect_failure(
+        &["run", "--model", alien.to_str().unwrap(), "--prompt", "x"],
+        "not supported",
+    );
+}
+
+#[test]
+fn no_model_explains_how_to_get_one() {
+    let out = bin().args(["run", "--prompt", "x"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--model"), "{stderr}");
+    assert!(stderr.contains("model tiny"), "{stderr}");
+}
+
+#[test]
+fn model_tiny_and_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.gguf");
+    let out = bin()
+        .args([
+            "model",
+            "tiny",
+            "--experts",
+            "4",
+            "--experts-per-token",
+            "3",
+            "--out",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = bin().args(["model", "info"]).arg(&path).output().unwrap();
+    let text = String::from_utf8(info.stdout).unwrap();
+    assert!(text.contains("architecture:  deepseek"), "{text}");
+    assert!(
+        text.contains("4 routed per MoE layer, 3 used per token"),
+        "{text}"
+    );
+}

@@ -1,0 +1,231 @@
+//! The real binary in a pseudo-terminal: type a prompt, watch the reply stream, move the
+//! token selection, open the routing pane, raise the temperature, quit — then check the
+//! terminal was given back as it was.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+
+struct Tui {
+    parser: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    master: Box<dyn portable_pty::MasterPty + Send>,
+    _data: tempfile::TempDir,
+}
+
+impl Tui {
+    fn start(args: &[&str], cols: u16, rows: u16) -> Tui {
+        let pty = native_pty_system();
+        let pair = pty
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_moe-tutor"));
+        cmd.args(args);
+        cmd.env("MOE_TUTOR_DATA_DIR", data.path());
+        cmd.env("TERM", "xterm-256color");
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
+        let p = parser.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                p.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        Tui {
+            parser,
+            writer,
+            child,
+            master: pair.master,
+            _data: data,
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn send(&mut self, bytes: &str) {
+        self.writer.write_all(bytes.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "app did not exit; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+const ALT_LEFT: &str = "\x1b[1;3D";
+const F2: &str = "\x1bOQ";
+const F6: &str = "\x1b[17~";
+const CTRL_Q: &str = "\x11";
+
+#[test]
+fn chat_select_route_sample_quit_in_a_real_terminal() {
+    let model = common::tiny_moe();
+    let mut tui = Tui::start(
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "--threads",
+            "1",
+            "--max-tokens",
+            "24",
+            "--temperature",
+            "0.7",
+        ],
+        100,
+        30,
+    );
+    tui.wait_for("the model to load", |s| s.contains("ready"));
+    tui.send("Hello router");
+    tui.wait_for("typed text", |s| s.contains("Hello router"));
+    tui.send("\r");
+    // The reply streams, then ends: the status goes back to ready with a token rate.
+    let s = tui.wait_for("the reply to finish", |s| {
+        s.contains("tok/s") && s.contains("ready")
+    });
+    assert!(s.contains("Hello router"));
+
+    // Move the selection back along the transcript: the strip stops following the newest
+    // token and the sampling readout names an earlier position.
+    let before = tui.screen();
+    assert!(before.contains("following"), "{before}");
+    tui.send(ALT_LEFT);
+    tui.send(ALT_LEFT);
+    tui.wait_for("the selection to move", |s| {
+        !s.contains("following") && s != before
+    });
+
+    // Open the routing pane: layers x experts for the selected token.
+    tui.send(F2);
+    tui.wait_for("the routing pane", |s| {
+        s.contains("routing") && s.contains("L1")
+    });
+
+    // Raise the temperature: the status bar shows the new value.
+    tui.send(F6);
+    tui.send(F6);
+    tui.wait_for("temperature 0.9", |s| s.contains("T 0.90"));
+
+    tui.send(CTRL_Q);
+    let status = tui.wait_exit();
+    assert!(status.success(), "{status:?}");
+    // Wait for the reader thread to drain the last bytes.
+    std::thread::sleep(Duration::from_millis(200));
+    let parser = tui.parser.lock().unwrap();
+    assert!(
+        !parser.screen().alternate_screen(),
+        "left the alternate screen"
+    );
+    assert!(!parser.screen().hide_cursor(), "cursor shown again");
+    drop(parser);
+    let termios = tui.master.get_termios().expect("termios");
+    use nix::sys::termios::LocalFlags;
+    assert!(
+        termios
+            .local_flags
+            .contains(LocalFlags::ICANON | LocalFlags::ECHO),
+        "raw mode left on: {:?}",
+        termios.local_flags
+    );
+}
+
+fn signal_ends_the_app(sig: nix::sys::signal::Signal) {
+    let model = common::tiny_moe();
+    let mut tui = Tui::start(
+        &["--model", model.to_str().unwrap(), "--threads", "1"],
+        80,
+        24,
+    );
+    tui.wait_for("the model to load", |s| s.contains("ready"));
+    let pid = tui.child.process_id().expect("pid") as i32;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).unwrap();
+    let started = Instant::now();
+    tui.wait_exit();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!tui.parser.lock().unwrap().screen().alternate_screen());
+}
+
+#[test]
+fn hangup_ends_the_app_and_restores_the_terminal() {
+    // What the kernel sends when the terminal window closes.
+    signal_ends_the_app(nix::sys::signal::Signal::SIGHUP);
+}
+
+#[test]
+fn sigterm_ends_the_app_and_restores_the_terminal() {
+    signal_ends_the_app(nix::sys::signal::Signal::SIGTERM);
+}
+
+#[test]
+fn a_tiny_terminal_gets_a_notice_not_a_crash() {
+    let model = common::tiny_moe();
+    let mut tui = Tui::start(
+        &["--model", model.to_str().unwrap(), "--threads", "1"],
+        30,
+        8,
+    );
+    tui.wait_for("the too-small notice", |s| {
+        s.to_lowercase().contains("too small")
+    });
+    tui.master
+        .resize(PtySize {
+            rows: 30,
+            cols: 100,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    tui.wait_for("the full layout after resize", |s| s.contains("ready"));
+    tui.send(CTRL_Q);
+    assert!(tui.wait_exit().success());
+}
