@@ -253,7 +253,7 @@ impl Builder<'_> {
                         *n += 1;
                         m
                     }
-                    _ if depth % 2 == 0 => "◦ ".to_string(),
+                    _ if depth.is_multiple_of(2) => "◦ ".to_string(),
                     _ => "• ".to_string(),
                 };
                 self.containers.push(Container::Item {

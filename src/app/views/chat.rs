@@ -46,10 +46,9 @@ fn header(m: &Message) -> Line<'static> {
         } else {
             "written"
         };
-        spans.push(Span::styled(
-            format!(" · {} tokens {what}", m.tokens.len()),
-            DIM,
-        ));
+        let n = m.tokens.len();
+        let s = if n == 1 { "" } else { "s" };
+        spans.push(Span::styled(format!(" · {n} token{s} {what}"), DIM));
     }
     Line::from(spans)
 }

@@ -12,7 +12,14 @@ use crate::app::keymap::{help_rows, Section, SLASH_COMMANDS};
 use crate::app::state::App;
 
 fn lines() -> Vec<Line<'static>> {
-    let key_w = 26;
+    let key_w = Section::ALL
+        .iter()
+        .flat_map(|s| help_rows(*s))
+        .map(|(k, _)| k.chars().count())
+        .chain(SLASH_COMMANDS.iter().map(|(c, _)| c.len()))
+        .max()
+        .unwrap_or(0)
+        + 2;
     let mut out = Vec::new();
     let head = Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
     for section in Section::ALL {

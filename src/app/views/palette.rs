@@ -29,7 +29,7 @@ fn hsv(h: f32, s: f32, v: f32) -> Color {
 /// A distinct colour per expert id (golden-ratio hue steps: neighbours differ most).
 pub fn expert_color(expert: u16) -> Color {
     let h = (expert as f32 * 0.618_034).fract();
-    let v = if expert % 2 == 0 { 0.95 } else { 0.75 };
+    let v = if expert.is_multiple_of(2) { 0.95 } else { 0.75 };
     hsv(h, 0.6, v)
 }
 
@@ -88,7 +88,7 @@ pub fn bar(value: f32, width: usize) -> String {
     };
     let eighths = (v * width as f32 * 8.0).round() as usize;
     let mut s: String = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 && s.chars().count() < width {
+    if !eighths.is_multiple_of(8) && s.chars().count() < width {
         s.push(PARTS[eighths % 8]);
     }
     let len = s.chars().count();

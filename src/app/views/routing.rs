@@ -168,8 +168,11 @@ fn heatmap(
     }
     lines.push(Line::styled(axis, DIM));
 
+    // The selected layer's mixing weights, wrapped to the pane.
+    let weights = weight_lines(r, slot, model, area.width as usize);
+
     // Rows, windowed around the selected layer when they do not all fit.
-    let footer = 2;
+    let footer = weights.len() + 1;
     let avail = (area.height as usize)
         .saturating_sub(lines.len() + footer)
         .max(1);
@@ -190,8 +193,7 @@ fn heatmap(
             model,
         ));
     }
-
-    // Footer: where we are, and the selected layer's mixing weights.
+    lines.extend(weights);
     let range = if n_rows > avail {
         format!(
             "rows L{}–L{} of {n_rows} (Alt+PgUp/PgDn moves)",
@@ -201,25 +203,52 @@ fn heatmap(
     } else {
         "Alt+PgUp/PgDn: layer".into()
     };
-    let weights = match r.layer(slot) {
-        Some(v) if v.computed => {
-            let mut spans = vec![Span::styled(format!("L{}:", v.layer), CHOSEN)];
-            for (e, w) in v.experts.iter().zip(v.weights) {
-                spans.push(Span::raw(format!(" e{e} {:.2} ", w.to_f32())));
-            }
-            if model.n_expert_shared > 0 {
-                spans.push(Span::styled(
-                    format!(" + {} shared (always on)", model.n_expert_shared),
-                    DIM,
-                ));
-            }
-            Line::from(spans)
-        }
-        Some(v) => Line::styled(format!("L{}: not computed for this token", v.layer), DIM),
-        None => Line::default(),
-    };
-    lines.push(weights);
     lines.push(Line::styled(range, DIM));
+    lines
+}
+
+/// "L2: e5 0.41  e1 0.33 …", packed into lines of `width`.
+fn weight_lines(
+    r: &TokenRouting,
+    slot: usize,
+    model: &ModelInfo,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let Some(v) = r.layer(slot) else {
+        return Vec::new();
+    };
+    if !v.computed {
+        return vec![Line::styled(
+            format!("L{}: not computed for this token", v.layer),
+            DIM,
+        )];
+    }
+    let mut items: Vec<(String, Style)> = v
+        .experts
+        .iter()
+        .zip(v.weights)
+        .map(|(e, w)| (format!("e{e} {:.2}  ", w.to_f32()), Style::default()))
+        .collect();
+    if model.n_expert_shared > 0 {
+        items.push((
+            format!("+ {} shared (always on)", model.n_expert_shared),
+            DIM,
+        ));
+    }
+    let mut lines = Vec::new();
+    let mut cur = vec![Span::styled(format!("L{}: ", v.layer), CHOSEN)];
+    let mut used = cur[0].content.chars().count();
+    for (text, style) in items {
+        let w = text.chars().count();
+        if used + w > width && cur.len() > 1 {
+            lines.push(Line::from(std::mem::take(&mut cur)));
+            cur.push(Span::raw("    "));
+            used = 4;
+        }
+        used += w;
+        cur.push(Span::styled(text, style));
+    }
+    lines.push(Line::from(cur));
     lines
 }
 

@@ -160,7 +160,8 @@ fn lines(app: &App, token: &TokenEvent, step: &StepSnapshot, area: Rect) -> Vec<
                 cum * 100.0,
                 step.nucleus_size
             );
-            let mut rule = fit(&text, width).trim_end().to_string();
+            let mut rule = fit(&text, width.saturating_sub(1)).trim_end().to_string();
+            rule.push(' ');
             rule.push_str(&"─".repeat(width.saturating_sub(rule.width())));
             out.push(Line::styled(rule, INFO));
             rows += 1;

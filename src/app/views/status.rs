@@ -14,11 +14,23 @@ use crate::app::state::{App, EngineState};
 
 const BAR: Style = Style::new().bg(Color::Rgb(30, 40, 60)).fg(Color::Gray);
 
-/// "deepseek2 · 16 experts, 4 active + 1 shared" or "llama · dense".
-pub fn moe_shape(app: &App) -> Option<String> {
+/// "deepseek2 · 16 experts, 4 active + 1 shared" or "llama · dense"; `short`: "MoE 16×4+1".
+pub fn moe_shape(app: &App, short: bool) -> Option<String> {
     let m = app.model()?;
     if !m.is_moe() {
-        return Some(format!("{} · dense", m.arch));
+        return Some(if short {
+            "dense".into()
+        } else {
+            format!("{} · dense", m.arch)
+        });
+    }
+    if short {
+        let shared = if m.n_expert_shared > 0 {
+            format!("+{}", m.n_expert_shared)
+        } else {
+            String::new()
+        };
+        return Some(format!("MoE {}×{}{shared}", m.n_expert, m.n_expert_used));
     }
     let shared = if m.n_expert_shared > 0 {
         format!(" + {} shared", m.n_expert_shared)
@@ -69,10 +81,12 @@ pub fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         (
             format!(" {name} "),
             Style::new().add_modifier(Modifier::BOLD),
-            1,
+            3,
         ),
     ];
-    if let Some(shape) = moe_shape(app) {
+    let mut shape_at = None;
+    if let Some(shape) = moe_shape(app, false) {
+        shape_at = Some(parts.len());
         parts.push((format!(" {shape} "), Style::default(), 4));
     }
     parts.push((
@@ -87,18 +101,24 @@ pub fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         parts.push((
             format!(" {:.1} tok/s ", s.decode_tokens_per_s()),
             Style::default(),
-            3,
+            2,
         ));
     }
     if let Some(m) = app.model() {
         parts.push((
             format!(" ctx {}/{} ", app.context_used(), m.n_ctx),
             Style::default(),
-            2,
+            1,
         ));
     }
     let width = area.width as usize;
     let total = |ps: &[(String, Style, u8)]| ps.iter().map(|p| p.0.width() + 1).sum::<usize>();
+    if total(&parts) > width {
+        // First give up the long MoE shape for the short one, then the least important.
+        if let (Some(i), Some(short)) = (shape_at, moe_shape(app, true)) {
+            parts[i] = (format!(" {short} "), Style::default(), 1);
+        }
+    }
     while total(&parts) > width && parts.len() > 1 {
         let worst = parts
             .iter()

@@ -215,7 +215,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         ""
     };
-    let title = format!(" tokens · {layer_label} · {mode}{follow} ");
+    let title = if app.model().is_some_and(|m| !m.is_moe()) {
+        format!(" tokens{follow} ")
+    } else {
+        format!(" tokens · {layer_label} · {mode}{follow} ")
+    };
     let block = Block::new()
         .borders(Borders::TOP)
         .title(Span::styled(title, TITLE));

@@ -1,0 +1,111 @@
+//! Snapshots of the routing pane: an MoE with a dense lead layer whose last layer was not
+//! computed for a prompt token, a dense model, and 128 experts (compressed columns).
+
+mod app_support;
+
+use app_support::*;
+use crossterm::event::KeyCode;
+use moe_tutor::app::App;
+use moe_tutor::routing::Phase;
+
+/// An MoE (16 experts, top 4, layer 0 dense) with one exchange; the selection on a prompt
+/// token (whose last MoE layer was not computed).
+fn moe_on_prompt_token() -> App {
+    let info = moe_info(16, 4, 6, 1);
+    let shape = Shape::of(&info);
+    let mut app = loaded(info);
+    exchange(
+        &mut app,
+        shape.as_ref(),
+        "Why is the sky blue?",
+        "Rayleigh scattering.",
+    );
+    alt(&mut app, KeyCode::Up);
+    alt(&mut app, KeyCode::Up);
+    alt(&mut app, KeyCode::Right);
+    alt(&mut app, KeyCode::PageDown);
+    app
+}
+
+#[test]
+fn moe_prompt_token_80x24() {
+    let mut app = moe_on_prompt_token();
+    press(&mut app, KeyCode::F(2));
+    insta::assert_snapshot!(draw(&app, 80, 24).backend());
+}
+
+#[test]
+fn moe_prompt_token_160x48() {
+    let app = moe_on_prompt_token();
+    let sel = app.selected_token().map(|(_, t)| t.phase);
+    assert_eq!(sel, Some(Phase::Prompt));
+    insta::assert_snapshot!(draw(&app, 160, 48).backend());
+}
+
+fn dense() -> App {
+    let mut app = loaded(dense_info());
+    exchange(&mut app, None, "Hello", "Hi there.");
+    app
+}
+
+#[test]
+fn dense_model_80x24() {
+    let mut app = dense();
+    press(&mut app, KeyCode::F(2));
+    insta::assert_snapshot!(draw(&app, 80, 24).backend());
+}
+
+#[test]
+fn dense_model_160x48() {
+    insta::assert_snapshot!(draw(&dense(), 160, 48).backend());
+}
+
+fn wide_moe() -> App {
+    let mut info = moe_info(128, 8, 24, 0);
+    info.router_display_temperature = Some(4.0);
+    let shape = Shape::of(&info);
+    let mut app = loaded(info);
+    exchange(
+        &mut app,
+        shape.as_ref(),
+        "Count to three",
+        "One, two, three.",
+    );
+    for _ in 0..12 {
+        alt(&mut app, KeyCode::PageDown);
+    }
+    app
+}
+
+#[test]
+fn many_experts_80x24() {
+    let mut app = wide_moe();
+    press(&mut app, KeyCode::F(2));
+    let term = draw(&app, 80, 24);
+    assert!(screen_contains(&term, "2 experts per column"));
+    insta::assert_snapshot!(term.backend());
+}
+
+#[test]
+fn many_experts_160x48() {
+    let mut app = wide_moe();
+    press(&mut app, KeyCode::F(2)); // routing gets the whole right column
+    insta::assert_snapshot!(draw(&app, 160, 48).backend());
+}
+
+#[test]
+fn capture_off_says_so() {
+    let mut cfg = config();
+    cfg.capture = false;
+    let mut app = App::new(cfg);
+    app.on_engine_event(moe_tutor::engine::api::EngineEvent::Loaded(Box::new(
+        moe_info(16, 4, 6, 1),
+    )));
+    exchange(&mut app, None, "Hi", "Hello");
+    let term = draw(&app, 160, 48);
+    assert!(screen_contains(&term, "Routing capture is off"));
+    assert!(screen_contains(
+        &term,
+        "routing capture is off: tokens are not coloured"
+    ));
+}
