@@ -90,8 +90,11 @@ pub enum ModelCommand {
         #[arg(long, value_name = "PATH")]
         out: PathBuf,
         /// Write a dense (llama architecture) model instead of an MoE
-        #[arg(long)]
+        #[arg(long, conflicts_with = "mixtral")]
         dense: bool,
+        /// Write a Mixtral-style MoE (llama architecture, renormalised top-k weights)
+        #[arg(long)]
+        mixtral: bool,
         /// Routed experts per MoE layer
         #[arg(long, default_value_t = 8)]
         experts: u32,

@@ -82,16 +82,22 @@ fn main() -> ExitCode {
         Some(Command::Model(ModelCommand::Tiny {
             out,
             dense,
+            mixtral,
             experts,
             experts_per_token,
             weights_seed,
         })) => {
+            let base = if mixtral {
+                tinymodel::TinySpec::mixtral()
+            } else {
+                tinymodel::TinySpec::default()
+            };
             let spec = tinymodel::TinySpec {
                 dense,
                 n_expert: experts,
                 n_expert_used: experts_per_token,
                 seed: weights_seed,
-                ..tinymodel::TinySpec::default()
+                ..base
             };
             match tinymodel::write(&out, &spec) {
                 Ok(()) => {

@@ -25,6 +25,9 @@ pub use vocab::{
 pub struct TinySpec {
     /// Write a dense `llama` model instead of the `deepseek` MoE.
     pub dense: bool,
+    /// Write a Mixtral-style MoE instead (`llama` architecture with experts in every layer,
+    /// no shared expert, top-k weights renormalised to sum to 1; experts are `n_ff` wide).
+    pub mixtral: bool,
     pub n_layer: u32,
     /// Layers at the start that use a dense FFN (MoE only).
     pub n_dense_lead: u32,
@@ -50,6 +53,7 @@ impl Default for TinySpec {
     fn default() -> Self {
         TinySpec {
             dense: false,
+            mixtral: false,
             n_layer: 3,
             n_dense_lead: 1,
             n_embd: 64,
@@ -76,9 +80,20 @@ impl TinySpec {
         }
     }
 
+    /// A Mixtral-style (`llama` architecture) MoE with the standard dimensions.
+    pub fn mixtral() -> Self {
+        TinySpec {
+            mixtral: true,
+            n_dense_lead: 0,
+            n_expert_shared: 0,
+            n_ff: 32,
+            ..TinySpec::default()
+        }
+    }
+
     /// `deepseek` or `llama`.
     pub fn architecture(&self) -> &'static str {
-        if self.dense {
+        if self.dense || self.mixtral {
             "llama"
         } else {
             "deepseek"
@@ -118,7 +133,7 @@ impl TinySpec {
             if s.n_expert_used == 0 || s.n_expert_used > s.n_expert {
                 bail!("n_expert_used must be 1..={}", s.n_expert);
             }
-            if s.n_ff_exp == 0 || s.n_expert_shared == 0 {
+            if !s.mixtral && (s.n_ff_exp == 0 || s.n_expert_shared == 0) {
                 bail!("experts need a width, and llama.cpp's deepseek needs a shared expert");
             }
             if s.n_dense_lead > s.n_layer {
@@ -212,6 +227,8 @@ pub fn build(spec: &TinySpec) -> anyhow::Result<GgufWriter> {
         "general.name",
         if s.dense {
             "moe-tutor tiny dense"
+        } else if s.mixtral {
+            "moe-tutor tiny mixtral-style"
         } else {
             "moe-tutor tiny deepseek"
         },
@@ -226,7 +243,10 @@ pub fn build(spec: &TinySpec) -> anyhow::Result<GgufWriter> {
     w.set(k("rope.dimension_count"), s.n_embd / s.n_head);
     w.set(k("rope.freq_base"), 10_000.0f32);
     w.set(k("attention.layer_norm_rms_epsilon"), 1e-5f32);
-    if !s.dense {
+    if s.mixtral && !s.dense {
+        w.set(k("expert_count"), s.n_expert);
+        w.set(k("expert_used_count"), s.n_expert_used);
+    } else if !s.dense {
         w.set(k("expert_count"), s.n_expert);
         w.set(k("expert_used_count"), s.n_expert_used);
         w.set(k("expert_shared_count"), s.n_expert_shared);
@@ -254,7 +274,12 @@ pub fn build(spec: &TinySpec) -> anyhow::Result<GgufWriter> {
         b.random(&t("attn_v"), &[e, kv], WEIGHT_STD)?;
         b.random(&t("attn_output"), &[e, e], WEIGHT_STD)?;
         b.ones(&t("ffn_norm"), e)?;
-        if s.dense || i < s.n_dense_lead {
+        if s.mixtral && !s.dense {
+            b.router(&t("ffn_gate_inp"), &[e, ne])?;
+            b.random(&t("ffn_gate_exps"), &[e, ff, ne], WEIGHT_STD)?;
+            b.random(&t("ffn_up_exps"), &[e, ff, ne], WEIGHT_STD)?;
+            b.random(&t("ffn_down_exps"), &[ff, e, ne], WEIGHT_STD)?;
+        } else if s.dense || i < s.n_dense_lead {
             b.random(&t("ffn_gate"), &[e, ff], WEIGHT_STD)?;
             b.random(&t("ffn_up"), &[e, ff], WEIGHT_STD)?;
             b.random(&t("ffn_down"), &[ff, e], WEIGHT_STD)?;

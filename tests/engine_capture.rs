@@ -10,6 +10,18 @@ use moe_tutor::routing::{dequantize_prob, Phase};
 /// Check every routing record against the router's rule for llama.cpp's `deepseek`
 /// architecture: softmax probabilities, top-k selection, weights = probability x scale.
 fn check_routing(tokens: &[TokenEvent], n_expert: usize, k: usize, moe_layers: &[u16], scale: f32) {
+    check_routing_with(tokens, n_expert, k, moe_layers, |p, _| p * scale);
+}
+
+/// `weight(p, chosen)`: the weight the architecture gives a chosen expert of probability p,
+/// given the probabilities of all chosen experts.
+fn check_routing_with(
+    tokens: &[TokenEvent],
+    n_expert: usize,
+    k: usize,
+    moe_layers: &[u16],
+    weight: impl Fn(f32, &[f32]) -> f32,
+) {
     assert!(!tokens.is_empty());
     for t in tokens {
         let r = t.routing.as_ref().expect("every token has routing");
@@ -48,12 +60,17 @@ fn check_routing(tokens: &[TokenEvent], n_expert: usize, k: usize, moe_layers: &
                 l.experts,
                 l.probs
             );
-            for (i, &e) in l.experts.iter().enumerate() {
+            let chosen: Vec<f32> = l
+                .experts
+                .iter()
+                .map(|&e| dequantize_prob(l.probs[e as usize]))
+                .collect();
+            for (i, &p) in chosen.iter().enumerate() {
                 let w = l.weights[i].to_f32();
-                let p = dequantize_prob(l.probs[e as usize]) * scale;
+                let want = weight(p, &chosen);
                 assert!(
-                    (w - p).abs() <= 0.01 + 0.03 * p,
-                    "weight {w} vs prob x scale {p}"
+                    (w - want).abs() <= 0.01 + 0.03 * want,
+                    "weight {w} vs rule {want}"
                 );
             }
         }
@@ -112,6 +129,19 @@ fn routing_capture_with_k_equal_to_e() {
     let reply = e.chat(1, vec![user("all experts")], params(0.0, 1.0, 1), 6);
     check_routing(&reply.prompt, 8, 8, &[1, 2], 1.0);
     check_routing(&reply.tokens, 8, 8, &[1, 2], 1.0);
+}
+
+#[test]
+fn routing_capture_on_a_mixtral_style_model_renormalises_weights() {
+    let mut e = start(load_options(&tiny_mixtral())).expect("load");
+    assert_eq!(e.info.arch, "llama");
+    assert_eq!((e.info.n_expert, e.info.n_expert_used), (8, 2));
+    let reply = e.chat(1, vec![user("Mixtral style")], params(0.5, 1.0, 9), 6);
+    assert!(reply.error.is_none(), "{:?}", reply.error);
+    // Every layer is MoE; the chosen weights are renormalised to sum to 1.
+    let renorm = |p: f32, chosen: &[f32]| p / chosen.iter().sum::<f32>();
+    check_routing_with(&reply.prompt, 8, 2, &[0, 1, 2], renorm);
+    check_routing_with(&reply.tokens, 8, 2, &[0, 1, 2], renorm);
 }
 
 #[test]

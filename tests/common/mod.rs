@@ -37,6 +37,14 @@ pub fn tiny_moe() -> PathBuf {
         .clone()
 }
 
+/// A tiny Mixtral-style MoE (llama architecture, renormalised top-k weights, no shared
+/// expert, every layer MoE).
+pub fn tiny_mixtral() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| model("tiny-mixtral.gguf", TinySpec::mixtral()))
+        .clone()
+}
+
 /// A tiny dense (llama architecture) model.
 pub fn tiny_dense() -> PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
