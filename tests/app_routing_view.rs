@@ -109,3 +109,33 @@ fn capture_off_says_so() {
         "routing capture is off: tokens are not coloured"
     ));
 }
+
+#[test]
+fn router_preference_is_labelled_as_such() {
+    let mut info = moe_info(16, 4, 6, 1);
+    info.router_display_temperature = Some(4.0);
+    let mut app = loaded(info);
+    let g = send(&mut app, "Hi");
+    let mut r = routing(16, 4, (1..6).collect(), 3, false);
+    for i in 0..5 {
+        let mut pref = vec![0.01f32; 16];
+        pref[i] = 0.85;
+        r.set_preference(i, &pref);
+    }
+    let t = token(Phase::Generated, 9, "Yo", Some(r), Some(step("Yo")));
+    app.on_engine_event(moe_tutor::engine::api::EngineEvent::Token {
+        generation: g,
+        token: Box::new(t),
+    });
+    press(&mut app, KeyCode::F(2));
+    assert!(screen_contains(&draw(&app, 80, 24), "router probability"));
+    press(&mut app, KeyCode::F(4));
+    assert!(app.show_preference());
+    let term = draw(&app, 80, 24);
+    assert!(screen_contains(
+        &term,
+        "router preference (softmax of logits / 4)"
+    ));
+    // Layer slot 0 prefers expert 0 strongly: a full shade there.
+    assert!(screen_contains(&term, "▶L1 █"));
+}

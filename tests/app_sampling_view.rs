@@ -74,3 +74,33 @@ fn prompt_tokens_are_read_not_sampled() {
         "prompt tokens are read, not sampled"
     ));
 }
+
+#[test]
+fn a_draw_from_below_the_shown_candidates_is_still_named() {
+    let mut app = loaded(moe_info(16, 4, 6, 1));
+    let g = send(&mut app, "Hi");
+    let mut s = step("x");
+    s.chosen = 9999;
+    s.chosen_p_raw = 0.0004;
+    s.nucleus_size = 40;
+    let t = token(
+        moe_tutor::routing::Phase::Generated,
+        4,
+        "rare",
+        None,
+        Some(s),
+    );
+    app.on_engine_event(moe_tutor::engine::api::EngineEvent::Token {
+        generation: g,
+        token: Box::new(t),
+    });
+    let term = draw(&app, 160, 48);
+    assert!(screen_contains(
+        &term,
+        "\"rare\" was drawn from below the top 7 (raw <0.1%)"
+    ));
+    assert!(screen_contains(
+        &term,
+        "the nucleus reaches past the 7 candidates shown"
+    ));
+}

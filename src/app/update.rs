@@ -39,7 +39,9 @@ impl App {
                 Action::ScrollUp | Action::CursorUp => {
                     self.help_scroll = self.help_scroll.saturating_sub(5)
                 }
-                Action::ScrollDown | Action::CursorDown => self.help_scroll += 5,
+                Action::ScrollDown | Action::CursorDown => {
+                    self.help_scroll = (self.help_scroll + 5).min(2 * keymap::KEYMAP.len())
+                }
                 Action::Quit | Action::Interrupt => return self.quit_or_interrupt(action),
                 _ => {}
             }

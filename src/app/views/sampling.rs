@@ -82,8 +82,10 @@ fn lines(app: &App, token: &TokenEvent, step: &StepSnapshot, area: Rect) -> Vec<
             Span::styled(format!("{:?}", token.text), CHOSEN),
             Span::styled(
                 format!(
-                    " · p {:.2} after T and top_p (raw {:.2}) · pos {}",
-                    step.chosen_prob, step.chosen_p_raw, token.pos
+                    " · p {} after T and top_p (raw {}) · pos {}",
+                    pct(step.chosen_prob),
+                    pct(step.chosen_p_raw),
+                    token.pos
                 ),
                 DIM,
             ),
@@ -119,7 +121,9 @@ fn lines(app: &App, token: &TokenEvent, step: &StepSnapshot, area: Rect) -> Vec<
         ),
         Style::new().add_modifier(Modifier::BOLD),
     ));
-    let room = (area.height as usize).saturating_sub(out.len());
+    let reserve = usize::from(step.nucleus_size > step.candidates.len())
+        + usize::from(!step.candidates.iter().any(|c| c.token_id == step.chosen));
+    let room = (area.height as usize).saturating_sub(out.len() + reserve);
     let mut rows = 0;
     let mut cum = 0.0f32;
     for (i, c) in step.candidates.iter().enumerate() {
@@ -176,5 +180,28 @@ fn lines(app: &App, token: &TokenEvent, step: &StepSnapshot, area: Rect) -> Vec<
             INFO,
         ));
     }
+    if !step.candidates.iter().any(|c| c.token_id == step.chosen) {
+        out.push(Line::from(vec![
+            Span::styled("▶ ", CHOSEN),
+            Span::styled(format!("{:?}", token.text), CHOSEN),
+            Span::styled(
+                format!(
+                    " was drawn from below the top {} (raw {})",
+                    step.candidates.len(),
+                    pct(step.chosen_p_raw)
+                ),
+                DIM,
+            ),
+        ]));
+    }
     out
+}
+
+/// A probability as a percentage that stays readable when tiny.
+fn pct(p: f32) -> String {
+    match p {
+        p if !p.is_finite() => "?".into(),
+        p if p > 0.0 && p < 0.001 => "<0.1%".into(),
+        p => format!("{:.1}%", p * 100.0),
+    }
 }

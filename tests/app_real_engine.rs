@@ -1,0 +1,97 @@
+//! The app driven against the real engine and a real tiny GGUF MoE (written by the
+//! project's own generator, run by llama.cpp): what the TUI loop does, minus the terminal.
+
+mod app_support;
+mod common;
+
+use app_support::{draw, press, rows, screen_contains, type_text};
+use crossterm::event::KeyCode;
+use moe_tutor::app::state::ReplyStatus;
+use moe_tutor::app::{App, AppConfig};
+use moe_tutor::engine::api::{EngineCommand, EngineEvent, Role};
+use moe_tutor::routing::Phase;
+
+/// Send the app's commands to the engine and feed its events back until the reply ends.
+fn run(app: &mut App, engine: &mut common::Engine, cmds: Vec<EngineCommand>) {
+    for cmd in cmds {
+        engine.handle.send(cmd);
+    }
+    while app.is_generating() {
+        let ev = common::recv(&mut engine.rx);
+        app.on_engine_event(ev);
+    }
+}
+
+#[test]
+fn a_real_reply_fills_the_transcript_routing_and_sampling() {
+    let path = common::tiny_moe();
+    let mut engine = common::start(common::load_options(&path)).expect("engine");
+    let mut app = App::new(AppConfig {
+        model_path: path.clone(),
+        params: common::params(0.8, 0.9, 3),
+        max_tokens: 12,
+        capture: true,
+    });
+    app.on_engine_event(EngineEvent::Loaded(Box::new(engine.info.clone())));
+
+    type_text(&mut app, "Hello router");
+    let cmds = press(&mut app, KeyCode::Enter);
+    run(&mut app, &mut engine, cmds);
+
+    let m = app.messages();
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[1].role, Role::Assistant);
+    assert!(matches!(
+        m[1].status,
+        ReplyStatus::Complete | ReplyStatus::MaxTokens
+    ));
+    assert!(
+        !m[0].tokens.is_empty(),
+        "prompt tokens land on the user turn"
+    );
+    assert!(m[0].tokens.iter().all(|t| t.phase == Phase::Prompt));
+    assert!(!m[1].tokens.is_empty());
+    assert!(m[1]
+        .tokens
+        .iter()
+        .all(|t| t.routing.is_some() && t.step.is_some()));
+    let concat: String = m[1].tokens.iter().map(|t| t.text.as_str()).collect();
+    assert_eq!(concat, m[1].content);
+
+    let term = draw(&app, 160, 48);
+    for line in rows(&term) {
+        println!("{line}");
+    }
+    assert!(screen_contains(&term, "L0 dense (no router)"));
+    assert!(screen_contains(&term, "▶L1"));
+    assert!(screen_contains(&term, "nucleus:"));
+    assert!(screen_contains(&term, "tok/s"));
+
+    // Walk back to the prompt: the last layer of most prompt tokens was not computed.
+    press(&mut app, KeyCode::F(2));
+    for _ in 0..3 {
+        app_support::alt(&mut app, KeyCode::Up);
+    }
+    app_support::alt(&mut app, KeyCode::Right);
+    let term = draw(&app, 80, 24);
+    for line in rows(&term) {
+        println!("{line}");
+    }
+    assert!(screen_contains(&term, "prompt"));
+
+    // Regenerate: the same user turn, a fresh reply; prompt tokens are not duplicated.
+    let n_prompt = app.messages()[0].tokens.len();
+    let cmds = app.handle_key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('r'),
+        crossterm::event::KeyModifiers::CONTROL,
+    ));
+    assert!(matches!(
+        cmds.as_slice(),
+        [EngineCommand::Generate { generation: 2, .. }]
+    ));
+    run(&mut app, &mut engine, cmds);
+    assert_eq!(app.messages().len(), 2);
+    assert!(app.messages()[0].tokens.len() <= n_prompt);
+    assert!(!app.messages()[1].tokens.is_empty());
+    engine.handle.shutdown();
+}
