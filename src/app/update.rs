@@ -1,6 +1,7 @@
 //! The only code that changes [`App`]: key actions, slash commands and engine events.
 
 mod commands;
+mod events;
 
 use crossterm::event::KeyEvent;
 
@@ -8,9 +9,7 @@ use super::keymap::{self, Action};
 use super::state::{
     App, EngineState, Message, Notice, Pane, ReplyStatus, Running, Scroll, StripMode, TokenRef,
 };
-use crate::engine::api::{
-    EngineCommand, EngineEvent, GenerateRequest, ModelInfo, Role, StopReason, TokenEvent,
-};
+use crate::engine::api::{EngineCommand, GenerateRequest, Role};
 use crate::sampling::SamplingParams;
 use crate::text::markdown::StyledLine;
 use crate::text::sanitize;
@@ -400,129 +399,6 @@ impl App {
             ));
         }
         cmds
-    }
-
-    /// Feed one engine event in. Events of other generations than the running one are
-    /// dropped.
-    pub fn on_engine_event(&mut self, ev: EngineEvent) {
-        self.dirty = true;
-        match ev {
-            EngineEvent::Loaded(info) => self.loaded(*info),
-            EngineEvent::LoadFailed(msg) => {
-                self.engine = EngineState::Error;
-                self.error(format!("could not load the model: {msg}"));
-            }
-            EngineEvent::Prompt { generation, tokens } => {
-                if let Some(r) = self.live(generation) {
-                    self.add_prompt(r.user, tokens);
-                }
-            }
-            EngineEvent::PrefillProgress {
-                generation,
-                done,
-                total,
-            } => {
-                if self.live(generation).is_some() {
-                    self.engine = EngineState::Prefill { done, total };
-                }
-            }
-            EngineEvent::Token { generation, token } => {
-                if let Some(r) = self.live(generation) {
-                    self.add_token(r.reply, *token);
-                }
-            }
-            EngineEvent::Done {
-                generation,
-                reason,
-                stats,
-            } => {
-                if let Some(r) = self.running.filter(|r| r.generation == generation) {
-                    self.running = None;
-                    self.last_stats = Some(stats);
-                    self.context_used = stats.context_used;
-                    self.finish(r, reason);
-                }
-            }
-            EngineEvent::Error {
-                generation,
-                message,
-            } => {
-                if let Some(r) = self.running.filter(|r| r.generation == generation) {
-                    self.running = None;
-                    if let Some(m) = self.messages.get_mut(r.reply) {
-                        m.status = ReplyStatus::Failed;
-                    }
-                    self.engine = EngineState::Error;
-                    self.error(format!("error: {message}"));
-                }
-            }
-        }
-    }
-
-    fn live(&self, generation: u64) -> Option<Running> {
-        self.running
-            .filter(|r| r.generation == generation && !r.stopping)
-    }
-
-    fn loaded(&mut self, mut info: ModelInfo) {
-        info.name = sanitize(&info.name);
-        info.arch = sanitize(&info.arch);
-        info.path = sanitize(&info.path);
-        self.model = Some(info);
-        if matches!(self.engine, EngineState::Loading | EngineState::Error) {
-            self.engine = EngineState::Ready;
-        }
-    }
-
-    fn add_prompt(&mut self, user: usize, tokens: Vec<TokenEvent>) {
-        let Some(msg) = self.messages.get_mut(user) else {
-            return;
-        };
-        // Re-decoded positions (a regenerated reply) replace what was there.
-        if let Some(first) = tokens.iter().map(|t| t.pos).min() {
-            msg.tokens.retain(|t| t.pos < first);
-        }
-        msg.tokens.extend(tokens);
-        self.fix_selection();
-    }
-
-    fn add_token(&mut self, reply: usize, token: TokenEvent) {
-        self.engine = EngineState::Generating;
-        self.context_used = self.context_used.max(token.pos + 1);
-        let Some(msg) = self.messages.get_mut(reply) else {
-            return;
-        };
-        msg.content.push_str(&token.text);
-        msg.tokens.push(token);
-        msg.rendered = self.markdown.render(&msg.content);
-    }
-
-    fn finish(&mut self, r: Running, reason: StopReason) {
-        let status = match reason {
-            _ if r.stopping => ReplyStatus::Stopped,
-            StopReason::EndOfText => ReplyStatus::Complete,
-            StopReason::MaxTokens => ReplyStatus::MaxTokens,
-            StopReason::Cancelled => ReplyStatus::Stopped,
-            StopReason::ContextFull => ReplyStatus::ContextFull,
-        };
-        if let Some(m) = self.messages.get_mut(r.reply) {
-            m.status = status;
-        }
-        self.engine = match status {
-            ReplyStatus::Stopped => EngineState::Stopped,
-            _ => EngineState::Ready,
-        };
-        let n_ctx = self.model.as_ref().map_or(0, |m| m.n_ctx);
-        match status {
-            ReplyStatus::MaxTokens => self.info(format!(
-                "the reply stopped at the {}-token limit",
-                self.config.max_tokens
-            )),
-            ReplyStatus::ContextFull => self.error(format!(
-                "context full: the conversation fills all {n_ctx} tokens; start a new conversation with /clear"
-            )),
-            _ => {}
-        }
     }
 }
 
