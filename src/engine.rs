@@ -5,7 +5,7 @@
 pub mod api;
 mod capture;
 mod ffi;
-mod model;
+pub(crate) mod model;
 mod routing_build;
 mod utf8;
 mod worker;
@@ -24,7 +24,7 @@ pub use ffi::StderrRedirect;
 pub use utf8::Utf8Stream;
 
 /// llama.cpp's backend may be initialised once per process.
-fn backend() -> Result<&'static LlamaBackend, String> {
+pub(crate) fn backend() -> Result<&'static LlamaBackend, String> {
     static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {

@@ -4,9 +4,12 @@
 //! thread that owns llama.cpp), and everything meets in plain data (`routing`, `sampling`,
 //! `engine::api`). Views import plain data only.
 
+pub mod acquire;
 pub mod app;
 pub mod cli;
 pub mod engine;
+pub mod eval;
+pub mod forge;
 pub mod gguf;
 pub mod headless;
 pub mod inspect;

