@@ -53,6 +53,7 @@ impl EngineHandle {
             events: events.clone(),
             cancel: cancel.clone(),
             pending: VecDeque::new(),
+            knockout: None,
             shutdown: false,
         };
         let thread = std::thread::Builder::new()

@@ -292,3 +292,40 @@ fn bad_files_fail_to_load_with_a_message() {
     let err = start(load_options(&truncated)).err().unwrap();
     assert!(err.contains("truncated"), "{err}");
 }
+
+#[test]
+fn knocked_out_experts_are_never_chosen() {
+    let mut e = start(load_options(&tiny_moe())).expect("load");
+    let plain = e.chat(1, vec![user("knock knock")], params(0.0, 1.0, 1), 10);
+    let knocked: std::collections::BTreeMap<u32, Vec<u16>> = [(1, vec![0, 1, 2, 3])].into();
+    e.handle.send(EngineCommand::SetKnockout(knocked));
+    e.handle.send(EngineCommand::Reset);
+    let reply = e.chat(2, vec![user("knock knock")], params(0.0, 1.0, 1), 10);
+    let mut layer2_used_low = false;
+    for t in reply.prompt.iter().chain(&reply.tokens) {
+        let r = t.routing.as_ref().unwrap();
+        let l1 = r.layer(0).unwrap();
+        assert_eq!(l1.layer, 1);
+        assert!(l1.experts.iter().all(|&x| x >= 4), "{:?}", l1.experts);
+        assert!((0..4).all(|x| l1.probs[x] == 0), "{:?}", l1.probs);
+        layer2_used_low |= r.layer(1).unwrap().experts.iter().any(|&x| x < 4);
+    }
+    assert!(
+        layer2_used_low,
+        "layer 2 is untouched and still uses experts 0-3"
+    );
+    // The model's computation changed downstream: layer 2's router sees other inputs.
+    let layer2 = |r: &Reply| -> Vec<Vec<u8>> {
+        r.prompt
+            .iter()
+            .map(|t| t.routing.as_ref().unwrap().layer(1).unwrap().probs.to_vec())
+            .collect()
+    };
+    assert_ne!(layer2(&plain), layer2(&reply));
+    // Clearing restores the original routing.
+    e.handle
+        .send(EngineCommand::SetKnockout(Default::default()));
+    e.handle.send(EngineCommand::Reset);
+    let again = e.chat(3, vec![user("knock knock")], params(0.0, 1.0, 1), 10);
+    assert_eq!(again.ids(), plain.ids());
+}

@@ -117,6 +117,9 @@ pub enum EngineCommand {
     Cancel {
         generation: u64,
     },
+    /// Remove experts from selection, by model layer (replaces the previous set; an empty
+    /// map restores every expert). Applies from the next decoded token, also mid-reply.
+    SetKnockout(std::collections::BTreeMap<u32, Vec<u16>>),
     /// Forget the KV cache (a new conversation).
     Reset,
     Shutdown,

@@ -71,6 +71,9 @@ impl LayerCapture {
 #[derive(Debug, Default)]
 pub struct CaptureState {
     pub enabled: bool,
+    /// Experts removed from selection, by model layer: their router probability is set to
+    /// zero before llama.cpp picks the top-k, so they are neither chosen nor mixed in.
+    pub knockout: BTreeMap<u32, Vec<u16>>,
     pub layers: BTreeMap<u32, LayerCapture>,
     /// Tensors that could not be read (unexpected type or layout); reported, not fatal.
     pub skipped: u32,
@@ -200,6 +203,50 @@ fn read_i32(t: &ggml_tensor) -> Option<Vec<i32>> {
     read_rows::<i32>(t, GGML_TYPE_I32)
 }
 
+/// Zero the probabilities of `experts` in every column of a router probabilities tensor
+/// (F32 `[n_expert, n_tokens]`, rows contiguous), in place.
+///
+/// # Safety
+/// `t` must point to a live, computed F32 tensor that nothing else reads or writes during
+/// this call.
+unsafe fn knock_out(t: *mut ggml_tensor, experts: &[u16]) {
+    // SAFETY: per the contract, `t` is valid for this call.
+    let tensor = unsafe { &*t };
+    let Some(mut values) = read_f32(tensor) else {
+        return;
+    };
+    let n_expert = tensor.ne[0] as usize;
+    if n_expert == 0 || tensor.ne[2] != 1 || tensor.ne[3] != 1 {
+        return;
+    }
+    let row_bytes = n_expert * 4;
+    for (col, row) in values.chunks_exact_mut(n_expert).enumerate() {
+        let mut changed = false;
+        for &e in experts {
+            if let Some(v) = row.get_mut(e as usize) {
+                *v = 0.0;
+                changed = true;
+            }
+        }
+        if !changed {
+            continue;
+        }
+        let offset = col * tensor.nb[1];
+        // SAFETY: `read_f32` succeeded, so rows are contiguous 4-byte elements and
+        // `offset + row_bytes` lies inside the tensor (the same bound it checked);
+        // `row` holds exactly `n_expert` f32 values. ggml_backend_tensor_set copies into
+        // host or device memory alike.
+        unsafe {
+            llama_cpp_sys_2::ggml_backend_tensor_set(
+                t,
+                row.as_ptr().cast::<c_void>(),
+                offset,
+                row_bytes,
+            );
+        }
+    }
+}
+
 /// The callback installed with `LlamaContextParams::with_cb_eval`; `user` points to the
 /// engine's boxed [`CaptureState`].
 ///
@@ -214,7 +261,7 @@ pub unsafe extern "C" fn eval_callback(t: *mut ggml_tensor, ask: bool, user: *mu
     // SAFETY: per this function's contract, `user` is our CaptureState and not aliased
     // while the graph runs; `t` is a valid tensor for the duration of the call.
     let (state, tensor) = unsafe { (&mut *user.cast::<CaptureState>(), &*t) };
-    if !state.enabled {
+    if !state.enabled && state.knockout.is_empty() {
         // Answer "no" to every question; if asked to observe anyway, let the graph go on.
         return !ask;
     }
@@ -226,10 +273,18 @@ pub unsafe extern "C" fn eval_callback(t: *mut ggml_tensor, ask: bool, user: *mu
     let Some((kind, layer)) = classify(name) else {
         return !ask;
     };
+    let knock = kind == Kind::Probs && state.knockout.contains_key(&layer);
     if ask {
-        return true;
+        return state.enabled || knock;
     }
-    state.on_tensor(kind, layer, tensor);
+    if knock {
+        // SAFETY: `t` is the computed probabilities tensor of this graph, handed to us with
+        // ask == false; llama.cpp reads it only after we return.
+        unsafe { knock_out(t, &state.knockout[&layer]) };
+    }
+    if state.enabled {
+        state.on_tensor(kind, layer, tensor);
+    }
     // Returning false would stop the rest of this graph split.
     true
 }

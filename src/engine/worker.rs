@@ -33,6 +33,8 @@ pub(super) struct Worker {
     pub events: UnboundedSender<EngineEvent>,
     pub cancel: Arc<AtomicU64>,
     pub pending: VecDeque<EngineCommand>,
+    /// A knockout set that arrived mid-reply, applied before the next decode.
+    pub knockout: Option<std::collections::BTreeMap<u32, Vec<u16>>>,
     pub shutdown: bool,
 }
 
@@ -51,6 +53,7 @@ impl Worker {
         loop {
             match self.rx.try_recv() {
                 Ok(EngineCommand::SetSampling(p)) => *params = p.clamped(),
+                Ok(EngineCommand::SetKnockout(k)) => self.knockout = Some(k),
                 Ok(EngineCommand::Shutdown) | Err(TryRecvError::Disconnected) => {
                     self.shutdown = true;
                     return;
@@ -92,11 +95,11 @@ pub(super) fn serve(backend: &LlamaBackend, opts: LoadOptions, mut w: Worker) {
         .with_n_ubatch(N_BATCH)
         .with_n_threads(opts.threads.max(1))
         .with_n_threads_batch(opts.threads.max(1));
-    if opts.capture {
-        cparams = cparams
-            .with_cb_eval(Some(eval_callback))
-            .with_cb_eval_user_data(capture.user_data());
-    }
+    // The callback is always installed: with capture off and no knockout it declines every
+    // tensor, so llama.cpp computes each graph split in one go as without it.
+    cparams = cparams
+        .with_cb_eval(Some(eval_callback))
+        .with_cb_eval_user_data(capture.user_data());
     let ctx = match model.new_context(backend, cparams) {
         Ok(c) => c,
         Err(e) => {
@@ -133,6 +136,7 @@ pub(super) fn serve(backend: &LlamaBackend, opts: LoadOptions, mut w: Worker) {
             }
             // Settings sent while idle travel with the next request anyway.
             EngineCommand::SetSampling(_) => {}
+            EngineCommand::SetKnockout(k) => capture.with(|c| c.knockout = k),
             EngineCommand::Reset => session.reset(),
             EngineCommand::Cancel { .. } => {}
             EngineCommand::Shutdown => break,
@@ -352,6 +356,9 @@ impl Session<'_> {
         let t1 = Instant::now();
         let result = loop {
             w.drain(params);
+            if let Some(k) = w.knockout.take() {
+                capture.with(|c| c.knockout = k);
+            }
             if self.cancelled_or_shutdown(w, generation) {
                 break StopReason::Cancelled;
             }
