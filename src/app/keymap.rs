@@ -185,6 +185,8 @@ pub const SLASH_COMMANDS: &[(&str, &str)] = &[
     ("/regen", "regenerate the last reply"),
     ("/edit", "edit the last message"),
     ("/clear", "start a new conversation"),
+    ("/knockout 1 3 5", "knock experts 3 and 5 of layer 1 out of selection"),
+    ("/knockout clear", "bring every expert back"),
     ("/help", "this help"),
 ];
 

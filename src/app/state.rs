@@ -135,6 +135,8 @@ pub struct App {
     pub(crate) strip_mode: StripMode,
     pub(crate) pane: Pane,
     pub(crate) show_preference: bool,
+    /// Experts knocked out of selection, by model layer (what the engine was last told).
+    pub(crate) knockout: std::collections::BTreeMap<u32, Vec<u16>>,
     pub(crate) help_open: bool,
     pub(crate) help_scroll: usize,
     pub(crate) scroll: Scroll,
@@ -167,6 +169,7 @@ impl App {
             strip_mode: StripMode::TopExpert,
             pane: Pane::Chat,
             show_preference: false,
+            knockout: Default::default(),
             help_open: false,
             help_scroll: 0,
             scroll: Scroll::Follow,
@@ -218,6 +221,10 @@ impl App {
     }
     pub fn strip_mode(&self) -> StripMode {
         self.strip_mode
+    }
+    /// Experts knocked out of selection, by model layer.
+    pub fn knockout(&self) -> &std::collections::BTreeMap<u32, Vec<u16>> {
+        &self.knockout
     }
     pub fn help_open(&self) -> bool {
         self.help_open

@@ -1,6 +1,7 @@
 //! The only code that changes [`App`]: key actions, slash commands and engine events.
 
 mod commands;
+mod knockout;
 mod events;
 
 use crossterm::event::KeyEvent;

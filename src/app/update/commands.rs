@@ -61,6 +61,7 @@ impl App {
             "/regen" | "/regenerate" => self.update(Action::Regenerate),
             "/edit" => self.update(Action::EditLast),
             "/clear" | "/new" => self.clear(),
+            "/knockout" | "/ko" => self.knockout_command(line),
             "/help" | "/?" => self.update(Action::ToggleHelp),
             other => {
                 self.error(format!("unknown command {other}: /help lists the commands"));

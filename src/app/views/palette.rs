@@ -7,6 +7,8 @@ pub const DIM: Style = Style::new().fg(Color::DarkGray);
 pub const TITLE: Style = Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD);
 pub const CHOSEN: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
 pub const ERROR: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+/// An expert knocked out of selection with `/knockout`.
+pub const KNOCKED: Style = Style::new().fg(Color::Red);
 pub const INFO: Style = Style::new().fg(Color::Yellow);
 
 fn hsv(h: f32, s: f32, v: f32) -> Color {

@@ -8,7 +8,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
-use super::palette::{shade, shade_style, CHOSEN, DIM, TITLE};
+use super::palette::{shade, shade_style, CHOSEN, DIM, KNOCKED, TITLE};
 use crate::app::state::App;
 use crate::engine::api::{ModelInfo, TokenEvent};
 use crate::routing::{dequantize_prob, Phase, TokenRouting};
@@ -191,6 +191,10 @@ fn heatmap(
             sel_layer == Some(layer),
             use_pref,
             model,
+            app.knockout()
+                .get(&(layer as u32))
+                .map(Vec::as_slice)
+                .unwrap_or(&[]),
         ));
     }
     lines.extend(weights);
@@ -260,6 +264,7 @@ fn row(
     selected: bool,
     use_pref: bool,
     model: &ModelInfo,
+    knocked: &[u16],
 ) -> Line<'static> {
     let mark = if selected { "▶" } else { " " };
     let label = format!("{mark}L{layer:<w$}", w = label_w - 2);
@@ -295,17 +300,24 @@ fn row(
         let chosen = experts
             .clone()
             .any(|e| view.experts.iter().any(|&x| x as usize == e));
+        let out = experts.clone().all(|e| knocked.contains(&(e as u16)));
         let g = shade(p);
-        let cell = match (cols.cw, chosen) {
-            (2, true) => format!("{g}◆"),
-            (2, false) => format!("{g} "),
-            (_, true) => "◆".into(),
-            (_, false) => g.to_string(),
+        let cell = match (cols.cw, chosen, out) {
+            (2, _, true) => "✗ ".into(),
+            (_, _, true) => "✗".into(),
+            (2, true, _) => format!("{g}◆"),
+            (2, false, _) => format!("{g} "),
+            (_, true, _) => "◆".into(),
+            (_, false, _) => g.to_string(),
         };
-        spans.push(Span::styled(
-            cell,
-            if chosen { CHOSEN } else { shade_style(p) },
-        ));
+        let style = if out {
+            KNOCKED
+        } else if chosen {
+            CHOSEN
+        } else {
+            shade_style(p)
+        };
+        spans.push(Span::styled(cell, style));
     }
     Line::from(spans)
 }
