@@ -54,18 +54,28 @@ impl EngineHandle {
             cancel: cancel.clone(),
             pending: VecDeque::new(),
             knockout: None,
+            lora: None,
             shutdown: false,
         };
         let thread = std::thread::Builder::new()
             .name("llama-engine".into())
             .spawn(move || {
-                let run =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match backend() {
-                        Ok(b) => worker::serve(b, opts, worker),
+                let mut worker = worker;
+                let mut opts = opts;
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let b = match backend() {
+                        Ok(b) => b,
                         Err(e) => {
                             let _ = worker.events.send(EngineEvent::LoadFailed(e));
+                            return;
                         }
-                    }));
+                    };
+                    // A reload (another experts-per-token count) loads the model again on
+                    // this same thread, so llama.cpp keeps one owner.
+                    while let worker::Exit::Reload(k) = worker::serve(b, &opts, &mut worker) {
+                        opts.experts_used = k;
+                    }
+                }));
                 if run.is_err() {
                     let _ = events.send(EngineEvent::LoadFailed(
                         "the engine thread stopped unexpectedly (see the log file)".into(),

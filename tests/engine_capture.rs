@@ -329,3 +329,55 @@ fn knocked_out_experts_are_never_chosen() {
     let again = e.chat(3, vec![user("knock knock")], params(0.0, 1.0, 1), 10);
     assert_eq!(again.ids(), plain.ids());
 }
+
+#[test]
+fn lora_adapter_switches_off_and_on_live() {
+    let first_logits = |r: &Reply| r.tokens[0].step.as_ref().unwrap().candidates[0].logit;
+    let mut plain = start(load_options(&tiny_moe())).expect("load");
+    let base = plain.chat(1, vec![user("adapter test")], params(0.0, 1.0, 1), 8);
+
+    let mut opts = load_options(&tiny_moe());
+    opts.lora = Some(tiny_lora());
+    let mut e = start(opts).expect("load with adapter");
+    assert_eq!(e.info.lora_adapter.as_deref(), Some("tiny-lora.gguf"));
+    let on = e.chat(1, vec![user("adapter test")], params(0.0, 1.0, 1), 8);
+    assert_ne!(
+        first_logits(&on),
+        first_logits(&base),
+        "the adapter changes the model"
+    );
+
+    e.handle.send(EngineCommand::SetLora(false));
+    let off = e.chat(2, vec![user("adapter test")], params(0.0, 1.0, 1), 8);
+    assert_eq!(off.ids(), base.ids());
+    assert!((first_logits(&off) - first_logits(&base)).abs() < 1e-4);
+    // The KV cache computed with the adapter was not reused for the other setting.
+    assert_eq!(off.stats.unwrap().cached_tokens, 0);
+
+    e.handle.send(EngineCommand::SetLora(true));
+    let again = e.chat(3, vec![user("adapter test")], params(0.0, 1.0, 1), 8);
+    assert_eq!(again.ids(), on.ids());
+}
+
+#[test]
+fn a_broken_adapter_is_refused_with_a_message() {
+    let mut opts = load_options(&tiny_moe());
+    opts.lora = Some(tiny_moe()); // a model, not an adapter
+    let err = start(opts).err().unwrap();
+    assert!(err.contains("not a LoRA adapter"), "{err}");
+}
+
+#[test]
+fn reload_changes_experts_per_token() {
+    let mut e = start(load_options(&tiny_moe())).expect("load");
+    assert_eq!(e.info.n_expert_used, 2);
+    e.handle.send(EngineCommand::Reload {
+        experts_used: Some(8),
+    });
+    match recv(&mut e.rx) {
+        moe_tutor::engine::EngineEvent::Loaded(info) => assert_eq!(info.n_expert_used, 8),
+        other => panic!("{other:?}"),
+    }
+    let reply = e.chat(1, vec![user("all of them")], params(0.0, 1.0, 1), 3);
+    check_routing(&reply.prompt, 8, 8, &[1, 2], 1.0);
+}

@@ -42,8 +42,10 @@ pub struct LoadOptions {
     pub threads: i32,
     /// Override the number of experts used per token (`<arch>.expert_used_count`).
     pub experts_used: Option<u32>,
-    /// Capture routing (install the eval callback).
+    /// Capture routing (ask llama.cpp for the router tensors).
     pub capture: bool,
+    /// A llama.cpp LoRA adapter GGUF to load with the model (switched on at start).
+    pub lora: Option<PathBuf>,
 }
 
 impl LoadOptions {
@@ -57,6 +59,7 @@ impl LoadOptions {
                 .min(8),
             experts_used: None,
             capture: true,
+            lora: None,
         }
     }
 }
@@ -82,6 +85,9 @@ pub struct ModelInfo {
     pub has_chat_template: bool,
     /// Temperature to show the router's preference at (from GGUF metadata), if any.
     pub router_display_temperature: Option<f32>,
+    /// The LoRA adapter loaded with the model (file name), if any; it starts switched on.
+    #[serde(default)]
+    pub lora_adapter: Option<String>,
 }
 
 impl ModelInfo {
@@ -120,6 +126,15 @@ pub enum EngineCommand {
     /// Remove experts from selection, by model layer (replaces the previous set; an empty
     /// map restores every expert). Applies from the next decoded token, also mid-reply.
     SetKnockout(std::collections::BTreeMap<u32, Vec<u16>>),
+    /// Switch the loaded LoRA adapter on or off. Applies from the next decoded token; the
+    /// KV cache computed under the other setting is decoded again on the next request.
+    SetLora(bool),
+    /// Load the model again with another number of experts per token (None: the model's
+    /// own). The conversation stays with the caller; the KV cache is rebuilt on the next
+    /// request. Answered by `Loaded` (or `LoadFailed`).
+    Reload {
+        experts_used: Option<u32>,
+    },
     /// Forget the KV cache (a new conversation).
     Reset,
     Shutdown,

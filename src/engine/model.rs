@@ -118,6 +118,27 @@ pub fn load(backend: &LlamaBackend, opts: &LoadOptions) -> Result<(LlamaModel, M
         n_dense_lead: header.n_dense_lead,
         has_chat_template: model.chat_template(None).is_ok(),
         router_display_temperature: header.display_temperature,
+        lora_adapter: None,
     };
     Ok((model, info))
+}
+
+/// Load a LoRA adapter GGUF for `model`, checking the file first.
+pub fn load_lora(
+    model: &LlamaModel,
+    path: &Path,
+) -> Result<llama_cpp_2::model::LlamaLoraAdapter, String> {
+    if !path.is_file() {
+        return Err(format!("LoRA adapter not found: {}", path.display()));
+    }
+    let file = crate::gguf::GgufFile::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if file.get_str("general.type") != Some("adapter") {
+        return Err(format!("{} is not a LoRA adapter GGUF", path.display()));
+    }
+    model.lora_adapter_init(path).map_err(|_| {
+        format!(
+            "llama.cpp could not load the LoRA adapter {}: it must be made for this model's architecture and shapes (details in the log file)",
+            path.display()
+        )
+    })
 }

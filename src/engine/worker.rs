@@ -35,6 +35,8 @@ pub(super) struct Worker {
     pub pending: VecDeque<EngineCommand>,
     /// A knockout set that arrived mid-reply, applied before the next decode.
     pub knockout: Option<std::collections::BTreeMap<u32, Vec<u16>>>,
+    /// A LoRA switch that arrived mid-reply, applied before the next decode.
+    pub lora: Option<bool>,
     pub shutdown: bool,
 }
 
@@ -54,6 +56,7 @@ impl Worker {
             match self.rx.try_recv() {
                 Ok(EngineCommand::SetSampling(p)) => *params = p.clamped(),
                 Ok(EngineCommand::SetKnockout(k)) => self.knockout = Some(k),
+                Ok(EngineCommand::SetLora(on)) => self.lora = Some(on),
                 Ok(EngineCommand::Shutdown) | Err(TryRecvError::Disconnected) => {
                     self.shutdown = true;
                     return;
@@ -72,17 +75,36 @@ impl Worker {
     }
 }
 
-/// Load, then serve commands until shutdown.
-pub(super) fn serve(backend: &LlamaBackend, opts: LoadOptions, mut w: Worker) {
+/// Why [`serve`] returned.
+pub(super) enum Exit {
+    Shutdown,
+    /// Load again with these experts per token.
+    Reload(Option<u32>),
+}
+
+/// Load, then serve commands until shutdown or a reload.
+pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) -> Exit {
+    w.knockout = None;
+    w.lora = None;
     // Declared before the model and context so it outlives them: llama.cpp holds its address.
     let mut capture = CaptureCell::new(opts.capture);
-    let (model, mut info) = match super::model::load(backend, &opts) {
+    let (model, mut info) = match super::model::load(backend, opts) {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!("load failed: {e}");
             w.emit(EngineEvent::LoadFailed(e));
-            return;
+            return Exit::Shutdown;
         }
+    };
+    let mut adapter = match &opts.lora {
+        Some(path) => match super::model::load_lora(&model, path) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                w.emit(EngineEvent::LoadFailed(e));
+                return Exit::Shutdown;
+            }
+        },
+        None => None,
     };
     let n_ctx = match opts.n_ctx {
         0 => model.n_ctx_train().min(8192),
@@ -106,9 +128,22 @@ pub(super) fn serve(backend: &LlamaBackend, opts: LoadOptions, mut w: Worker) {
             w.emit(EngineEvent::LoadFailed(format!(
                 "llama.cpp could not create a context of {n_ctx} tokens: {e}"
             )));
-            return;
+            return Exit::Shutdown;
         }
     };
+    if let Some(a) = adapter.as_mut() {
+        if let Err(e) = ctx.lora_adapter_set(a, 1.0) {
+            w.emit(EngineEvent::LoadFailed(format!(
+                "llama.cpp could not apply the LoRA adapter: {e}"
+            )));
+            return Exit::Shutdown;
+        }
+        info.lora_adapter = opts
+            .lora
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .map(|n| sanitize(&n.to_string_lossy()));
+    }
     info.n_ctx = ctx.n_ctx();
     let template = model
         .chat_template(None)
@@ -123,6 +158,9 @@ pub(super) fn serve(backend: &LlamaBackend, opts: LoadOptions, mut w: Worker) {
         info,
         template,
         batch: LlamaBatch::new(N_BATCH as usize, 1),
+        adapter,
+        lora_on: true,
+        stale: false,
     };
     while !w.shutdown {
         let Some(cmd) = w.next_command() else { break };
@@ -132,16 +170,19 @@ pub(super) fn serve(backend: &LlamaBackend, opts: LoadOptions, mut w: Worker) {
                 request,
             } => {
                 let mut params = request.params.clamped();
-                session.generate(&mut w, &mut capture, generation, &request, &mut params);
+                session.generate(w, &mut capture, generation, &request, &mut params);
             }
             // Settings sent while idle travel with the next request anyway.
             EngineCommand::SetSampling(_) => {}
             EngineCommand::SetKnockout(k) => capture.with(|c| c.knockout = k),
+            EngineCommand::SetLora(on) => session.set_lora(on),
+            EngineCommand::Reload { experts_used } => return Exit::Reload(experts_used),
             EngineCommand::Reset => session.reset(),
             EngineCommand::Cancel { .. } => {}
             EngineCommand::Shutdown => break,
         }
     }
+    Exit::Shutdown
 }
 
 struct Session<'m> {
@@ -152,6 +193,11 @@ struct Session<'m> {
     info: ModelInfo,
     template: Option<String>,
     batch: LlamaBatch<'static>,
+    adapter: Option<llama_cpp_2::model::LlamaLoraAdapter>,
+    lora_on: bool,
+    /// The KV cache was computed under another adapter setting: decode everything again
+    /// on the next request.
+    stale: bool,
 }
 
 enum Outcome {
@@ -163,6 +209,31 @@ impl Session<'_> {
     fn reset(&mut self) {
         self.ctx.clear_kv_cache();
         self.cached.clear();
+    }
+
+    fn set_lora(&mut self, on: bool) {
+        let Some(adapter) = self.adapter.as_mut() else {
+            return;
+        };
+        if on == self.lora_on {
+            return;
+        }
+        let result = if on {
+            self.ctx
+                .lora_adapter_set(adapter, 1.0)
+                .map_err(|e| e.to_string())
+        } else {
+            self.ctx
+                .lora_adapter_remove(adapter)
+                .map_err(|e| e.to_string())
+        };
+        match result {
+            Ok(()) => {
+                self.lora_on = on;
+                self.stale = true;
+            }
+            Err(e) => tracing::warn!("switching the LoRA adapter failed: {e}"),
+        }
     }
 
     fn prompt_text(&self, req: &GenerateRequest) -> Result<String, String> {
@@ -293,6 +364,9 @@ impl Session<'_> {
         params: &mut SamplingParams,
         stats: &mut GenStats,
     ) -> Outcome {
+        if std::mem::take(&mut self.stale) {
+            self.reset();
+        }
         let text = match self.prompt_text(req) {
             Ok(t) => t,
             Err(e) => return Outcome::Failed(e),
@@ -358,6 +432,9 @@ impl Session<'_> {
             w.drain(params);
             if let Some(k) = w.knockout.take() {
                 capture.with(|c| c.knockout = k);
+            }
+            if let Some(on) = w.lora.take() {
+                self.set_lora(on);
             }
             if self.cancelled_or_shutdown(w, generation) {
                 break StopReason::Cancelled;

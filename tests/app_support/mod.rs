@@ -37,6 +37,7 @@ pub fn moe_info(n_expert: u32, k: u32, n_layer: u32, dense_lead: u32) -> ModelIn
         n_dense_lead: dense_lead,
         has_chat_template: true,
         router_display_temperature: None,
+        lora_adapter: None,
     }
 }
 

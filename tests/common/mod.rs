@@ -60,6 +60,55 @@ pub fn tiny_dense() -> PathBuf {
     .clone()
 }
 
+/// A LoRA adapter for [`tiny_moe`]: low-rank updates of every layer's query projection and
+/// of layer 1's routed experts' up projections, large enough to change the output.
+pub fn tiny_lora() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let path = fixture_dir().join("tiny-lora.gguf");
+        let mut state = 12345u64;
+        let mut noise = |n: usize, scale: f32| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2.0 * scale
+                })
+                .collect()
+        };
+        let mut w = moe_tutor::gguf::GgufWriter::new();
+        w.set("general.architecture", "deepseek");
+        w.set("general.type", "adapter");
+        w.set("adapter.type", "lora");
+        w.set("adapter.lora.alpha", 4.0f32);
+        let r = 4u64;
+        for i in 0..3 {
+            let name = format!("blk.{i}.attn_q.weight");
+            w.add_f32(&format!("{name}.lora_a"), &[64, r], &noise(64 * 4, 0.5))
+                .unwrap();
+            w.add_f32(&format!("{name}.lora_b"), &[r, 64], &noise(4 * 64, 0.5))
+                .unwrap();
+        }
+        let name = "blk.1.ffn_up_exps.weight";
+        w.add_f32(
+            &format!("{name}.lora_a"),
+            &[64, r, 8],
+            &noise(64 * 4 * 8, 0.5),
+        )
+        .unwrap();
+        w.add_f32(
+            &format!("{name}.lora_b"),
+            &[r, 32, 8],
+            &noise(4 * 32 * 8, 0.5),
+        )
+        .unwrap();
+        w.write(&path).expect("write lora");
+        path
+    })
+    .clone()
+}
+
 pub fn scratch_file(name: &str, bytes: &[u8]) -> PathBuf {
     let path = fixture_dir().join(name);
     std::fs::write(&path, bytes).expect("write");
