@@ -19,6 +19,9 @@ pub struct Cli {
     pub model: ModelArgs,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    /// Language of the lessons: en or zh-CN (default: from LC_ALL / LC_MESSAGES / LANG)
+    #[arg(long, global = true, value_name = "LANG")]
+    pub lang: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -67,6 +70,29 @@ pub enum Command {
     /// Model files: make a tiny test model, inspect a GGUF
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Guided lessons; with no subcommand, opens the app at the lesson list
+    Lessons(LessonsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LessonsArgs {
+    #[command(subcommand)]
+    pub command: Option<LessonsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LessonsCommand {
+    /// One line per lesson: id, title, languages, number of steps
+    List {
+        /// The lesson directory (default: the shipped lessons/)
+        dir: Option<PathBuf>,
+    },
+    /// Validate lesson files; prints file:line: message for each problem, exit status 1
+    /// if there is any
+    Check {
+        /// The lesson directory (default: the shipped lessons/)
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

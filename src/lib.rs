@@ -13,6 +13,7 @@ pub mod forge;
 pub mod gguf;
 pub mod headless;
 pub mod inspect;
+pub mod lessons;
 pub mod paths;
 pub mod routing;
 pub mod sampling;

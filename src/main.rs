@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use moe_tutor::cli::{Cli, Command, ModelCommand};
+use moe_tutor::cli::{Cli, Command, LessonsArgs, LessonsCommand, ModelCommand};
 use moe_tutor::engine::LoadOptions;
 use moe_tutor::headless::{self, RunOptions};
 use moe_tutor::sampling::SamplingParams;
@@ -40,6 +40,22 @@ fn fail(message: &str, code: u8) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// `lessons list` / `lessons check [DIR]`: exit status 1 when a lesson has problems.
+fn lessons_command(cmd: LessonsCommand, lang: moe_tutor::lessons::Lang) -> ExitCode {
+    use moe_tutor::lessons::{cli, default_dir};
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = match cmd {
+        LessonsCommand::List { dir } => cli::list(&dir.unwrap_or_else(default_dir), lang, &mut out),
+        LessonsCommand::Check { dir } => cli::check(&dir.unwrap_or_else(default_dir), &mut out),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => fail(&e.to_string(), 1),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let log = init_logging();
@@ -59,7 +75,12 @@ fn main() -> ExitCode {
         }
         o
     };
+    let lang = match moe_tutor::lessons::resolve_lang(cli.lang.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return fail(&e, 2),
+    };
     match cli.command {
+        Some(Command::Lessons(LessonsArgs { command: Some(cmd) })) => lessons_command(cmd, lang),
         Some(Command::Run(args)) => {
             let Some(model) = cli.model.model.clone() else {
                 return fail(NO_MODEL, 2);
@@ -116,7 +137,7 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e, 2),
             }
         }
-        None => {
+        Some(Command::Lessons(LessonsArgs { command: None })) | None => {
             let Some(model) = cli.model.model.clone() else {
                 return fail(NO_MODEL, 2);
             };

@@ -1,0 +1,145 @@
+//! Where the learner is: the open lesson and, per lesson, the step reached and whether it
+//! was finished. One small JSON file in the data directory, saved atomically (temp file in
+//! the same directory, fsync, rename), read tolerantly (a damaged file starts afresh).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LessonProgress {
+    /// The step to show when the lesson is opened again (0-based).
+    pub step: usize,
+    /// The highest step reached.
+    #[serde(default)]
+    pub reached: usize,
+    #[serde(default)]
+    pub completed: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    #[serde(default = "version")]
+    pub version: u32,
+    /// The lesson open when the app last saved (reopened at start).
+    #[serde(default)]
+    pub current: Option<String>,
+    #[serde(default)]
+    pub lessons: BTreeMap<String, LessonProgress>,
+}
+
+fn version() -> u32 {
+    1
+}
+
+/// The progress file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressStore {
+    pub path: PathBuf,
+}
+
+impl ProgressStore {
+    /// `<data dir>/lessons/progress.json`.
+    pub fn default_location() -> Self {
+        ProgressStore {
+            path: crate::paths::data_dir()
+                .join("lessons")
+                .join("progress.json"),
+        }
+    }
+
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        ProgressStore { path: path.into() }
+    }
+
+    /// The saved progress; nothing saved yet or an unreadable file give an empty one
+    /// (with the reason, for a notice).
+    pub fn load(&self) -> (Progress, Option<String>) {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => match serde_json::from_slice::<Progress>(&bytes) {
+                Ok(p) => (p, None),
+                Err(e) => (
+                    Progress::default(),
+                    Some(format!(
+                        "lesson progress in {} is damaged ({e}); starting afresh",
+                        self.path.display()
+                    )),
+                ),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Progress::default(), None),
+            Err(e) => (
+                Progress::default(),
+                Some(format!("cannot read {}: {e}", self.path.display())),
+            ),
+        }
+    }
+
+    pub fn save(&self, progress: &Progress) -> Result<(), String> {
+        let json = serde_json::to_vec_pretty(progress).map_err(|e| e.to_string())?;
+        write_atomic(&self.path, &json).map_err(|e| {
+            format!(
+                "cannot save lesson progress to {}: {e}",
+                self.path.display()
+            )
+        })
+    }
+}
+
+/// Write `bytes` to `path` atomically: a temp file beside it, fsync, rename, fsync the
+/// directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saves_and_loads_and_survives_damage() {
+        let dir = std::env::temp_dir().join(format!("moe-tutor-progress-{}", std::process::id()));
+        let store = ProgressStore::at(dir.join("p.json"));
+        assert_eq!(store.load(), (Progress::default(), None));
+        let mut p = Progress {
+            current: Some("welcome".into()),
+            ..Progress::default()
+        };
+        p.lessons.insert(
+            "welcome".into(),
+            LessonProgress {
+                step: 2,
+                reached: 2,
+                completed: false,
+            },
+        );
+        assert_eq!(store.save(&p), Ok(()));
+        assert_eq!(store.load().0, p);
+        let _ = std::fs::write(&store.path, b"{not json");
+        let (fresh, why) = store.load();
+        assert_eq!(fresh, Progress::default());
+        assert!(why.is_some_and(|w| w.contains("damaged")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
