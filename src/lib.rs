@@ -7,6 +7,7 @@
 pub mod acquire;
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod eval;
 pub mod forge;
@@ -17,6 +18,7 @@ pub mod lessons;
 pub mod paths;
 pub mod routing;
 pub mod sampling;
+pub mod store;
 pub mod text;
 pub mod tinymodel;
 pub mod tui;
