@@ -67,6 +67,13 @@ pub struct SamplingArgs {
 pub enum Command {
     /// Generate one reply without the UI: the reply goes to stdout
     Run(RunArgs),
+    /// Print a shell completion script (e.g. `moe-tutor completions bash >
+    /// ~/.local/share/bash-completion/completions/moe-tutor`)
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
     /// Model files: make a tiny test model, inspect a GGUF
     #[command(subcommand)]
     Model(ModelCommand),

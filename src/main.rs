@@ -1,13 +1,13 @@
 use std::fs::OpenOptions;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use moe_tutor::cli::{Cli, Command, EvalCommand, LessonsArgs, LessonsCommand, ModelCommand};
 use moe_tutor::engine::LoadOptions;
 use moe_tutor::headless::{self, RunOptions};
 use moe_tutor::sampling::SamplingParams;
-use moe_tutor::{acquire, eval, paths, tinymodel, tui};
+use moe_tutor::{acquire, config, eval, paths, tinymodel, tui};
 
 const NO_MODEL: &str = "no model given: moe-tutor needs a GGUF model file (--model PATH.gguf).
   Any llama.cpp MoE (e.g. OLMoE, Qwen-MoE, DeepSeek, Mixtral) or dense GGUF works.
@@ -65,7 +65,19 @@ fn lessons_command(cmd: LessonsCommand, lang: moe_tutor::lessons::Lang) -> ExitC
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(Command::Completions { shell }) = cli.command {
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "moe-tutor",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    let settings = config::load(&config::config_file());
+    config::apply_to_cli(&settings.config, &mut cli, &matches);
     let log = init_logging();
     let model_args = cli.model.clone();
     let params = SamplingParams {
@@ -89,6 +101,8 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Lessons(LessonsArgs { command: Some(cmd) })) => lessons_command(cmd, lang),
+        // Printed before the config is read (above).
+        Some(Command::Completions { .. }) => ExitCode::SUCCESS,
         Some(Command::Run(args)) => {
             let model = match cli.model.model.clone().map_or_else(default_model, Ok) {
                 Ok(m) => m,
@@ -181,6 +195,7 @@ fn main() -> ExitCode {
                 params,
                 max_tokens: cli.sampling.max_tokens,
                 log_file: log,
+                settings,
             };
             match tui::run(opts) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 //! changed: engine events are coalesced between frames.
 
 use std::fs::File;
-use std::io::{stdout, Stdout};
+use std::io::{stdout, Stdout, Write};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,12 +15,16 @@ use crossterm::terminal::{
 use futures::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::unbounded_channel;
 
+use crate::app::keymap::Keymap;
 use crate::app::{views, App, AppConfig};
 use crate::engine::{EngineHandle, LoadOptions, StderrRedirect};
 use crate::sampling::SamplingParams;
+use crate::store::Store;
 
 pub struct TuiOptions {
     pub load: LoadOptions,
@@ -29,6 +33,8 @@ pub struct TuiOptions {
     /// The log file; stderr is pointed at it while the UI owns the terminal, so nothing
     /// llama.cpp prints can draw over the screen.
     pub log_file: Option<File>,
+    /// The settings file as loaded (keymap, colours) and what to tell the user about it.
+    pub settings: crate::config::Loaded,
 }
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
@@ -49,6 +55,12 @@ fn setup_terminal() -> anyhow::Result<Term> {
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
         tracing::error!("panic: {info}");
+        // stderr goes to the log while the UI runs: say it on the terminal itself.
+        let _ = writeln!(
+            stdout(),
+            "moe-tutor: internal error: {info}\n  (details in {})",
+            crate::paths::log_file().display()
+        );
         previous(info);
     }));
     execute!(
@@ -88,28 +100,75 @@ pub fn run(opts: TuiOptions) -> anyhow::Result<()> {
     result
 }
 
+/// Resolves when stdin has readiness news: `true` once it is hung up or failing (the
+/// pseudo-terminal's other end closed). Ordinary input is left for crossterm to read.
+async fn tty_closed(tty: Option<&AsyncFd<std::io::Stdin>>) -> bool {
+    let Some(tty) = tty else {
+        return std::future::pending().await;
+    };
+    match tty.readable().await {
+        Ok(mut guard) => {
+            let ready = guard.ready();
+            if ready.is_read_closed() || ready.is_error() {
+                return true;
+            }
+            guard.clear_ready();
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+/// Debug builds only: `MOE_TUTOR_DEBUG_PANIC=1` panics after the first frame, so a test
+/// can check that a panic gives the terminal back.
+fn debug_panic() {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("MOE_TUTOR_DEBUG_PANIC").is_some() {
+        panic!("MOE_TUTOR_DEBUG_PANIC is set: a deliberate panic");
+    }
+}
+
 async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()> {
     let (tx, mut engine_rx) = unbounded_channel();
     let engine = EngineHandle::spawn(opts.load.clone(), tx)?;
+    let (keymap, mut notices) = Keymap::with_overrides(&opts.settings.config.keymap);
+    notices.splice(0..0, opts.settings.notices.iter().cloned());
     let mut app = App::new(AppConfig {
         model_path: opts.load.model.clone(),
         params: opts.params,
         max_tokens: opts.max_tokens,
         capture: opts.load.capture,
-    });
+    })
+    .with_keymap(keymap)
+    .with_store(Store::in_data_dir(&crate::paths::data_dir()));
+    if !notices.is_empty() {
+        app.notify(&notices.join("; "), true);
+    }
+    let colors =
+        crate::config::color_depth(opts.settings.config.theme.colors, |k| std::env::var(k).ok());
     let mut keys = EventStream::new();
     let mut frame = tokio::time::interval(Duration::from_millis(33));
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
+    // The terminal closing without a SIGHUP (it was not our controlling terminal) shows
+    // only as a hang-up on stdin, which crossterm's reader does not report (it retries
+    // the failing read forever): watch for it here.
+    // SAFETY: the registered descriptor is stdin (fd 0), which nothing in this process
+    // closes or replaces, and the `AsyncFd` is dropped when this function returns.
+    let tty = unsafe { AsyncFd::register_with_interest(std::io::stdin(), Interest::READABLE) }.ok();
     let mut force_redraw = true;
     loop {
         tokio::select! {
             _ = frame.tick() => {
                 if force_redraw || app.needs_redraw() {
-                    terminal.draw(|f| views::render(&app, f))?;
+                    terminal.draw(|f| {
+                        views::render(&app, f);
+                        views::colors::adapt(f.buffer_mut(), colors);
+                    })?;
                     app.mark_drawn();
                     force_redraw = false;
+                    debug_panic();
                 }
             }
             ev = engine_rx.recv() => {
@@ -142,6 +201,7 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
             },
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
+            hup = tty_closed(tty.as_ref()) => if hup { break },
         }
         if app.should_quit() {
             break;

@@ -47,6 +47,8 @@ pub enum Action {
     TopPDown,
     TopPUp,
     ToggleHelp,
+    /// Open the saved conversations: list, search, reopen.
+    Conversations,
 }
 
 /// Where a binding is listed in the help overlay.
@@ -166,6 +168,7 @@ pub const KEYMAP: &[Binding] = &[
     b(Action::ScrollDown, &[k(PageDown)], "scroll down (to the end: follow new text)", None, S::Chat),
     b(Action::Interrupt, &[ctrl(Char('c'))], "stop the reply; when idle, twice to quit", None, S::Chat),
     b(Action::Quit, &[ctrl(Char('q'))], "quit", Some("quit"), S::Chat),
+    b(Action::Conversations, &[k(F(9)), ctrl(Char('o'))], "saved conversations: search, reopen", Some("history"), S::Chat),
     b(Action::InsertNewline, &[alt(Enter), shift(Enter), ctrl(Char('j'))], "new line in the input", None, S::Editing),
     b(Action::CursorLeft, &[k(Left)], "cursor left", None, S::Editing),
     b(Action::CursorRight, &[k(Right)], "cursor right", None, S::Editing),
@@ -185,41 +188,20 @@ pub const SLASH_COMMANDS: &[(&str, &str)] = &[
     ("/regen", "regenerate the last reply"),
     ("/edit", "edit the last message"),
     ("/clear", "start a new conversation"),
-    ("/knockout 1 3 5", "knock experts 3 and 5 of layer 1 out of selection"),
+    ("/history", "saved conversations: search, reopen"),
+    ("/export", "save this conversation as Markdown"),
+    (
+        "/knockout 1 3 5",
+        "knock experts 3 and 5 of layer 1 out of selection",
+    ),
     ("/knockout clear", "bring every expert back"),
     ("/help", "this help"),
 ];
 
-/// The action for a key press, if any. Plain characters become [`Action::Insert`].
+/// The action for a key press in the default key table. Plain characters become
+/// [`Action::Insert`].
 pub fn action_for(key: KeyEvent) -> Option<Action> {
-    if key.kind == KeyEventKind::Release {
-        return None;
-    }
-    let exact = Key {
-        code: key.code,
-        mods: key.modifiers,
-    };
-    let loose = Key {
-        code: lower(key.code),
-        mods: key.modifiers - KeyModifiers::SHIFT,
-    };
-    for want in [exact, loose] {
-        if let Some(bind) = KEYMAP.iter().find(|b| b.keys.contains(&want)) {
-            return Some(bind.action);
-        }
-    }
-    match key.code {
-        Char(c) => {
-            let chord = key
-                .modifiers
-                .intersection(KeyModifiers::CONTROL | KeyModifiers::ALT);
-            // Ctrl+Alt+char is AltGr on some platforms: a typed character.
-            let typed = chord.is_empty() || chord == KeyModifiers::CONTROL | KeyModifiers::ALT;
-            (typed && !c.is_control()).then_some(Action::Insert(c))
-        }
-        Tab => Some(Action::Insert(' ')),
-        _ => None,
-    }
+    DEFAULT.action_for(key)
 }
 
 fn lower(code: KeyCode) -> KeyCode {
@@ -272,26 +254,9 @@ fn short_label(key: &Key) -> String {
     }
 }
 
-/// Key-bar entries ("F5/F6", "temp"), merged where adjacent bindings share a label.
+/// Key-bar entries of the default key table.
 pub fn key_bar() -> Vec<(String, &'static str)> {
-    let mut out: Vec<(String, &'static str)> = Vec::new();
-    for bind in KEYMAP {
-        let (Some(label), Some(key)) = (bind.bar, bind.keys.first()) else {
-            continue;
-        };
-        let keys = short_label(key);
-        match out.last_mut() {
-            Some((prev, l)) if *l == label => {
-                // "Alt+←" + "Alt+→" -> "Alt+←/→"
-                let common = common_prefix(prev, &keys);
-                let tail = keys[common.len()..].to_string();
-                prev.push('/');
-                prev.push_str(&tail);
-            }
-            _ => out.push((keys, label)),
-        }
-    }
-    out
+    DEFAULT.key_bar()
 }
 
 fn common_prefix<'a>(a: &str, b: &'a str) -> &'a str {
@@ -302,15 +267,196 @@ fn common_prefix<'a>(a: &str, b: &'a str) -> &'a str {
     }
 }
 
-/// Bindings of one help section, with all their keys joined ("Alt+← / Ctrl+←").
+/// Help rows of one section of the default key table.
 pub fn help_rows(section: Section) -> impl Iterator<Item = (String, &'static str)> {
-    KEYMAP
-        .iter()
-        .filter(move |b| b.section == section)
-        .map(|b| {
-            let keys: Vec<String> = b.keys.iter().map(key_label).collect();
-            (keys.join(" "), b.help)
-        })
+    DEFAULT.help_rows(section).into_iter()
+}
+
+static DEFAULT: std::sync::LazyLock<Keymap> = std::sync::LazyLock::new(Keymap::default);
+
+/// The key table in use: [`KEYMAP`] with the user's rebindings (from the config file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keymap {
+    /// `keys[i]`: the keys of `KEYMAP[i]`.
+    keys: Vec<Vec<Key>>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Keymap {
+            keys: KEYMAP.iter().map(|b| b.keys.to_vec()).collect(),
+        }
+    }
+}
+
+impl Keymap {
+    /// The default table with `overrides` (action name -> key names) applied: each named
+    /// action gets exactly the keys given, and those keys leave any other action. Returns
+    /// what could not be applied, one message per problem.
+    pub fn with_overrides<'a>(
+        overrides: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
+    ) -> (Keymap, Vec<String>) {
+        let mut map = Keymap::default();
+        let mut problems = Vec::new();
+        for (name, specs) in overrides {
+            let action = serde_json::from_value::<Action>(serde_json::Value::String(name.clone()))
+                .ok()
+                .and_then(|a| KEYMAP.iter().position(|b| b.action == a));
+            let Some(i) = action else {
+                problems.push(format!("keymap: no action called {name:?}"));
+                continue;
+            };
+            let mut keys = Vec::new();
+            for spec in specs {
+                match parse_key(spec) {
+                    Ok(k) => keys.push(k),
+                    Err(why) => problems.push(format!("keymap: {name}: {why}")),
+                }
+            }
+            for (j, other) in map.keys.iter_mut().enumerate() {
+                if j != i {
+                    other.retain(|k| !keys.contains(k));
+                }
+            }
+            map.keys[i] = keys;
+        }
+        (map, problems)
+    }
+
+    /// The action for a key press, if any. Plain characters become [`Action::Insert`].
+    pub fn action_for(&self, key: KeyEvent) -> Option<Action> {
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        let exact = Key {
+            code: key.code,
+            mods: key.modifiers,
+        };
+        let loose = Key {
+            code: lower(key.code),
+            mods: key.modifiers - KeyModifiers::SHIFT,
+        };
+        for want in [exact, loose] {
+            if let Some(i) = self.keys.iter().position(|ks| ks.contains(&want)) {
+                return KEYMAP.get(i).map(|b| b.action);
+            }
+        }
+        match key.code {
+            Char(c) => {
+                let chord = key
+                    .modifiers
+                    .intersection(KeyModifiers::CONTROL | KeyModifiers::ALT);
+                // Ctrl+Alt+char is AltGr on some platforms: a typed character.
+                let typed = chord.is_empty() || chord == KeyModifiers::CONTROL | KeyModifiers::ALT;
+                (typed && !c.is_control()).then_some(Action::Insert(c))
+            }
+            Tab => Some(Action::Insert(' ')),
+            _ => None,
+        }
+    }
+
+    /// The keys bound to `action` (none if it was unbound).
+    pub fn keys_of(&self, action: Action) -> &[Key] {
+        KEYMAP
+            .iter()
+            .position(|b| b.action == action)
+            .and_then(|i| self.keys.get(i))
+            .map_or(&[], |k| k.as_slice())
+    }
+
+    /// Key-bar entries ("F5/F6", "temp"), merged where adjacent bindings share a label.
+    pub fn key_bar(&self) -> Vec<(String, &'static str)> {
+        let mut out: Vec<(String, &'static str)> = Vec::new();
+        for (bind, keys) in KEYMAP.iter().zip(&self.keys) {
+            let (Some(label), Some(key)) = (bind.bar, keys.first()) else {
+                continue;
+            };
+            let keys = short_label(key);
+            match out.last_mut() {
+                Some((prev, l)) if *l == label => {
+                    // "Alt+←" + "Alt+→" -> "Alt+←/→"
+                    let common = common_prefix(prev, &keys);
+                    let tail = keys[common.len()..].to_string();
+                    prev.push('/');
+                    prev.push_str(&tail);
+                }
+                _ => out.push((keys, label)),
+            }
+        }
+        out
+    }
+
+    /// Bindings of one help section, with all their keys joined ("Alt+← Ctrl+←").
+    pub fn help_rows(&self, section: Section) -> Vec<(String, &'static str)> {
+        KEYMAP
+            .iter()
+            .zip(&self.keys)
+            .filter(|(b, _)| b.section == section)
+            .map(|(b, keys)| {
+                let keys: Vec<String> = keys.iter().map(key_label).collect();
+                let keys = if keys.is_empty() {
+                    "(unbound)".to_string()
+                } else {
+                    keys.join(" ")
+                };
+                (keys, b.help)
+            })
+            .collect()
+    }
+}
+
+/// "ctrl+r", "alt+left", "f5", "shift+enter", "esc", "pageup" -> a key. A plain character
+/// is refused: typing needs it.
+pub fn parse_key(spec: &str) -> Result<Key, String> {
+    let lowered = spec.trim().to_lowercase();
+    let mut parts: Vec<&str> = lowered.split('+').collect();
+    // "ctrl++" names the plus key.
+    if lowered.ends_with("++") {
+        parts.truncate(parts.len().saturating_sub(2));
+        parts.push("+");
+    }
+    let Some(name) = parts.pop().filter(|n| !n.is_empty()) else {
+        return Err(format!("{spec:?} names no key"));
+    };
+    let mut mods = KeyModifiers::NONE;
+    for m in parts {
+        mods |= match m {
+            "ctrl" | "control" | "c" => KeyModifiers::CONTROL,
+            "alt" | "meta" | "m" => KeyModifiers::ALT,
+            "shift" | "s" => KeyModifiers::SHIFT,
+            other => return Err(format!("{spec:?}: unknown modifier {other:?}")),
+        };
+    }
+    let code = match name {
+        "enter" | "return" => Enter,
+        "esc" | "escape" => Esc,
+        "tab" => Tab,
+        "backspace" => Backspace,
+        "delete" | "del" => KeyCode::Delete,
+        "insert" | "ins" => Insert,
+        "home" => Home,
+        "end" => End,
+        "pageup" | "pgup" => PageUp,
+        "pagedown" | "pgdn" => PageDown,
+        "up" => Up,
+        "down" => Down,
+        "left" => Left,
+        "right" => Right,
+        "space" => Char(' '),
+        f if f.len() > 1 && f.starts_with('f') => match f[1..].parse::<u8>() {
+            Ok(n @ 1..=24) => F(n),
+            _ => return Err(format!("{spec:?}: unknown key {name:?}")),
+        },
+        c if c.chars().count() == 1 => Char(c.chars().next().unwrap_or(' ')),
+        _ => return Err(format!("{spec:?}: unknown key {name:?}")),
+    };
+    let chord = mods.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+    if matches!(code, Char(_)) && !chord {
+        return Err(format!(
+            "{spec:?}: a plain character cannot be a command key (typing needs it)"
+        ));
+    }
+    Ok(Key { code, mods })
 }
 
 #[cfg(test)]

@@ -1,15 +1,19 @@
 //! Everything the app knows: the conversation with its tokens, the selection, the input,
 //! the engine's state. Only `update` writes it; views read it.
 
+mod browser;
 mod input;
 
 use std::cell::Cell;
 use std::path::PathBuf;
 
+use super::keymap::Keymap;
 use crate::engine::api::{ChatMessage, GenStats, ModelInfo, Role, TokenEvent};
 use crate::sampling::SamplingParams;
+use crate::store::{Journal, Store};
 use crate::text::markdown::{MarkdownRenderer, StyledLine};
 
+pub use browser::Browser;
 pub use input::Input;
 
 /// How the TUI starts the app.
@@ -148,6 +152,15 @@ pub struct App {
     pub(crate) quit: bool,
     pub(crate) dirty: bool,
     pub(crate) markdown: MarkdownRenderer,
+    pub(crate) keymap: Keymap,
+    /// Where conversations are saved; `None`: nothing is saved (tests, a read-only disk).
+    pub(crate) store: Option<Store>,
+    /// The journal of the conversation on screen, opened with its first message.
+    pub(crate) journal: Option<Journal>,
+    /// How many of `messages` the journal holds.
+    pub(crate) saved: usize,
+    /// The saved-conversations overlay, while open.
+    pub(crate) browser: Option<Browser>,
 }
 
 impl App {
@@ -179,7 +192,46 @@ impl App {
             quit: false,
             dirty: true,
             markdown: MarkdownRenderer::new(),
+            keymap: Keymap::default(),
+            store: None,
+            journal: None,
+            saved: 0,
+            browser: None,
         }
+    }
+
+    /// Save conversations as journals in `store` (and list them from there).
+    pub fn with_store(mut self, store: Store) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Use this key table (the default one with the user's rebindings).
+    pub fn with_keymap(mut self, keymap: Keymap) -> Self {
+        self.keymap = keymap;
+        self
+    }
+
+    /// Show a message in the notice line (e.g. what loading the config found).
+    pub fn notify(&mut self, text: &str, is_error: bool) {
+        if is_error {
+            self.error(text);
+        } else {
+            self.info(text);
+        }
+        self.dirty = true;
+    }
+
+    pub fn keymap(&self) -> &Keymap {
+        &self.keymap
+    }
+    /// The saved-conversations overlay, while open.
+    pub fn browser(&self) -> Option<&Browser> {
+        self.browser.as_ref()
+    }
+    /// The journal file of the conversation on screen, once it has one.
+    pub fn journal_path(&self) -> Option<&std::path::Path> {
+        self.journal.as_ref().map(|j| j.path())
     }
 
     pub fn should_quit(&self) -> bool {

@@ -1,8 +1,9 @@
 //! The only code that changes [`App`]: key actions, slash commands and engine events.
 
 mod commands;
-mod knockout;
 mod events;
+mod history;
+mod knockout;
 
 use crossterm::event::KeyEvent;
 
@@ -18,7 +19,7 @@ use crate::text::sanitize;
 impl App {
     /// Map a key through the keymap and apply it. Returns commands for the engine.
     pub fn handle_key(&mut self, key: KeyEvent) -> Vec<EngineCommand> {
-        match keymap::action_for(key) {
+        match self.keymap.action_for(key) {
             Some(action) => self.update(action),
             None => Vec::new(),
         }
@@ -26,12 +27,21 @@ impl App {
 
     /// Apply one action. Returns commands for the engine.
     pub fn update(&mut self, action: Action) -> Vec<EngineCommand> {
+        let cmds = self.apply(action);
+        self.persist();
+        cmds
+    }
+
+    fn apply(&mut self, action: Action) -> Vec<EngineCommand> {
         self.dirty = true;
         if self.notice.as_ref().is_some_and(|n| !n.is_error) {
             self.notice = None;
         }
         if action != Action::Interrupt {
             self.quit_armed = false;
+        }
+        if self.browser.is_some() {
+            return self.browser_action(action);
         }
         if self.help_open {
             match action {
@@ -102,6 +112,7 @@ impl App {
                 self.help_open = true;
                 self.help_scroll = 0;
             }
+            Action::Conversations => self.open_browser(),
         }
         Vec::new()
     }

@@ -7,7 +7,9 @@
 //! Below 40x12 only a "terminal too small" notice is drawn.
 
 pub mod chat;
+pub mod colors;
 pub mod help;
+pub mod history;
 pub mod input;
 pub mod palette;
 pub mod routing;
@@ -66,8 +68,12 @@ pub fn render(app: &App, f: &mut Frame) {
     };
     status::render_notice(app, notice, buf);
     status::render_status(app, status_area, buf);
-    status::render_keys(keys, buf);
-    if app.help_open() {
+    status::render_keys(app, keys, buf);
+    if app.browser().is_some() {
+        if let Some(pos) = history::render(app, main, buf) {
+            f.set_cursor_position(pos);
+        }
+    } else if app.help_open() {
         help::render(app, main, buf);
     } else if let Some(pos) = cursor {
         f.set_cursor_position(pos);

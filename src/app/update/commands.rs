@@ -1,5 +1,5 @@
 //! Slash commands typed into the input: `/temp 0.8`, `/top_p 0.9`, `/seed 7`, `/regen`,
-//! `/edit`, `/clear`, `/help`. A message starting with `//` is sent with one `/` removed.
+//! `/edit`, `/clear`, `/history`, `/export [FILE]`, `/help`. A message starting with `//` is sent with one `/` removed.
 
 use super::super::keymap::Action;
 use super::super::state::{App, EngineState, Scroll};
@@ -63,6 +63,15 @@ impl App {
             "/clear" | "/new" => self.clear(),
             "/knockout" | "/ko" => self.knockout_command(line),
             "/help" | "/?" => self.update(Action::ToggleHelp),
+            "/history" | "/conversations" => {
+                self.open_browser();
+                Vec::new()
+            }
+            "/export" => {
+                let rest = line.split_once(char::is_whitespace).map(|(_, r)| r.trim());
+                self.export(rest.filter(|r| !r.is_empty()));
+                Vec::new()
+            }
             other => {
                 self.error(format!("unknown command {other}: /help lists the commands"));
                 Vec::new()
@@ -80,6 +89,7 @@ impl App {
         }
         cmds.push(EngineCommand::Reset);
         self.messages.clear();
+        self.close_journal();
         self.selection = None;
         self.follow = true;
         self.scroll = Scroll::Follow;

@@ -62,6 +62,7 @@ impl App {
                 }
             }
         }
+        self.persist();
     }
 
     fn live(&self, generation: u64) -> Option<Running> {

@@ -8,13 +8,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
 use super::palette::{CHOSEN, DIM, TITLE};
-use crate::app::keymap::{help_rows, Section, SLASH_COMMANDS};
+use crate::app::keymap::{Section, SLASH_COMMANDS};
 use crate::app::state::App;
 
-fn lines() -> Vec<Line<'static>> {
+fn lines(app: &App) -> Vec<Line<'static>> {
+    let keymap = app.keymap();
     let key_w = Section::ALL
         .iter()
-        .flat_map(|s| help_rows(*s))
+        .flat_map(|s| keymap.help_rows(*s))
         .map(|(k, _)| k.chars().count())
         .chain(SLASH_COMMANDS.iter().map(|(c, _)| c.len()))
         .max()
@@ -24,7 +25,7 @@ fn lines() -> Vec<Line<'static>> {
     let head = Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
     for section in Section::ALL {
         out.push(Line::styled(section.title(), head));
-        for (keys, help) in help_rows(section) {
+        for (keys, help) in keymap.help_rows(section) {
             out.push(Line::from(vec![
                 Span::styled(format!("  {keys:<key_w$}"), CHOSEN),
                 Span::raw(help),
@@ -67,7 +68,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let block = Block::bordered()
         .title(Span::styled(" help ", TITLE))
         .title_bottom(Line::styled(" Esc / F1 close · PgUp/PgDn scroll ", DIM).right_aligned());
-    Paragraph::new(lines())
+    Paragraph::new(lines(app))
         .wrap(Wrap { trim: false })
         .scroll((app.help_scroll.min(u16::MAX as usize) as u16, 0))
         .block(block)

@@ -9,7 +9,6 @@ use ratatui::widgets::{Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
 use super::palette::{ERROR, INFO};
-use crate::app::keymap;
 use crate::app::state::{App, EngineState};
 
 const BAR: Style = Style::new().bg(Color::Rgb(30, 40, 60)).fg(Color::Gray);
@@ -155,12 +154,12 @@ pub fn render_notice(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-pub fn render_keys(area: Rect, buf: &mut Buffer) {
+pub fn render_keys(app: &App, area: Rect, buf: &mut Buffer) {
     let key_style = Style::new().fg(Color::Black).bg(Color::Gray);
     let label_style = Style::new().fg(Color::Gray);
     let mut spans = Vec::new();
     let mut used = 0;
-    for (keys, label) in keymap::key_bar() {
+    for (keys, label) in app.keymap().key_bar() {
         let w = keys.width() + label.width() + 3;
         if used + w > area.width as usize {
             break;
