@@ -44,7 +44,8 @@ fn init_logging() -> Option<std::fs::File> {
 }
 
 fn fail(message: &str, code: u8) -> ExitCode {
-    eprintln!("moe-tutor: error: {message}");
+    // Error text can quote file names and metadata: nothing in it may drive the terminal.
+    eprintln!("moe-tutor: error: {}", moe_tutor::text::sanitize(message));
     ExitCode::from(code)
 }
 
