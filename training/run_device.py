@@ -1,0 +1,275 @@
+"""The whole GPU part in one process, sized to fit one device call (10 minutes):
+
+  1. load the teacher (raw quantised parts), the carve (permutation + router init) and text;
+  2. the teacher writes chat answers to varied prompts (held-out prompts first);
+  3. evaluate the carved student before training;
+  4. distil (distill.py) until the step target or the deadline;
+  5. evaluate on held-out documentation and held-out chat text (k = 2/4/8/16, float32),
+     both with the training gate (weight 1) and as llama.cpp will run the export
+     (16 x softmax of the shrunk router, LoRA rounded to float16);
+  6. greedy sample replies, teacher vs student;
+  7. write the trained router + LoRA (float16) and results to --out.
+
+    python run_device.py --parts /tmp/moe/teacher_a.safetensors training/work/send_b/teacher_b.safetensors \
+        --data training/work/send_b --out $OUT --budget 560
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import distill  # noqa: E402
+import eval_kl  # noqa: E402
+import gen_chat  # noqa: E402
+import moe_model as M  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
+
+T_START = time.time()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--parts", nargs="+", required=True)
+    ap.add_argument("--data", required=True, help="folder with docs_train.bin, heldout_docs.bin, prompts.json, carve.safetensors")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--budget", type=float, default=560, help="seconds for the whole script")
+    ap.add_argument("--steps", type=int, default=640)
+    ap.add_argument("--chat-tokens", type=float, default=3.4e6)
+    ap.add_argument("--chat-rows", type=int, default=10)
+    ap.add_argument("--gen-batch", type=int, default=2048)
+    ap.add_argument("--gen-max-new", type=int, default=320)
+    ap.add_argument("--gen-seconds", type=float, default=110)
+    ap.add_argument("--eval-windows", type=int, default=256)
+    ap.add_argument("--reserve", type=float, default=75, help="seconds kept for eval + export")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--seq", type=int, default=512)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--sample-new", type=int, default=120)
+    ap.add_argument("--fake-layers", action="store_true", help="smoke test: copy missing layers from present ones")
+    ap.add_argument("--pause-at", type=int, default=0, help="stop training at this step and keep state in --state")
+    ap.add_argument("--resume", action="store_true", help="continue from --state (same warm machine)")
+    ap.add_argument("--router-lr", type=float, default=1e-4)
+    ap.add_argument("--lora-lr", type=float, default=1e-3)
+    ap.add_argument("--pilot-router-lrs", default="", help="e.g. 1e-4,1e-3: short pilot runs pick the router lr")
+    ap.add_argument("--pilot-steps", type=int, default=100)
+    ap.add_argument("--val-windows", type=int, default=64, help="training-doc windows kept out for pilot choice")
+    ap.add_argument("--held-prompts", type=int, default=376, help="held-out prompt answers (2 per prompt)")
+    ap.add_argument("--state", default="/tmp/moe", help="where a warm machine keeps state between runs")
+    a = ap.parse_args()
+    deadline = T_START + a.budget
+    os.makedirs(a.out, exist_ok=True)
+    os.makedirs(a.state, exist_ok=True)
+    logf = open(os.path.join(a.out, "log.txt"), "a")
+
+    def log(*s):
+        line = f"[{time.time() - T_START:6.1f}s] " + " ".join(str(x) for x in s)
+        print(line, flush=True)
+        logf.write(line + "\n")
+        logf.flush()
+
+    dev = a.device
+    SEQ, BATCH = a.seq, a.batch
+    results = {"args": vars(a)}
+    if dev != "cpu":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        log("gpu", torch.cuda.get_device_name(), "torch", torch.__version__)
+
+    # 1. load
+    w, types = M.load_teacher_raw(a.parts, device=dev)
+    if a.fake_layers:
+        present = sorted({int(n.split(".")[1]) for n in w if n.startswith("blk.")})
+        for i in range(M.N_LAYER):
+            if i not in present:
+                for t in M.LAYER_TENSORS:
+                    w[f"blk.{i}.{t}.weight"] = w[f"blk.{present[i % len(present)]}.{t}.weight"]
+        log("smoke test: missing layers copied")
+    teacher = M.Teacher(w)
+    carve = load_file(os.path.join(a.data, "carve.safetensors"))
+    docs = torch.from_numpy(np.fromfile(os.path.join(a.data, "docs_train.bin"), dtype=np.uint16).astype(np.int64)).to(dev)
+    val_w = docs[docs.numel() - a.val_windows * a.seq:].view(a.val_windows, a.seq)  # validation: never trained on
+    docs = docs[: docs.numel() - a.val_windows * a.seq]
+    held = torch.from_numpy(np.fromfile(os.path.join(a.data, "heldout_docs.bin"), dtype=np.uint16).astype(np.int64))
+    prompts = json.load(open(os.path.join(a.data, "prompts.json")))
+    samples = json.load(open(os.path.join(a.data, "sample_prompts.json")))
+    n_ev = min(a.eval_windows, held.numel() // SEQ)
+    held_w = held[: n_ev * SEQ].view(n_ev, SEQ)
+    log(f"loaded: {len(w)} teacher tensors, docs {docs.numel()} tokens, held-out {held_w.numel()} tokens, "
+        f"{len(prompts)} prompts")
+
+    if a.resume:
+        ck = torch.load(os.path.join(a.state, "ckpt.pt"), map_location=dev)
+        prev = json.load(open(os.path.join(a.state, "results.json")))
+        results.update({k: v for k, v in prev.items() if k not in ("args",)})
+        chat = torch.load(os.path.join(a.state, "chat.pt"))
+        chat_train, chat_held = chat["chat_train"].to(dev), chat["chat_held"]
+        n_ch = chat_held.numel() // SEQ
+        chat_held_w = chat_held[: n_ch * SEQ].view(n_ch, SEQ)
+        student = M.Student(w, carve["perm"], carve["router_init"], r_exp=8, r_sh=16, scale=2.0).to(dev)
+        with torch.no_grad():
+            for n, p in student.named_parameters():
+                p.copy_(ck["params"][n])
+        opt = distill.make_optimizer(student)
+        opt.load_state_dict(ck["opt"])
+        start, total0 = ck["step"], ck["total"]
+        log(f"resumed at step {start} of {total0}")
+    else:
+        # 2. chat text from the teacher
+        held_p = [p["ids"] for p in prompts if p["held_out"]]
+        train_p = [p["ids"] for p in prompts if not p["held_out"]]
+        held_p = (held_p * 2)[: a.held_prompts]
+        queue = held_p + train_p * 8
+        tg = time.time()
+        convs = gen_chat.chat_stream(teacher, queue, a.chat_tokens, a.gen_batch, a.gen_max_new,
+                                     a.gen_seconds, dev, log=log)
+        n_held_convs = len(held_p)
+        held_c, train_c = convs[:n_held_convs], convs[n_held_convs:]
+
+        def join(cs):
+            out = []
+            for c in cs:
+                out.extend(c)
+                out.append(0)
+            return torch.tensor(out, dtype=torch.long)
+
+        chat_train = join(train_c).to(dev)
+        chat_held = join(held_c)
+        n_ch = chat_held.numel() // SEQ
+        chat_held_w = chat_held[: n_ch * SEQ].view(n_ch, SEQ)
+        results["gen"] = {"seconds": time.time() - tg, "train_convs": len(train_c), "train_tokens": int(chat_train.numel()),
+                          "heldout_convs": len(held_c), "heldout_tokens": int(chat_held.numel())}
+        log("chat text:", results["gen"])
+        torch.save({"chat_train": chat_train.cpu(), "chat_held": chat_held}, os.path.join(a.state, "chat.pt"))
+        # a few generated answers come back for the README
+        results["gen_examples"] = [c for c in train_c[:2048:256]]
+
+        # 3. student + before-training eval
+        student = M.Student(w, carve["perm"], carve["router_init"], r_exp=8, r_sh=16, scale=2.0).to(dev)
+        n_train = sum(p.numel() for p in [student.router] + student.lora_params())
+        log(f"student trainable parameters: {n_train}")
+        results["trainable_params"] = n_train
+        te = time.time()
+        r0 = eval_kl.evaluate(teacher, student, held_w[:64], device=dev)  # 64 windows: quick
+        log(eval_kl.fmt(r0, "before training, held-out docs (64 windows)"))
+        results["eval_init_docs64"] = r0
+        log(f"init eval {time.time() - te:.1f}s")
+        opt, start, total0 = None, 0, None
+        if a.pilot_router_lrs:
+            pilots = {}
+            for lr in [float(x) for x in a.pilot_router_lrs.split(",")]:
+                tp = time.time()
+                st = M.Student(w, carve["perm"], carve["router_init"], r_exp=8, r_sh=16, scale=2.0).to(dev)
+                po = distill.make_optimizer(st, lr_router=lr, lr_lora=a.lora_lr)
+                distill.train(teacher, st, distill.Batches(docs, chat_train, SEQ, BATCH, a.chat_rows, seed=0),
+                              a.pilot_steps, deadline, log=lambda *x: None, device=dev, opt=po,
+                              total_steps=a.pilot_steps)
+                rv = eval_kl.evaluate(teacher, st, val_w, ks=(2, 4, 8), device=dev)
+                pilots[lr] = float(np.mean([v["kl"] for v in rv["k"].values()]))
+                log(f"pilot router lr {lr:g}: validation KL k=2/4/8 " +
+                    "/".join(f"{v['kl']:.4f}" for v in rv["k"].values()) + f" ({time.time() - tp:.0f}s)")
+                del st, po
+                if dev != "cpu":
+                    torch.cuda.empty_cache()
+            a.router_lr = min(pilots, key=pilots.get)
+            results["pilots"] = {str(k): v for k, v in pilots.items()}
+            log(f"router lr chosen: {a.router_lr:g}")
+        opt = distill.make_optimizer(student, lr_router=a.router_lr, lr_lora=a.lora_lr)
+        if a.pause_at:
+            total0 = a.steps
+
+    # 4. distil
+    batches = distill.Batches(docs, chat_train, SEQ, BATCH, a.chat_rows, seed=0)
+    for _ in range(start):  # resume: continue the same data order
+        batches.next()
+    tt = time.time()
+    opt, steps, total, hist = distill.train(teacher, student, batches, a.steps, deadline - a.reserve, log=log,
+                                            device=dev, opt=opt, start_step=start, total_steps=total0,
+                                            pause_at=a.pause_at)
+    train_s = time.time() - tt + results.get("train", {}).get("seconds", 0.0)
+    hist = results.get("loss_history", []) + hist
+    results["train"] = {"steps": steps, "planned": total, "tokens": steps * BATCH * SEQ,
+                        "chat_tokens": steps * batches.chat_rows * SEQ,
+                        "docs_tokens": steps * (BATCH - batches.chat_rows) * SEQ,
+                        "seconds": train_s, "tok_per_s": steps * BATCH * SEQ / train_s,
+                        "docs_epochs": batches.epochs_docs, "chat_epochs": batches.epochs_chat,
+                        "peak_gpu_gb": torch.cuda.max_memory_allocated() / 1e9 if dev != "cpu" else 0}
+    results["loss_history"] = hist
+    results["lr"] = {"router": opt.param_groups[0]["base_lr"], "lora": opt.param_groups[1]["base_lr"]}
+    log("train:", results["train"])
+    state = {n: p.detach().clone() for n, p in student.named_parameters()}
+    torch.save({"params": state, "opt": opt.state_dict(), "step": steps, "total": total}, os.path.join(a.state, "ckpt.pt"))
+    save_pack_params(student, a.out)
+    log("saved trained parameters")
+    if a.pause_at and steps < total:
+        with open(os.path.join(a.state, "results.json"), "w") as f:
+            json.dump(results, f)
+        with open(os.path.join(a.out, "results.json"), "w") as f:
+            json.dump(results, f)
+        log(f"paused at step {steps}; resume with --resume")
+        return
+
+    # 5. evaluation
+    te = time.time()
+    r_val = eval_kl.evaluate(teacher, student, val_w, device=dev)
+    log(eval_kl.fmt(r_val, "validation (training-doc windows kept out)"))
+    results["eval_val_st"] = r_val
+    r_st = eval_kl.evaluate(teacher, student, held_w, device=dev, collect_router=True)
+    log(eval_kl.fmt(r_st, "held-out docs, training gate (weight 1)"))
+    std = r_st["router_logit_std"]
+    export_temp = 0.01 / std
+    results.update(eval_docs_st=r_st, export_temp=export_temp)
+    r_cst = eval_kl.evaluate(teacher, student, chat_held_w, device=dev)
+    log(eval_kl.fmt(r_cst, "held-out chat, training gate"))
+    results["eval_chat_st"] = r_cst
+    # as exported: float16 LoRA, router shrunk by export_temp, llama.cpp's weights
+    with torch.no_grad():
+        for p in student.lora_params():
+            p.copy_(p.half().float())
+    student.mode, student.export_temp = "llama", export_temp
+    r_ll = eval_kl.evaluate(teacher, student, held_w, device=dev)
+    log(eval_kl.fmt(r_ll, f"held-out docs, as exported (router x {export_temp:.5f}, fp16 LoRA)"))
+    r_cll = eval_kl.evaluate(teacher, student, chat_held_w, device=dev)
+    log(eval_kl.fmt(r_cll, "held-out chat, as exported"))
+    results.update(eval_docs_export=r_ll, eval_chat_export=r_cll)
+    log(f"eval {time.time() - te:.1f}s")
+
+    # 6. greedy samples (k = 4, as exported)
+    try:
+        qs = [s["ids"] for s in samples]
+        student.k = 4
+        with torch.no_grad():
+            t_ans = gen_chat.generate(teacher, qs, [0.0] * len(qs), a.sample_new, device=dev)
+            s_ans = gen_chat.generate(student, qs, [0.0] * len(qs), a.sample_new, device=dev)
+        results["samples"] = [{"prompt": q, "teacher": t, "student": s} for q, t, s in zip(qs, t_ans, s_ans)]
+    except Exception as e:  # samples are a bonus; never lose the run for them
+        log("samples failed:", repr(e))
+    results["wall_seconds"] = time.time() - T_START
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(results, f)
+    log("done")
+
+
+def save_pack_params(student, out):
+    """Router (float32) and LoRA (float16) in two files under 16 MiB each."""
+    half = M.N_LAYER // 2
+    parts = ({}, {})
+    for n, p in student.named_parameters():
+        t = p.detach().float().cpu()
+        if n == "router":
+            parts[0]["router"] = t.contiguous()
+            continue
+        parts[0][n] = t[:half].half().contiguous()
+        parts[1][n] = t[half:].half().contiguous()
+    meta = {"scale": str(student.scale), "layers_a": f"0-{half - 1}", "layers_b": f"{half}-{M.N_LAYER - 1}"}
+    save_file(parts[0], os.path.join(out, "student_a.safetensors"), metadata=meta)
+    save_file(parts[1], os.path.join(out, "student_b.safetensors"), metadata=meta)
+
+
+if __name__ == "__main__":
+    main()
