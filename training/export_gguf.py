@@ -92,8 +92,7 @@ def main():
         if x.tensor_type == Q.F32:
             w.add_tensor(name, np.asarray(x.data))
         else:
-            w.add_tensor(name, np.asarray(x.data), raw_shape=tuple(int(v) for v in reversed(x.shape)),
-                         raw_dtype=x.tensor_type)
+            w.add_tensor(name, np.asarray(x.data), raw_dtype=x.tensor_type)  # uint8 rows of blocks
 
     copy("token_embd.weight")
     copy("output_norm.weight")
@@ -107,10 +106,8 @@ def main():
             assert x.tensor_type == Q.Q4_1
             rows = np.asarray(x.data)  # (1536, bytes per row): one teacher neuron per row
             ex = rows[perm[sh:]].reshape(n_exp, n_ff_exp, rows.shape[1])
-            w.add_tensor(f"blk.{i}.ffn_{n}_exps.weight", np.ascontiguousarray(ex),
-                         raw_shape=(n_exp, n_ff_exp, n_embd), raw_dtype=Q.Q4_1)
-            w.add_tensor(f"blk.{i}.ffn_{n}_shexp.weight", np.ascontiguousarray(rows[perm[:sh]]),
-                         raw_shape=(sh, n_embd), raw_dtype=Q.Q4_1)
+            w.add_tensor(f"blk.{i}.ffn_{n}_exps.weight", np.ascontiguousarray(ex), raw_dtype=Q.Q4_1)
+            w.add_tensor(f"blk.{i}.ffn_{n}_shexp.weight", np.ascontiguousarray(rows[perm[:sh]]), raw_dtype=Q.Q4_1)
         x = tt[f"blk.{i}.ffn_down.weight"]
         down = gguf.quants.dequantize(x.data, x.tensor_type).astype(np.float32)  # (576, 1536)
         dex = down[:, perm[sh:]].reshape(n_embd, n_exp, n_ff_exp).transpose(1, 0, 2)  # (16, 576, 64)
