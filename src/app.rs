@@ -5,9 +5,11 @@
 //! [`views::render`] when [`App::needs_redraw`] says so.
 
 pub mod keymap;
+pub mod lesson;
 pub mod state;
 pub mod update;
 pub mod views;
 
 pub use keymap::Action;
+pub use lesson::LessonSetup;
 pub use state::{App, AppConfig};

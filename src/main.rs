@@ -187,6 +187,7 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Lessons(LessonsArgs { command: None })) | None => {
+            let open_lessons = matches!(cli.command, Some(Command::Lessons(_)));
             let model = match cli.model.model.clone().map_or_else(default_model, Ok) {
                 Ok(m) => m,
                 Err(e) => return fail(&e, 2),
@@ -197,6 +198,7 @@ fn main() -> ExitCode {
                 max_tokens: cli.sampling.max_tokens,
                 log_file: log,
                 settings,
+                lessons: moe_tutor::app::LessonSetup::standard(lang, open_lessons),
             };
             match tui::run(opts) {
                 Ok(()) => ExitCode::SUCCESS,

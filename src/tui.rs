@@ -35,6 +35,8 @@ pub struct TuiOptions {
     pub log_file: Option<File>,
     /// The settings file as loaded (keymap, colours) and what to tell the user about it.
     pub settings: crate::config::Loaded,
+    /// The lessons, their language and progress file.
+    pub lessons: crate::app::LessonSetup,
 }
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
@@ -141,6 +143,7 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
     })
     .with_keymap(keymap)
     .with_store(Store::in_data_dir(&crate::paths::data_dir()));
+    app.setup_lessons(opts.lessons);
     if !notices.is_empty() {
         app.notify(&notices.join("; "), true);
     }

@@ -49,6 +49,17 @@ pub enum Action {
     ToggleHelp,
     /// Open the saved conversations: list, search, reopen.
     Conversations,
+    /// Open / close the lesson list.
+    ToggleLessons,
+    /// Lessons in English / Chinese.
+    SwitchLang,
+    /// Do the lesson step's action (run, experiment), or go on to the next step.
+    LessonNext,
+    LessonBack,
+    LessonScrollUp,
+    LessonScrollDown,
+    /// Pick quiz answer n (1-based; the key says which).
+    Answer(u8),
 }
 
 /// Where a binding is listed in the help overlay.
@@ -58,15 +69,17 @@ pub enum Section {
     Tokens,
     Panes,
     Sampling,
+    Lessons,
     Editing,
 }
 
 impl Section {
-    pub const ALL: [Section; 5] = [
+    pub const ALL: [Section; 6] = [
         Section::Chat,
         Section::Tokens,
         Section::Panes,
         Section::Sampling,
+        Section::Lessons,
         Section::Editing,
     ];
 
@@ -76,6 +89,7 @@ impl Section {
             Section::Tokens => "Tokens",
             Section::Panes => "Panes",
             Section::Sampling => "Sampling",
+            Section::Lessons => "Lessons",
             Section::Editing => "Editing the input",
         }
     }
@@ -169,6 +183,13 @@ pub const KEYMAP: &[Binding] = &[
     b(Action::Interrupt, &[ctrl(Char('c'))], "stop the reply; when idle, twice to quit", None, S::Chat),
     b(Action::Quit, &[ctrl(Char('q'))], "quit", Some("quit"), S::Chat),
     b(Action::Conversations, &[k(F(9)), ctrl(Char('o'))], "saved conversations: search, reopen", Some("history"), S::Chat),
+    b(Action::ToggleLessons, &[ctrl(Char('l'))], "lessons: open / close the list (↑/↓ Enter, Del closes the lesson)", Some("lessons"), S::Lessons),
+    b(Action::LessonNext, &[ctrl(Char('n'))], "lesson: do the step (run, experiment) or go on", None, S::Lessons),
+    b(Action::LessonBack, &[ctrl(Char('p'))], "lesson: previous step", None, S::Lessons),
+    b(Action::LessonScrollUp, &[ctrl(Char('u'))], "lesson: scroll up", None, S::Lessons),
+    b(Action::LessonScrollDown, &[ctrl(Char('d'))], "lesson: scroll down", None, S::Lessons),
+    b(Action::Answer(0), &[alt(Char('1')), alt(Char('2')), alt(Char('3')), alt(Char('4'))], "quiz: pick that answer", None, S::Lessons),
+    b(Action::SwitchLang, &[k(F(10))], "lessons: English / Chinese", None, S::Lessons),
     b(Action::InsertNewline, &[alt(Enter), shift(Enter), ctrl(Char('j'))], "new line in the input", None, S::Editing),
     b(Action::CursorLeft, &[k(Left)], "cursor left", None, S::Editing),
     b(Action::CursorRight, &[k(Right)], "cursor right", None, S::Editing),

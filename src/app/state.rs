@@ -161,6 +161,8 @@ pub struct App {
     pub(crate) saved: usize,
     /// The saved-conversations overlay, while open.
     pub(crate) browser: Option<Browser>,
+    /// Lessons: the library, the list overlay, the open lesson.
+    pub(crate) lessons: super::lesson::Lessons,
 }
 
 impl App {
@@ -197,6 +199,7 @@ impl App {
             journal: None,
             saved: 0,
             browser: None,
+            lessons: Default::default(),
         }
     }
 

@@ -4,6 +4,7 @@ mod commands;
 mod events;
 mod history;
 mod knockout;
+mod lessons;
 
 use crossterm::event::KeyEvent;
 
@@ -20,6 +21,13 @@ impl App {
     /// Map a key through the keymap and apply it. Returns commands for the engine.
     pub fn handle_key(&mut self, key: KeyEvent) -> Vec<EngineCommand> {
         match self.keymap.action_for(key) {
+            // One binding answers quizzes: Alt+1..4 say which answer.
+            Some(Action::Answer(_)) => match key.code {
+                crossterm::event::KeyCode::Char(c) => {
+                    self.update(Action::Answer(c.to_digit(10).unwrap_or(0) as u8))
+                }
+                _ => Vec::new(),
+            },
             Some(action) => self.update(action),
             None => Vec::new(),
         }
@@ -28,6 +36,7 @@ impl App {
     /// Apply one action. Returns commands for the engine.
     pub fn update(&mut self, action: Action) -> Vec<EngineCommand> {
         let cmds = self.apply(action);
+        self.lesson_tick();
         self.persist();
         cmds
     }
@@ -42,6 +51,9 @@ impl App {
         }
         if self.browser.is_some() {
             return self.browser_action(action);
+        }
+        if let Some(cmds) = self.lesson_action(action) {
+            return cmds;
         }
         if self.help_open {
             match action {
@@ -113,6 +125,14 @@ impl App {
                 self.help_scroll = 0;
             }
             Action::Conversations => self.open_browser(),
+            // Handled by `lesson_action` above.
+            Action::ToggleLessons
+            | Action::SwitchLang
+            | Action::LessonNext
+            | Action::LessonBack
+            | Action::LessonScrollUp
+            | Action::LessonScrollDown
+            | Action::Answer(_) => {}
         }
         Vec::new()
     }

@@ -11,6 +11,7 @@ pub mod colors;
 pub mod help;
 pub mod history;
 pub mod input;
+pub mod lesson;
 pub mod palette;
 pub mod routing;
 pub mod sampling;
@@ -47,6 +48,7 @@ pub fn render(app: &App, f: &mut Frame) {
     ])
     .areas(area);
     let buf = f.buffer_mut();
+    let mut placed = Placed::default();
     let cursor = if area.width >= WIDE {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
@@ -58,26 +60,72 @@ pub fn render(app: &App, f: &mut Frame) {
                         .areas(right);
                 routing::render(app, top, buf);
                 sampling::render(app, bottom, buf);
+                (placed.routing, placed.sampling) = (Some(top), Some(bottom));
             }
-            Pane::Routing => routing::render(app, right, buf),
-            Pane::Sampling => sampling::render(app, right, buf),
+            Pane::Routing => {
+                routing::render(app, right, buf);
+                placed.routing = Some(right);
+            }
+            Pane::Sampling => {
+                sampling::render(app, right, buf);
+                placed.sampling = Some(right);
+            }
         }
-        chat_column(app, left, buf, Pane::Chat)
+        let left = lesson_split(app, left, buf);
+        chat_column(app, left, buf, Pane::Chat, &mut placed)
     } else {
-        chat_column(app, main, buf, app.pane())
+        let main = lesson_split(app, main, buf);
+        chat_column(app, main, buf, app.pane(), &mut placed)
     };
     status::render_notice(app, notice, buf);
     status::render_status(app, status_area, buf);
     status::render_keys(app, keys, buf);
+    placed.status = Some(status_area);
+    if let Some(target) = lesson::highlight_target(app) {
+        use crate::lessons::ObservePane as O;
+        let (rect, bordered) = match target {
+            O::Routing => (placed.routing, true),
+            O::Sampling => (placed.sampling, true),
+            O::Chat => (placed.chat, true),
+            O::Strip => (placed.strip, false),
+            O::Status => (placed.status, false),
+        };
+        if let Some(r) = rect {
+            lesson::highlight(r, buf, bordered);
+        }
+    }
     if app.browser().is_some() {
         if let Some(pos) = history::render(app, main, buf) {
             f.set_cursor_position(pos);
         }
     } else if app.help_open() {
         help::render(app, main, buf);
+    } else if app.lessons().list_open() {
+        lesson::render_list(app, main, buf);
     } else if let Some(pos) = cursor {
         f.set_cursor_position(pos);
     }
+}
+
+/// Where the panes an observe step can point at were drawn.
+#[derive(Default)]
+struct Placed {
+    routing: Option<Rect>,
+    sampling: Option<Rect>,
+    chat: Option<Rect>,
+    strip: Option<Rect>,
+    status: Option<Rect>,
+}
+
+/// With a lesson open, its pane takes the top of `area`; returns the rest.
+fn lesson_split(app: &App, area: Rect, buf: &mut Buffer) -> Rect {
+    if !app.lesson_open() {
+        return area;
+    }
+    let [top, rest] =
+        Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+    lesson::render_pane(app, top, buf);
+    rest
 }
 
 /// Transcript (or the pane that replaces it), token strip, input. Returns the cursor.
@@ -86,6 +134,7 @@ fn chat_column(
     area: Rect,
     buf: &mut Buffer,
     pane: Pane,
+    placed: &mut Placed,
 ) -> Option<ratatui::layout::Position> {
     let input_h = input::height(app, area.width).min(area.height.saturating_sub(3));
     let strip_h = if area.height >= input_h + strip::HEIGHT + 5 {
@@ -100,12 +149,22 @@ fn chat_column(
     ])
     .areas(area);
     match pane {
-        Pane::Chat => chat::render(app, top, buf),
-        Pane::Routing => routing::render(app, top, buf),
-        Pane::Sampling => sampling::render(app, top, buf),
+        Pane::Chat => {
+            chat::render(app, top, buf);
+            placed.chat = Some(top);
+        }
+        Pane::Routing => {
+            routing::render(app, top, buf);
+            placed.routing = Some(top);
+        }
+        Pane::Sampling => {
+            sampling::render(app, top, buf);
+            placed.sampling = Some(top);
+        }
     }
     if strip_h > 0 {
         strip::render(app, strip_area, buf);
+        placed.strip = Some(strip_area);
     }
     input::render(app, input_area, buf)
 }

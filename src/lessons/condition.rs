@@ -162,7 +162,7 @@ impl fmt::Display for Condition {
 const EPS: f64 = 1e-4;
 
 impl Compare {
-    fn holds(&self, state: &LiveState) -> bool {
+    pub fn holds(&self, state: &LiveState) -> bool {
         match (state.get(self.var), &self.value) {
             (Value::Num(a), Value::Num(b)) => match self.op {
                 Op::Eq => (a - b).abs() < EPS,

@@ -393,11 +393,11 @@ impl<'a> Validator<'a> {
                         explain,
                     });
                 }
-                if choices.len() < 2 || choices.len() > 9 {
+                if choices.len() < 2 || choices.len() > 4 {
                     self.err(
                         &at,
                         format!(
-                            "quiz: {} choices; give 2 to 9 [[step.choice]]",
+                            "quiz: {} choices; give 2 to 4 [[step.choice]]",
                             choices.len()
                         ),
                     );

@@ -11,6 +11,14 @@ impl App {
     /// dropped.
     pub fn on_engine_event(&mut self, ev: EngineEvent) {
         self.dirty = true;
+        if self.lesson_engine_event(&ev) {
+            return;
+        }
+        self.engine_event(ev);
+        self.lesson_tick();
+    }
+
+    fn engine_event(&mut self, ev: EngineEvent) {
         match ev {
             EngineEvent::Loaded(info) => self.loaded(*info),
             EngineEvent::LoadFailed(msg) => {

@@ -1,0 +1,189 @@
+//! Lesson state inside the app: the library, the language, the list overlay, the open
+//! lesson and what its current step has done (a run started, a quiz answered, experiment
+//! replies). Written by `update::lessons`; read by `views::lesson`.
+
+use crate::engine::api::StopReason;
+use crate::lessons::{
+    load_dir, Lang, Lesson, Library, LiveState, Progress, ProgressStore, Step, StepKind,
+};
+use crate::routing::Phase;
+use crate::sampling::SamplingParams;
+use crate::text::markdown::StyledLine;
+
+use super::state::{App, Pane, ReplyStatus, StripMode};
+
+/// What the TUI gives the app at start.
+#[derive(Debug, Clone, Default)]
+pub struct LessonSetup {
+    pub library: Library,
+    pub lang: Lang,
+    /// Where progress is saved; `None`: not saved.
+    pub store: Option<ProgressStore>,
+    /// Start with the lesson list open (`moe-tutor lessons`).
+    pub open_list: bool,
+}
+
+impl LessonSetup {
+    /// The shipped lessons, progress in the data directory.
+    pub fn standard(lang: Lang, open_list: bool) -> Self {
+        LessonSetup {
+            library: load_dir(&crate::lessons::default_dir()),
+            lang,
+            store: Some(ProgressStore::default_location()),
+            open_list,
+        }
+    }
+}
+
+/// One run of an experiment grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentCell {
+    pub params: SamplingParams,
+    pub generation: u64,
+    pub text: String,
+    /// How it ended; `None` while it runs or waits.
+    pub end: Option<Result<StopReason, String>>,
+}
+
+/// What the current step has done so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepState {
+    /// The step's goal is met: the run finished, the task's condition held, the quiz was
+    /// answered correctly, the experiment ran.
+    pub done: bool,
+    /// The generation of a `run` step's reply, once sent.
+    pub run_generation: Option<u64>,
+    /// The quiz answer picked (0-based).
+    pub answer: Option<usize>,
+    pub cells: Vec<ExperimentCell>,
+    /// Ctrl+N was pressed on an unmet task: pressed again, it skips the task (the model
+    /// may lack what the task needs, e.g. a router preference).
+    pub skip_armed: bool,
+}
+
+/// The lesson being taken.
+#[derive(Debug, Clone)]
+pub struct ActiveLesson {
+    pub lesson: Box<Lesson>,
+    pub step: usize,
+    pub state: StepState,
+    /// Rows the lesson pane is scrolled down.
+    pub scroll: u16,
+    /// The step's text (and code, question) rendered from markdown in the current language.
+    pub(crate) rendered: Vec<StyledLine>,
+}
+
+impl ActiveLesson {
+    pub fn current(&self) -> Option<&Step> {
+        self.lesson.steps.get(self.step)
+    }
+    pub fn rendered(&self) -> &[StyledLine] {
+        &self.rendered
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Lessons {
+    pub(crate) library: Library,
+    pub(crate) lang: Lang,
+    pub(crate) store: Option<ProgressStore>,
+    pub(crate) progress: Progress,
+    pub(crate) list_open: bool,
+    /// Selected row of the list (an index into `library.entries`).
+    pub(crate) list_selected: usize,
+    pub(crate) active: Option<ActiveLesson>,
+}
+
+impl Lessons {
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+    pub fn list_open(&self) -> bool {
+        self.list_open
+    }
+    pub fn list_selected(&self) -> usize {
+        self.list_selected
+    }
+    pub fn active(&self) -> Option<&ActiveLesson> {
+        self.active.as_ref()
+    }
+}
+
+impl App {
+    pub fn lessons(&self) -> &Lessons {
+        &self.lessons
+    }
+
+    /// The lesson pane is showing.
+    pub fn lesson_open(&self) -> bool {
+        self.lessons.active.is_some()
+    }
+
+    /// The state task conditions are evaluated over.
+    pub fn live_state(&self) -> LiveState {
+        let selected = self.selected_token().map(|(_, t)| t);
+        let model = self.model.as_ref();
+        let n_moe = self.moe_layer_count();
+        LiveState {
+            temperature: self.params.temperature,
+            top_p: self.params.top_p,
+            seed: self.params.seed,
+            pane: match self.pane {
+                Pane::Chat => "chat",
+                Pane::Routing => "routing",
+                Pane::Sampling => "sampling",
+            },
+            strip_mode: match self.strip_mode {
+                StripMode::TopExpert => "top_expert",
+                StripMode::Entropy => "entropy",
+            },
+            preference: self.show_preference,
+            layer: (n_moe > 0).then(|| {
+                let lead = model.map_or(0, |m| m.n_dense_lead);
+                lead + self.layer_slot() as u32
+            }),
+            selected_phase: match selected.map(|t| t.phase) {
+                Some(Phase::Prompt) => "prompt",
+                Some(Phase::Generated) => "generated",
+                None => "none",
+            },
+            selected_pos: selected.map(|t| t.pos),
+            following: self.follow,
+            replies: self
+                .messages
+                .iter()
+                .filter(|m| {
+                    m.role == crate::engine::api::Role::Assistant
+                        && !matches!(m.status, ReplyStatus::Streaming | ReplyStatus::Failed)
+                })
+                .count(),
+            messages: self
+                .messages
+                .iter()
+                .filter(|m| m.role == crate::engine::api::Role::User)
+                .count(),
+            generating: self.is_generating(),
+            experts_used: model.map_or(0, |m| m.n_expert_used),
+            experts: model.map_or(0, |m| m.n_expert),
+            help_open: self.help_open,
+            lang: self.lessons.lang.code(),
+        }
+    }
+
+    /// Whether the current step is a task whose condition holds now.
+    pub fn task_holds(&self) -> bool {
+        match self.lessons.active.as_ref().and_then(|a| a.current()) {
+            Some(Step {
+                kind: StepKind::Task { condition, .. },
+                ..
+            }) => condition.holds(&self.live_state()),
+            _ => false,
+        }
+    }
+}

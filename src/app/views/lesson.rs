@@ -1,0 +1,386 @@
+//! The lesson pane (the open lesson's current step, above the chat) and the lesson list
+//! overlay (Ctrl+L). Interface words follow the lesson language.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Widget};
+use unicode_width::UnicodeWidthStr;
+
+use super::palette::{CHOSEN, DIM, ERROR, INFO, TITLE};
+use super::wrap::wrap;
+use crate::app::lesson::{ActiveLesson, ExperimentCell};
+use crate::app::state::App;
+use crate::lessons::{Lang, LessonEntry, ObservePane, StepKind};
+use crate::text::markdown::StyledLine;
+
+/// The border colour of whatever an observe step points at.
+pub const HIGHLIGHT: Style = Style::new()
+    .fg(ratatui::style::Color::Magenta)
+    .add_modifier(Modifier::BOLD);
+const OK: Style = Style::new().fg(ratatui::style::Color::Green);
+
+fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::ZhCn => zh,
+    }
+}
+
+/// What the current observe step points at, if it is one.
+pub fn highlight_target(app: &App) -> Option<ObservePane> {
+    match app.lessons().active()?.current()?.kind {
+        StepKind::Observe { pane, .. } => Some(pane),
+        _ => None,
+    }
+}
+
+/// Recolour the border (or, for a borderless row, the text) of `area`.
+pub fn highlight(area: Rect, buf: &mut Buffer, bordered: bool) {
+    let area = area.intersection(buf.area);
+    if area.is_empty() {
+        return;
+    }
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let edge = y == area.top()
+                || y + 1 == area.bottom()
+                || x == area.left()
+                || x + 1 == area.right();
+            if !bordered || edge {
+                let cell = &mut buf[(x, y)];
+                let style = cell.style().patch(HIGHLIGHT);
+                cell.set_style(style);
+            }
+        }
+    }
+}
+
+fn plain(text: impl Into<String>, style: Style) -> StyledLine {
+    StyledLine::plain(text, style)
+}
+
+fn status_line(
+    lang: Lang,
+    done: bool,
+    waiting_en: &'static str,
+    waiting_zh: &'static str,
+) -> StyledLine {
+    if done {
+        plain(
+            tr(
+                lang,
+                "✓ done · Ctrl+N: next step",
+                "✓ 完成 · Ctrl+N：下一步",
+            ),
+            OK,
+        )
+    } else {
+        plain(tr(lang, waiting_en, waiting_zh), INFO)
+    }
+}
+
+fn reply_cell(c: &ExperimentCell, lang: Lang) -> String {
+    let text: String = c.text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match &c.end {
+        None if text.is_empty() => tr(lang, "…", "…").to_string(),
+        None => format!("{text}▌"),
+        Some(Err(e)) => format!("{text} ({e})"),
+        Some(Ok(_)) if text.is_empty() => tr(lang, "(empty)", "（空）").to_string(),
+        Some(Ok(_)) => text,
+    }
+}
+
+/// Every row of the step below its text, before wrapping.
+fn step_lines(a: &ActiveLesson, lang: Lang) -> Vec<StyledLine> {
+    let mut out = Vec::new();
+    let Some(step) = a.current() else {
+        return out;
+    };
+    let st = &a.state;
+    out.push(StyledLine::default());
+    match &step.kind {
+        StepKind::Prose | StepKind::Code { .. } => {
+            out.push(plain(tr(lang, "Ctrl+N: next step", "Ctrl+N：下一步"), DIM))
+        }
+        StepKind::Run {
+            prompt,
+            params,
+            max_tokens,
+        } => {
+            out.push(plain(format!("» {}", prompt.get(lang)), CHOSEN));
+            out.push(plain(
+                format!(
+                    "T {:.2} · top_p {:.2} · seed {} · max {max_tokens}",
+                    params.temperature, params.top_p, params.seed
+                ),
+                DIM,
+            ));
+            if st.run_generation.is_none() {
+                out.push(plain(
+                    tr(lang, "Ctrl+N: send it to the model", "Ctrl+N：发送给模型"),
+                    INFO,
+                ));
+            } else {
+                out.push(status_line(
+                    lang,
+                    st.done,
+                    "the model is writing…",
+                    "模型正在回复……",
+                ));
+            }
+        }
+        StepKind::Observe { pane, layer, .. } => {
+            let mut s = format!("◆ {}", tr(lang, "look at: ", "请看："));
+            s.push_str(pane.name());
+            if let Some(l) = layer {
+                s.push_str(&format!(" · L{l}"));
+            }
+            out.push(plain(s, HIGHLIGHT));
+            out.push(plain(tr(lang, "Ctrl+N: next step", "Ctrl+N：下一步"), DIM));
+        }
+        StepKind::Task { condition, hint } => {
+            out.push(plain(
+                format!("{} {condition}", tr(lang, "goal:", "目标：")),
+                CHOSEN,
+            ));
+            out.push(status_line(
+                lang,
+                st.done,
+                "waiting: do it in the app",
+                "等待中：请在应用中操作",
+            ));
+            if let (Some(h), false) = (hint, st.done) {
+                out.push(plain(
+                    format!("{} {}", tr(lang, "hint:", "提示："), h.get(lang)),
+                    DIM,
+                ));
+            }
+        }
+        StepKind::Quiz { choices, .. } => {
+            for (i, c) in choices.iter().enumerate() {
+                let picked = st.answer == Some(i);
+                let mark = match (picked, c.correct) {
+                    (true, true) => "✓",
+                    (true, false) => "✗",
+                    _ => " ",
+                };
+                let style = match (picked, c.correct) {
+                    (true, true) => OK,
+                    (true, false) => ERROR,
+                    _ => Style::default(),
+                };
+                let mut l = plain(format!("{mark} Alt+{}  {}", i + 1, c.text.get(lang)), style);
+                l.hang = 9;
+                out.push(l);
+            }
+            if let Some(c) = st.answer.and_then(|i| choices.get(i)) {
+                out.push(StyledLine::default());
+                out.push(plain(
+                    c.explain.get(lang),
+                    if c.correct { OK } else { INFO },
+                ));
+            }
+            if st.done {
+                out.push(plain(tr(lang, "Ctrl+N: next step", "Ctrl+N：下一步"), DIM));
+            }
+        }
+        StepKind::Experiment {
+            prompt, max_tokens, ..
+        } => {
+            out.push(plain(format!("» {}", prompt.get(lang)), CHOSEN));
+            if st.cells.is_empty() {
+                out.push(plain(
+                    format!(
+                        "{} (max {max_tokens})",
+                        tr(lang, "Ctrl+N: run the grid", "Ctrl+N：运行这组实验")
+                    ),
+                    INFO,
+                ));
+            } else {
+                out.push(plain(
+                    format!(
+                        "{:>5} {:>5} {:>5}  {}",
+                        "T",
+                        "top_p",
+                        "seed",
+                        tr(lang, "reply", "回复")
+                    ),
+                    DIM,
+                ));
+                for c in &st.cells {
+                    let mut l = plain(
+                        format!(
+                            "{:>5.2} {:>5.2} {:>5}  {}",
+                            c.params.temperature,
+                            c.params.top_p,
+                            c.params.seed,
+                            reply_cell(c, lang)
+                        ),
+                        Style::default(),
+                    );
+                    l.hang = 19;
+                    out.push(l);
+                }
+                out.push(status_line(lang, st.done, "running…", "运行中……"));
+            }
+        }
+    }
+    out
+}
+
+/// The lesson pane.
+pub fn render_pane(app: &App, area: Rect, buf: &mut Buffer) {
+    let Some(a) = app.lessons().active() else {
+        return;
+    };
+    let lang = app.lang();
+    let n = a.lesson.steps.len();
+    let kind = a.current().map_or("", |s| s.kind.name());
+    let title = format!(" {} · {}/{n} {kind} ", a.lesson.title.get(lang), a.step + 1);
+    let keys = tr(
+        lang,
+        " Ctrl+N next · Ctrl+P back · Ctrl+L lessons · F10 中文 ",
+        " Ctrl+N 下一步 · Ctrl+P 上一步 · Ctrl+L 课程 · F10 English ",
+    );
+    let block = Block::bordered()
+        .title(Span::styled(title, TITLE))
+        .title_bottom(Line::styled(keys, DIM).right_aligned());
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let mut rows: Vec<Line<'static>> = Vec::new();
+    for l in a.rendered().iter().chain(step_lines(a, lang).iter()) {
+        rows.extend(wrap(l, inner.width));
+    }
+    let max = rows.len().saturating_sub(inner.height as usize);
+    let top = (a.scroll as usize).min(max);
+    let more = top < max;
+    let visible: Vec<Line<'static>> = rows
+        .into_iter()
+        .skip(top)
+        .take(inner.height as usize)
+        .collect();
+    Paragraph::new(visible).render(inner, buf);
+    if more && area.height > 0 && area.width > 20 {
+        let hint = tr(lang, " ↓ Ctrl+D ", " ↓ Ctrl+D ");
+        let x = area.x + 1;
+        buf.set_string(x, area.bottom() - 1, hint, INFO);
+    }
+}
+
+/// The lesson list overlay.
+pub fn render_list(app: &App, area: Rect, buf: &mut Buffer) {
+    let lang = app.lang();
+    let l = app.lessons();
+    let w = area.width.saturating_sub(4).min(100);
+    let h = area.height.saturating_sub(2);
+    if w < 10 || h < 4 {
+        return;
+    }
+    let popup = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    Clear.render(popup, buf);
+    let keys = tr(
+        lang,
+        " ↑/↓ choose · Enter start · Del close lesson · F10 中文 · Esc back ",
+        " ↑/↓ 选择 · Enter 开始 · Del 关闭课程 · F10 English · Esc 返回 ",
+    );
+    let block = Block::bordered()
+        .title(Span::styled(tr(lang, " lessons ", " 课程 "), TITLE))
+        .title_bottom(Line::styled(keys, DIM).right_aligned());
+    let inner = block.inner(popup);
+    block.render(popup, buf);
+    let mut rows: Vec<Line<'static>> = Vec::new();
+    if let Some(e) = &l.library().dir_error {
+        rows.push(Line::styled(e.clone(), ERROR));
+    } else if l.library().entries.is_empty() {
+        rows.push(Line::styled(
+            tr(lang, "no lessons found", "没有找到课程"),
+            INFO,
+        ));
+    }
+    let open_id = l.active().map(|a| a.lesson.id.as_str());
+    let title_w = l
+        .library()
+        .lessons()
+        .map(|x| x.title.get(lang).width())
+        .max()
+        .unwrap_or(0)
+        .min(inner.width.saturating_sub(16) as usize);
+    for (i, e) in l.library().entries.iter().enumerate() {
+        let selected = i == l.list_selected();
+        let marker = if selected { "▶ " } else { "  " };
+        let line = match e {
+            LessonEntry::Ok(x) => {
+                let n = x.steps.len();
+                let p = l.progress().lessons.get(&x.id);
+                let (state, style) = match p {
+                    _ if open_id == Some(x.id.as_str()) => (
+                        format!(
+                            "{} {}/{n}",
+                            tr(lang, "open", "进行中"),
+                            l.active().map_or(0, |a| a.step + 1)
+                        ),
+                        CHOSEN,
+                    ),
+                    Some(p) if p.completed => (tr(lang, "✓ done", "✓ 已完成").to_string(), OK),
+                    Some(p) => (
+                        format!("{} {}/{n}", tr(lang, "step", "第"), p.step + 1),
+                        INFO,
+                    ),
+                    None => (format!("{n} {}", tr(lang, "steps", "步")), DIM),
+                };
+                let title = x.title.get(lang);
+                let pad = " ".repeat(title_w.saturating_sub(title.width()));
+                Line::from(vec![
+                    Span::styled(marker, CHOSEN),
+                    Span::styled(
+                        format!("{title}{pad}  "),
+                        if selected { CHOSEN } else { Style::default() },
+                    ),
+                    Span::styled(state, style),
+                ])
+            }
+            LessonEntry::Broken { path, errors } => {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let why = errors
+                    .first()
+                    .map(|e| format!("line {}: {}", e.line, e.message))
+                    .unwrap_or_default();
+                Line::from(vec![
+                    Span::styled(marker, CHOSEN),
+                    Span::styled(
+                        format!("{name}  {} {why}", tr(lang, "does not load:", "无法加载：")),
+                        ERROR,
+                    ),
+                ])
+            }
+        };
+        rows.extend(wrap(&line.into(), inner.width));
+    }
+    if let Some(x) = l
+        .library()
+        .entries
+        .get(l.list_selected())
+        .and_then(|e| e.lesson())
+    {
+        rows.push(Line::default());
+        rows.extend(wrap(&plain(x.summary.get(lang), DIM), inner.width));
+    }
+    let sel_row = l.list_selected();
+    let skip = (sel_row + 1).saturating_sub(inner.height as usize);
+    let visible: Vec<Line<'static>> = rows
+        .into_iter()
+        .skip(skip)
+        .take(inner.height as usize)
+        .collect();
+    Paragraph::new(visible).render(inner, buf);
+}
