@@ -216,6 +216,11 @@ pub const SLASH_COMMANDS: &[(&str, &str)] = &[
         "knock experts 3 and 5 of layer 1 out of selection",
     ),
     ("/knockout clear", "bring every expert back"),
+    (
+        "/experts 8",
+        "load the model again with 8 experts per token",
+    ),
+    ("/lora off", "switch the LoRA adapter off (on: back on)"),
     ("/help", "this help"),
 ];
 

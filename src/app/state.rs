@@ -141,6 +141,8 @@ pub struct App {
     pub(crate) show_preference: bool,
     /// Experts knocked out of selection, by model layer (what the engine was last told).
     pub(crate) knockout: std::collections::BTreeMap<u32, Vec<u16>>,
+    /// Whether the model's LoRA adapter is switched on (it loads on).
+    pub(crate) lora_on: bool,
     pub(crate) help_open: bool,
     pub(crate) help_scroll: usize,
     pub(crate) scroll: Scroll,
@@ -185,6 +187,7 @@ impl App {
             pane: Pane::Chat,
             show_preference: false,
             knockout: Default::default(),
+            lora_on: true,
             help_open: false,
             help_scroll: 0,
             scroll: Scroll::Follow,
@@ -276,6 +279,13 @@ impl App {
     }
     pub fn strip_mode(&self) -> StripMode {
         self.strip_mode
+    }
+    /// The loaded LoRA adapter's name and whether it is on.
+    pub fn lora(&self) -> Option<(&str, bool)> {
+        self.model
+            .as_ref()
+            .and_then(|m| m.lora_adapter.as_deref())
+            .map(|name| (name, self.lora_on))
     }
     /// Experts knocked out of selection, by model layer.
     pub fn knockout(&self) -> &std::collections::BTreeMap<u32, Vec<u16>> {

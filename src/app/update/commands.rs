@@ -62,6 +62,8 @@ impl App {
             "/edit" => self.update(Action::EditLast),
             "/clear" | "/new" => self.clear(),
             "/knockout" | "/ko" => self.knockout_command(line),
+            "/lora" => self.lora_command(arg),
+            "/experts" | "/k" => self.experts_command(arg),
             "/help" | "/?" => self.update(Action::ToggleHelp),
             "/history" | "/conversations" => {
                 self.open_browser();

@@ -82,6 +82,7 @@ impl App {
         info.name = sanitize(&info.name);
         info.arch = sanitize(&info.arch);
         info.path = sanitize(&info.path);
+        self.lora_on = info.lora_adapter.is_some();
         self.model = Some(info);
         if matches!(self.engine, EngineState::Loading | EngineState::Error) {
             self.engine = EngineState::Ready;

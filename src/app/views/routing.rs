@@ -182,15 +182,18 @@ fn heatmap(
     } else {
         sel_row.saturating_sub(avail / 2).min(n_rows - avail)
     };
+    let grid = Grid {
+        r,
+        cols,
+        label_w,
+        use_pref,
+        model,
+    };
     for layer in start..(start + avail).min(n_rows) {
         lines.push(row(
+            &grid,
             layer,
-            r,
-            cols,
-            label_w,
             sel_layer == Some(layer),
-            use_pref,
-            model,
             app.knockout()
                 .get(&(layer as u32))
                 .map(Vec::as_slice)
@@ -256,16 +259,24 @@ fn weight_lines(
     lines
 }
 
-fn row(
-    layer: usize,
-    r: &TokenRouting,
+/// What every row of the heatmap shares.
+#[derive(Clone, Copy)]
+struct Grid<'a> {
+    r: &'a TokenRouting,
     cols: Columns,
     label_w: usize,
-    selected: bool,
     use_pref: bool,
-    model: &ModelInfo,
-    knocked: &[u16],
-) -> Line<'static> {
+    model: &'a ModelInfo,
+}
+
+fn row(grid: &Grid<'_>, layer: usize, selected: bool, knocked: &[u16]) -> Line<'static> {
+    let Grid {
+        r,
+        cols,
+        label_w,
+        use_pref,
+        model,
+    } = *grid;
     let mark = if selected { "▶" } else { " " };
     let label = format!("{mark}L{layer:<w$}", w = label_w - 2);
     let label_style = if selected { CHOSEN } else { DIM };

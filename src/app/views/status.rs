@@ -88,6 +88,10 @@ pub fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         shape_at = Some(parts.len());
         parts.push((format!(" {shape} "), Style::default(), 4));
     }
+    if let Some((_, on)) = app.lora() {
+        let text = if on { " LoRA on " } else { " LoRA off " };
+        parts.push((text.to_string(), Style::default(), 2));
+    }
     parts.push((
         format!(
             " T {:.2} · top_p {:.2} · seed {} ",
