@@ -8,6 +8,14 @@
 //! (chosen ids, I32 `[k, n_tokens]`, a strided view when k < n_expert) and the last of the
 //! weights tensors the architecture builds (`ffn_moe_weights`, then optionally `_softmax`,
 //! `_norm`, `_scaled`; the last one produced is what multiplies the experts' outputs).
+//!
+//! Every tensor we say yes to splits the graph there (llama.cpp computes up to it, calls
+//! us, then goes on), and each split costs a round of thread synchronisation. So we ask
+//! only for the weights tensors: `ffn_moe_weights-N` is `get_rows(probs, topk)`, so when it
+//! has just been computed its two inputs are intact (nothing else has run since), and we
+//! read them then through the pointers noted when llama.cpp asked about them. That is two
+//! splits per layer for `deepseek` (weights, weights_scaled) instead of four. Knocking
+//! experts out still needs the probabilities before the top-k, so it asks for them.
 
 use std::collections::BTreeMap;
 use std::ffi::{c_void, CStr};
@@ -66,6 +74,15 @@ impl LayerCapture {
     }
 }
 
+/// Probabilities and top-k tensors of a layer seen (asked about) in the graph being
+/// computed, read when the layer's first weights tensor is computed.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    layer: u32,
+    probs: *const ggml_tensor,
+    topk: *const ggml_tensor,
+}
+
 /// State shared with the callback. Owned by the engine thread (boxed, so its address is
 /// stable), read by it between `llama_decode` calls.
 #[derive(Debug, Default)]
@@ -77,11 +94,14 @@ pub struct CaptureState {
     pub layers: BTreeMap<u32, LayerCapture>,
     /// Tensors that could not be read (unexpected type or layout); reported, not fatal.
     pub skipped: u32,
+    /// Only valid while llama.cpp runs the graph that holds them; cleared between decodes.
+    pending: Option<Pending>,
 }
 
 impl CaptureState {
     /// Forget what the previous decode captured.
     pub fn clear(&mut self) {
+        self.pending = None;
         for l in self.layers.values_mut() {
             l.probs.clear();
             l.topk.clear();
@@ -94,10 +114,52 @@ impl CaptureState {
     /// Move the current graph's weights into the accumulated list. Called when a graph
     /// finishes, i.e. before the next one starts and after `llama_decode` returns.
     pub fn finish_graph(&mut self) {
+        self.pending = None;
         for l in self.layers.values_mut() {
             let w = std::mem::take(&mut l.graph_weights);
             l.weights.extend_from_slice(&w);
             l.weights_rank = None;
+        }
+    }
+
+    /// llama.cpp asks about a probabilities or top-k tensor: note where it is, to read it
+    /// with the layer's weights.
+    fn note(&mut self, kind: Kind, layer: u32, t: *const ggml_tensor) {
+        let fresh = Pending {
+            layer,
+            probs: std::ptr::null(),
+            topk: std::ptr::null(),
+        };
+        // The probabilities come first in a layer's graph: they start a fresh note, so no
+        // pointer from an earlier graph is ever read.
+        self.pending = Some(match kind {
+            Kind::Probs => Pending { probs: t, ..fresh },
+            Kind::TopK => Pending {
+                topk: t,
+                ..self.pending.filter(|p| p.layer == layer).unwrap_or(fresh)
+            },
+            Kind::Weights(_) => return,
+        });
+    }
+
+    /// The first weights tensor of `layer` was just computed: read the probabilities and
+    /// top-k noted for it.
+    ///
+    /// # Safety
+    /// Call only from the eval callback with `ask == false` for `ffn_moe_weights-<layer>`
+    /// (`get_rows(probs, topk)`): the noted tensors are its inputs, computed and untouched
+    /// since, and valid until the graph finishes.
+    unsafe fn read_pending(&mut self, layer: u32) {
+        let Some(p) = self.pending.take().filter(|p| p.layer == layer) else {
+            return;
+        };
+        for (kind, t) in [(Kind::Probs, p.probs), (Kind::TopK, p.topk)] {
+            if t.is_null() {
+                self.skipped += 1;
+                continue;
+            }
+            // SAFETY: per this function's contract `t` is a live, computed tensor.
+            self.on_tensor(kind, layer, unsafe { &*t });
         }
     }
 
@@ -265,6 +327,12 @@ pub unsafe extern "C" fn eval_callback(t: *mut ggml_tensor, ask: bool, user: *mu
         // Answer "no" to every question; if asked to observe anyway, let the graph go on.
         return !ask;
     }
+    // Most graph nodes are not router tensors: reject them on the name's first bytes
+    // before any string work (this runs for every node of every graph).
+    const PREFIX: &[u8] = b"ffn_moe_";
+    if !tensor.name.iter().zip(PREFIX).all(|(&c, &p)| c as u8 == p) {
+        return !ask;
+    }
     // SAFETY: ggml keeps `name` NUL-terminated within its fixed 64-byte array.
     let name = unsafe { CStr::from_ptr(tensor.name.as_ptr()) };
     let Ok(name) = name.to_str() else {
@@ -275,7 +343,15 @@ pub unsafe extern "C" fn eval_callback(t: *mut ggml_tensor, ask: bool, user: *mu
     };
     let knock = kind == Kind::Probs && state.knockout.contains_key(&layer);
     if ask {
-        return state.enabled || knock;
+        return match kind {
+            Kind::Probs | Kind::TopK => {
+                if state.enabled {
+                    state.note(kind, layer, t);
+                }
+                knock
+            }
+            Kind::Weights(_) => state.enabled,
+        };
     }
     if knock {
         // SAFETY: `t` is the computed probabilities tensor of this graph, handed to us with
@@ -283,7 +359,13 @@ pub unsafe extern "C" fn eval_callback(t: *mut ggml_tensor, ask: bool, user: *mu
         unsafe { knock_out(t, &state.knockout[&layer]) };
     }
     if state.enabled {
-        state.on_tensor(kind, layer, tensor);
+        if kind == Kind::Weights(0) {
+            // SAFETY: this is `ffn_moe_weights-<layer>`, just computed, with ask == false.
+            unsafe { state.read_pending(layer) };
+        }
+        if matches!(kind, Kind::Weights(_)) {
+            state.on_tensor(kind, layer, tensor);
+        }
     }
     // Returning false would stop the rest of this graph split.
     true
