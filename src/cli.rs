@@ -82,6 +82,45 @@ pub enum Command {
     /// Measure a model against a reference
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Speed of the engine with routing capture off and on against llama.cpp's llama-bench
+    /// (same model file and threads, same run), routing record size, render times and key
+    /// latency while streaming; the last line is machine-readable
+    Bench(BenchArgs),
+}
+
+/// `model` shares its id with the global option (clap copies the value up to the top-level
+/// matches), so its type matches the global's; `--threads` is the global option (default 2
+/// here).
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The GGUF model to measure
+    #[arg(long, short = 'm', value_name = "PATH", required_unless_present = "synthetic")]
+    pub model: Option<PathBuf>,
+    /// Measure a synthetic MoE of realistic size instead (30 layers, n_embd 576, 16
+    /// experts, 4 used, 8 shared; random f16 weights), written once into the data directory
+    #[arg(long, conflicts_with = "model")]
+    pub synthetic: bool,
+    /// A llama-bench binary (default: build llama.cpp's once into the data directory)
+    #[arg(long, value_name = "PATH", conflicts_with = "no_peer")]
+    pub llama_bench: Option<PathBuf>,
+    /// Do not run llama-bench (its ratios print as na)
+    #[arg(long)]
+    pub no_peer: bool,
+    /// Prompt tokens per prefill (about)
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub prompt_tokens: u32,
+    /// Tokens generated per decode run
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    pub gen_tokens: u32,
+    /// Repetitions per configuration
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub reps: u32,
+    /// Seconds of streaming during which key presses are timed
+    #[arg(long, default_value_t = 4.0, value_name = "S")]
+    pub latency_secs: f64,
+    /// Frames drawn per render timing
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub frames: u32,
 }
 
 #[derive(Debug, Args)]

@@ -3,11 +3,13 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use moe_tutor::cli::{Cli, Command, EvalCommand, LessonsArgs, LessonsCommand, ModelCommand};
+use moe_tutor::cli::{
+    BenchArgs, Cli, Command, EvalCommand, LessonsArgs, LessonsCommand, ModelCommand,
+};
 use moe_tutor::engine::LoadOptions;
 use moe_tutor::headless::{self, RunOptions};
 use moe_tutor::sampling::SamplingParams;
-use moe_tutor::{acquire, config, eval, paths, tinymodel, tui};
+use moe_tutor::{acquire, bench, config, eval, paths, tinymodel, tui};
 
 const NO_MODEL: &str = "no model given: moe-tutor needs a GGUF model file (--model PATH.gguf).
   Any llama.cpp MoE (e.g. OLMoE, Qwen-MoE, DeepSeek, Mixtral) or dense GGUF works.
@@ -62,6 +64,31 @@ fn lessons_command(cmd: LessonsCommand, lang: moe_tutor::lessons::Lang) -> ExitC
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => fail(&e.to_string(), 1),
+    }
+}
+
+/// `bench`: progress on stderr, the table and the machine-readable last line on stdout.
+fn bench_command(a: BenchArgs, threads: i32) -> ExitCode {
+    let model = match a.model.map_or_else(bench::synthetic_moe, Ok) {
+        Ok(m) => m,
+        Err(e) => return fail(&e, 1),
+    };
+    let mut o = bench::BenchOptions::new(model);
+    o.threads = threads.max(1);
+    o.llama_bench = a.llama_bench;
+    o.no_peer = a.no_peer;
+    o.prompt_tokens = a.prompt_tokens;
+    o.gen_tokens = a.gen_tokens;
+    o.reps = a.reps;
+    o.latency_secs = a.latency_secs;
+    o.frames = a.frames;
+    match bench::run(&o, &mut |l| eprintln!("moe-tutor: {l}")) {
+        Ok(report) => {
+            print!("{}", report.table());
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, 1),
     }
 }
 
@@ -186,6 +213,7 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e, 1),
             }
         }
+        Some(Command::Bench(a)) => bench_command(a, model_args.threads.unwrap_or(2)),
         Some(Command::Lessons(LessonsArgs { command: None })) | None => {
             let open_lessons = matches!(cli.command, Some(Command::Lessons(_)));
             let model = match cli.model.model.clone().map_or_else(default_model, Ok) {

@@ -1,0 +1,182 @@
+//! Prompt and decode speed of the engine itself (the thread the app talks to, with its
+//! Rust sampling, token events and, when on, routing capture), capture off and on,
+//! interleaved so that both see the same machine.
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+use super::BenchOptions;
+use crate::engine::{
+    ChatMessage, EngineCommand, EngineEvent, EngineHandle, GenStats, GenerateRequest, LoadOptions,
+    Role, StopReason,
+};
+use crate::sampling::SamplingParams;
+
+/// Best prompt and decode rates of one configuration.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Speed {
+    pub prompt_tps: f64,
+    pub decode_tps: f64,
+    /// Prompt tokens per prefill (BOS included).
+    pub prompt_tokens: u32,
+    /// Tokens generated in the best decode run.
+    pub gen_tokens: u32,
+}
+
+impl Speed {
+    fn add(&mut self, s: &GenStats) {
+        if s.prompt_ms > 0.0 && s.cached_tokens == 0 {
+            let pp = s.prompt_tokens as f64 * 1000.0 / s.prompt_ms;
+            if pp > self.prompt_tps {
+                self.prompt_tps = pp;
+                self.prompt_tokens = s.prompt_tokens;
+            }
+        }
+        // A reply that ended at once says little about decode speed.
+        if s.generated_tokens >= 8 && s.decode_tokens_per_s() > self.decode_tps {
+            self.decode_tps = s.decode_tokens_per_s();
+            self.gen_tokens = s.generated_tokens;
+        }
+    }
+}
+
+struct Engine {
+    handle: EngineHandle,
+    rx: UnboundedReceiver<EngineEvent>,
+    generation: u64,
+    best: Speed,
+}
+
+impl Engine {
+    fn load(opts: &BenchOptions, capture: bool) -> Result<Engine, String> {
+        let mut load = LoadOptions::new(&opts.model);
+        load.capture = capture;
+        load.threads = opts.threads.max(1);
+        load.n_ctx = (opts.prompt_tokens * 2 + opts.gen_tokens + 64).max(512);
+        let (tx, mut rx) = unbounded_channel();
+        let handle = EngineHandle::spawn(load, tx).map_err(|e| format!("engine: {e}"))?;
+        match rx.blocking_recv() {
+            Some(EngineEvent::Loaded(_)) => {}
+            Some(EngineEvent::LoadFailed(e)) => return Err(e),
+            _ => return Err("the engine stopped while loading".into()),
+        }
+        Ok(Engine {
+            handle,
+            rx,
+            generation: 0,
+            best: Speed::default(),
+        })
+    }
+
+    /// One reply from an empty KV cache; returns its timing.
+    fn reply(&mut self, prompt: &str, max_tokens: u32) -> Result<GenStats, String> {
+        self.generation += 1;
+        let generation = self.generation;
+        self.handle.send(EngineCommand::Reset);
+        self.handle.send(EngineCommand::Generate {
+            generation,
+            request: GenerateRequest {
+                messages: vec![ChatMessage {
+                    role: Role::User,
+                    content: prompt.into(),
+                }],
+                raw: true,
+                max_tokens,
+                params: SamplingParams::default(),
+            },
+        });
+        loop {
+            match self.rx.blocking_recv() {
+                Some(EngineEvent::Done {
+                    generation: g,
+                    reason,
+                    stats,
+                }) if g == generation => {
+                    if reason == StopReason::ContextFull {
+                        return Err("the context filled up during the benchmark".into());
+                    }
+                    return Ok(stats);
+                }
+                Some(EngineEvent::Error {
+                    generation: g,
+                    message,
+                }) if g == generation => return Err(message),
+                Some(_) => {}
+                None => return Err("the engine thread stopped".into()),
+            }
+        }
+    }
+}
+
+/// The two engines and the prompt they both read.
+pub(super) struct Pair {
+    off: Engine,
+    on: Engine,
+    prompt: String,
+    gen_tokens: u32,
+}
+
+/// Text of about `words` words (plain English, so any vocabulary tokenizes it).
+fn text(words: usize) -> String {
+    const WORDS: &[&str] = &[
+        "the", "router", "of", "each", "layer", "sends", "every", "token", "to", "a", "few",
+        "experts,", "and", "their", "outputs", "are", "mixed", "by", "weight;", "most", "experts",
+        "stay", "idle", "for", "any", "one", "word.",
+    ];
+    (0..words)
+        .map(|i| WORDS[i % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Pair {
+    pub(super) fn load(opts: &BenchOptions) -> Result<Pair, String> {
+        let mut off = Engine::load(opts, false)?;
+        let on = Engine::load(opts, true)?;
+        // Find a text of about the wanted prompt length for this vocabulary.
+        let target = opts.prompt_tokens.max(2) as usize;
+        let mut words = target;
+        let mut prompt = text(words);
+        for _ in 0..3 {
+            let got = off.reply(&prompt, 1)?.prompt_tokens as usize;
+            if got == target || got == 0 {
+                break;
+            }
+            words = (words * target / got).max(1);
+            prompt = text(words);
+        }
+        let mut pair = Pair {
+            off,
+            on,
+            prompt,
+            gen_tokens: opts.gen_tokens.max(1),
+        };
+        // Warm-up (page in the weights, let llama.cpp allocate its buffers).
+        for e in [&mut pair.off, &mut pair.on] {
+            e.reply(&pair.prompt, 4)?;
+        }
+        Ok(pair)
+    }
+
+    /// `reps` replies per engine, alternating.
+    pub(super) fn round(&mut self, reps: u32) -> Result<(), String> {
+        for _ in 0..reps {
+            for e in [&mut self.off, &mut self.on] {
+                let s = e.reply(&self.prompt, self.gen_tokens)?;
+                e.best.add(&s);
+            }
+        }
+        Ok(())
+    }
+
+    /// Prompt tokens and generated tokens, for the peer to run the same sizes.
+    pub(super) fn sizes(&self) -> (u32, u32) {
+        let pp = self.off.best.prompt_tokens.max(self.on.best.prompt_tokens);
+        let tg = self.off.best.gen_tokens.max(self.on.best.gen_tokens);
+        (pp.max(1), if tg == 0 { self.gen_tokens } else { tg })
+    }
+
+    /// (capture off, capture on).
+    pub(super) fn best(&self) -> (Speed, Speed) {
+        (self.off.best.clone(), self.on.best.clone())
+    }
+}

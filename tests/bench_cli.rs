@@ -1,0 +1,105 @@
+//! `moe-tutor bench` runs on the tiny model and ends with a well-formed machine-readable
+//! line: with the peer skipped (its ratios say `na`) and with a stand-in llama-bench that
+//! prints llama-bench's JSON (its ratios are numbers). No timing is asserted: the figures
+//! are ratios the bench measures against a peer in the same run.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+const KEYS: &[&str] = &[
+    "capture_on_vs_off",
+    "capture_on_vs_llama_bench",
+    "capture_off_vs_llama_bench",
+    "prompt_on_vs_off",
+    "prompt_off_vs_llama_bench",
+    "decode_off_tps",
+    "decode_on_tps",
+    "llama_bench_tg_tps",
+    "prompt_off_tps",
+    "prompt_on_tps",
+    "llama_bench_pp_tps",
+    "heatmap_ms",
+    "frame_ms",
+    "routing_bytes_per_token",
+    "key_to_frame_ms",
+    "key_to_frame_p95_ms",
+];
+
+fn bench(extra: &[&str]) -> BTreeMap<String, String> {
+    let data = tempfile::tempdir().unwrap();
+    let model = common::tiny_moe();
+    let out = Command::new(env!("CARGO_BIN_EXE_moe-tutor"))
+        .env("MOE_TUTOR_DATA_DIR", data.path())
+        .args([
+            "bench",
+            "--model",
+            model.to_str().unwrap(),
+            "--threads",
+            "1",
+        ])
+        .args(["--reps", "1", "--prompt-tokens", "16", "--gen-tokens", "16"])
+        .args(["--latency-secs", "0.5", "--frames", "3"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    let fields: BTreeMap<String, String> = last
+        .split(' ')
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{kv:?} in {last}"));
+            (k.to_string(), v.to_string())
+        })
+        .collect();
+    for k in KEYS {
+        assert!(fields.contains_key(*k), "{k} missing from {last}");
+    }
+    assert_eq!(fields.len(), KEYS.len(), "{last}");
+    for (k, v) in &fields {
+        if k.contains("llama_bench") && v == "na" {
+            continue;
+        }
+        let x: f64 = v.parse().unwrap_or_else(|_| panic!("{k}={v} in {last}"));
+        assert!(x.is_finite() && x >= 0.0, "{k}={v}");
+    }
+    // 48 layers x 128 experts, k = 8, full router probabilities.
+    let bytes: usize = fields["routing_bytes_per_token"].parse().unwrap();
+    assert!(bytes > 48 * 128 && bytes <= 8 * 1024, "{bytes}");
+    assert!(stdout.contains("engine, capture on"), "{stdout}");
+    fields
+}
+
+#[test]
+fn bench_without_a_peer_prints_na_for_its_ratios() {
+    let f = bench(&["--no-peer"]);
+    assert_eq!(f["capture_on_vs_llama_bench"], "na");
+    assert_eq!(f["llama_bench_tg_tps"], "na");
+    assert!(f["capture_on_vs_off"].parse::<f64>().unwrap() > 0.0);
+}
+
+#[test]
+fn bench_reads_llama_bench_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("llama-bench");
+    // Prints what llama-bench -o json prints, whatever it is asked.
+    let json = r#"[{"n_prompt": 16, "n_gen": 0, "avg_ts": 90.0, "samples_ts": [80.0, 100.0]},
+{"n_prompt": 0, "n_gen": 16, "avg_ts": 40.0, "samples_ts": [50.0, 30.0]}]"#;
+    std::fs::write(&fake, format!("#!/bin/sh\ncat <<'EOF'\n{json}\nEOF\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let f = bench(&["--llama-bench", fake.to_str().unwrap()]);
+    assert_eq!(f["llama_bench_tg_tps"], "50.0");
+    assert_eq!(f["llama_bench_pp_tps"], "100.0");
+    let on: f64 = f["decode_on_tps"].parse().unwrap();
+    let ratio: f64 = f["capture_on_vs_llama_bench"].parse().unwrap();
+    assert!((ratio - on / 50.0).abs() < 0.01 * ratio.max(1.0), "{f:?}");
+}

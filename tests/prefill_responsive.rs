@@ -1,0 +1,181 @@
+//! The UI keeps drawing while the engine reads a long prompt, and Esc stops the prefill
+//! before it reaches the end: the real binary in a pseudo-terminal, a synthetic MoE big
+//! enough (and a prompt long enough) that prefill takes many batches on one thread.
+//! Nothing here is timed: the screen must show the prefill percentage rising through
+//! values strictly between 0 and 100, and after Esc the reply must end "stopped" with no
+//! token written, at a percentage below 100.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use moe_tutor::tinymodel::{self, TinySpec};
+use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+
+struct Tui {
+    parser: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+    _data: tempfile::TempDir,
+}
+
+impl Tui {
+    fn start(args: &[&str], cols: u16, rows: u16) -> Tui {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_moe-tutor"));
+        cmd.args(args);
+        cmd.env("MOE_TUTOR_DATA_DIR", data.path());
+        cmd.env("TERM", "xterm-256color");
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
+        let p = parser.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                p.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        Tui {
+            parser,
+            writer,
+            child,
+            _master: pair.master,
+            _data: data,
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn send(&mut self, bytes: &str) {
+        self.writer.write_all(bytes.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// The percentage in the status bar's "prefill N%", if shown.
+fn prefill_percent(screen: &str) -> Option<u32> {
+    let rest = &screen[screen.find("prefill ")? + "prefill ".len()..];
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    rest[digits.len()..]
+        .starts_with('%')
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+/// Wider and deeper than the standard tiny model, with a long context: a few thousand
+/// prompt tokens take many 512-token batches on one thread.
+fn long_context_moe(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("prefill-moe.gguf");
+    let spec = TinySpec {
+        n_layer: 6,
+        n_embd: 256,
+        n_head: 8,
+        n_head_kv: 4,
+        n_ff: 512,
+        n_expert: 16,
+        n_expert_used: 4,
+        n_ff_exp: 128,
+        n_ctx: 8192,
+        ..TinySpec::default()
+    };
+    tinymodel::write(&path, &spec).unwrap();
+    path
+}
+
+#[test]
+fn ui_redraws_during_a_long_prefill_and_esc_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = long_context_moe(dir.path());
+    let mut tui = Tui::start(
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "--threads",
+            "1",
+            "--ctx",
+            "8192",
+            "--max-tokens",
+            "8",
+        ],
+        120,
+        30,
+    );
+    tui.wait_for("the model to load", |s| s.contains("ready"));
+    // Single letters and digits are one token each in the tiny vocabulary: about 7,000
+    // prompt tokens, pasted (bracketed paste puts them in the input, not sent).
+    let text: String = (0..3500)
+        .map(|i| ["q ", "z ", "7 ", "x ", "j "][i % 5])
+        .collect();
+    tui.send(&format!("\x1b[200~{text}\x1b[201~"));
+    tui.wait_for("the pasted text", |s| s.contains("q z 7 x j"));
+    tui.send("\r");
+
+    // The screen keeps changing while the prompt is read: two different percentages
+    // strictly between 0 and 100.
+    let first = tui.wait_for("prefill progress", |s| {
+        prefill_percent(s).is_some_and(|p| p > 0 && p < 100)
+    });
+    let p1 = prefill_percent(&first).unwrap();
+    let second = tui.wait_for("more prefill progress", |s| {
+        prefill_percent(s).is_some_and(|p| p > p1 && p < 100)
+    });
+    let p2 = prefill_percent(&second).unwrap();
+
+    // Esc stops it before it reaches the end.
+    tui.send("\x1b");
+    let stopped = tui.wait_for("the reply to stop", |s| {
+        s.contains("stopped") && prefill_percent(s).is_none()
+    });
+    assert!(
+        !stopped.contains("writing…") && !stopped.contains("tok/s"),
+        "a token was written after Esc:\n{stopped}"
+    );
+    assert!(p2 < 100, "{p2}");
+
+    tui.send("\x11");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tui.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the app did not quit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
