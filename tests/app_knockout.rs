@@ -18,9 +18,17 @@ fn knockout_sends_the_set_and_marks_the_routing_pane() {
     let mut app = loaded(info.clone());
     let cmds = command(&mut app, "/knockout 1 3 5");
     let want: std::collections::BTreeMap<u32, Vec<u16>> = [(1, vec![3, 5])].into();
-    assert!(matches!(cmds.as_slice(), [EngineCommand::SetKnockout(k)] if *k == want), "{cmds:?}");
+    assert!(
+        matches!(cmds.as_slice(), [EngineCommand::SetKnockout(k)] if *k == want),
+        "{cmds:?}"
+    );
     assert_eq!(app.knockout(), &want);
-    exchange(&mut app, Shape::of(&info).as_ref(), "hello there", "general kenobi");
+    exchange(
+        &mut app,
+        Shape::of(&info).as_ref(),
+        "hello there",
+        "general kenobi",
+    );
     press(&mut app, KeyCode::F(2));
     let term = draw(&app, 100, 30);
     let row = rows(&term)
@@ -37,7 +45,12 @@ fn knockout_sends_the_set_and_marks_the_routing_pane() {
 #[test]
 fn knockout_refuses_what_cannot_work() {
     let mut app = loaded(moe_info(8, 2, 3, 1));
-    for bad in ["/knockout", "/knockout 9 1", "/knockout 1 8", "/knockout 1 0 1 2 3 4 5 6"] {
+    for bad in [
+        "/knockout",
+        "/knockout 9 1",
+        "/knockout 1 8",
+        "/knockout 1 0 1 2 3 4 5 6",
+    ] {
         assert!(command(&mut app, bad).is_empty(), "{bad} was accepted");
         assert!(app.notice().is_some());
     }

@@ -1,11 +1,11 @@
 //! The only code that changes [`App`]: key actions, slash commands and engine events.
 
 mod commands;
+mod events;
+mod history;
 mod knockout;
 mod lessons;
 mod model_cmds;
-mod events;
-mod history;
 
 use crossterm::event::KeyEvent;
 
