@@ -40,6 +40,10 @@ pub struct BenchOptions {
     pub frames: u32,
     /// Seconds of streaming during which key presses are timed.
     pub latency_secs: f64,
+    /// Experts per token for the engine runs (llama-bench always runs the file's own count).
+    pub experts_used: Option<u32>,
+    /// A LoRA adapter for the engine runs.
+    pub lora: Option<PathBuf>,
 }
 
 impl BenchOptions {
@@ -53,6 +57,8 @@ impl BenchOptions {
             llama_bench: None,
             no_peer: false,
             frames: 200,
+            experts_used: None,
+            lora: None,
             latency_secs: 4.0,
         }
     }

@@ -43,7 +43,6 @@ struct Engine {
     handle: EngineHandle,
     rx: UnboundedReceiver<EngineEvent>,
     generation: u64,
-    best: Speed,
 }
 
 impl Engine {
@@ -51,6 +50,8 @@ impl Engine {
         let mut load = LoadOptions::new(&opts.model);
         load.capture = capture;
         load.threads = opts.threads.max(1);
+        load.experts_used = opts.experts_used;
+        load.lora = opts.lora.clone();
         load.n_ctx = (opts.prompt_tokens * 2 + opts.gen_tokens + 64).max(512);
         let (tx, mut rx) = unbounded_channel();
         let handle = EngineHandle::spawn(load, tx).map_err(|e| format!("engine: {e}"))?;
@@ -63,7 +64,6 @@ impl Engine {
             handle,
             rx,
             generation: 0,
-            best: Speed::default(),
         })
     }
 
@@ -109,8 +109,9 @@ impl Engine {
 
 /// The two engines and the prompt they both read.
 pub(super) struct Pair {
-    off: Engine,
-    on: Engine,
+    opts: BenchOptions,
+    off: Speed,
+    on: Speed,
     prompt: String,
     gen_tokens: u32,
 }
@@ -130,39 +131,44 @@ fn text(words: usize) -> String {
 
 impl Pair {
     pub(super) fn load(opts: &BenchOptions) -> Result<Pair, String> {
-        let mut off = Engine::load(opts, false)?;
-        let on = Engine::load(opts, true)?;
+        let mut probe = Engine::load(opts, false)?;
         // Find a text of about the wanted prompt length for this vocabulary.
         let target = opts.prompt_tokens.max(2) as usize;
         let mut words = target;
         let mut prompt = text(words);
         for _ in 0..3 {
-            let got = off.reply(&prompt, 1)?.prompt_tokens as usize;
+            let got = probe.reply(&prompt, 1)?.prompt_tokens as usize;
             if got == target || got == 0 {
                 break;
             }
             words = (words * target / got).max(1);
             prompt = text(words);
         }
-        let mut pair = Pair {
-            off,
-            on,
+        Ok(Pair {
+            opts: opts.clone(),
+            off: Speed::default(),
+            on: Speed::default(),
             prompt,
             gen_tokens: opts.gen_tokens.max(1),
-        };
-        // Warm-up (page in the weights, let llama.cpp allocate its buffers).
-        for e in [&mut pair.off, &mut pair.on] {
-            e.reply(&pair.prompt, 4)?;
-        }
-        Ok(pair)
+        })
     }
 
-    /// `reps` replies per engine, alternating.
+    /// `reps` replies per configuration, alternating. Only one engine is alive at a time:
+    /// two llama.cpp contexts in one process each keep an OpenMP thread team, and an idle
+    /// team still competes for the two cores, which the app (one engine) never sees.
     pub(super) fn round(&mut self, reps: u32) -> Result<(), String> {
         for _ in 0..reps {
-            for e in [&mut self.off, &mut self.on] {
+            for capture in [false, true] {
+                let mut e = Engine::load(&self.opts, capture)?;
+                // Warm-up: page in the weights, let llama.cpp allocate its buffers.
+                e.reply(&self.prompt, 4)?;
                 let s = e.reply(&self.prompt, self.gen_tokens)?;
-                e.best.add(&s);
+                drop(e);
+                if capture {
+                    self.on.add(&s);
+                } else {
+                    self.off.add(&s);
+                }
             }
         }
         Ok(())
@@ -170,13 +176,13 @@ impl Pair {
 
     /// Prompt tokens and generated tokens, for the peer to run the same sizes.
     pub(super) fn sizes(&self) -> (u32, u32) {
-        let pp = self.off.best.prompt_tokens.max(self.on.best.prompt_tokens);
-        let tg = self.off.best.gen_tokens.max(self.on.best.gen_tokens);
+        let pp = self.off.prompt_tokens.max(self.on.prompt_tokens);
+        let tg = self.off.gen_tokens.max(self.on.gen_tokens);
         (pp.max(1), if tg == 0 { self.gen_tokens } else { tg })
     }
 
     /// (capture off, capture on).
     pub(super) fn best(&self) -> (Speed, Speed) {
-        (self.off.best.clone(), self.on.best.clone())
+        (self.off.clone(), self.on.clone())
     }
 }

@@ -56,6 +56,8 @@ async fn run(opts: &BenchOptions) -> Result<Latency, String> {
     let mut load = LoadOptions::new(&opts.model);
     load.capture = true;
     load.threads = opts.threads.max(1);
+    load.experts_used = opts.experts_used;
+    load.lora = opts.lora.clone();
     load.n_ctx = 2048;
     let (tx, mut engine_rx) = unbounded_channel();
     let engine = EngineHandle::spawn(load, tx).map_err(|e| format!("engine: {e}"))?;
