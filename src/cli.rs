@@ -34,6 +34,9 @@ pub struct ModelArgs {
     /// Experts used per token (overrides the model's own count at load)
     #[arg(long, global = true, value_name = "N")]
     pub experts_used: Option<u32>,
+    /// LoRA adapter GGUF to load with the model (switch it live with /lora on|off)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub lora: Option<PathBuf>,
     /// CPU threads for llama.cpp (default: the number of cores, at most 8)
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<i32>,
@@ -94,7 +97,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// The GGUF model to measure
-    #[arg(long, short = 'm', value_name = "PATH", required_unless_present = "synthetic")]
+    #[arg(
+        long,
+        short = 'm',
+        value_name = "PATH",
+        required_unless_present = "synthetic"
+    )]
     pub model: Option<PathBuf>,
     /// Measure a synthetic MoE of realistic size instead (30 layers, n_embd 576, 16
     /// experts, 4 used, 8 shared; random f16 weights), written once into the data directory
@@ -214,9 +222,10 @@ pub struct KlArgs {
     /// The reference GGUF (e.g. the dense teacher)
     #[arg(long, value_name = "PATH")]
     pub reference: PathBuf,
-    /// The GGUF compared with it (same vocabulary)
+    /// The GGUF compared with it (same vocabulary); default: the built-in default model as
+    /// the app runs it, LoRA adapter included
     #[arg(long, short = 'm', value_name = "PATH")]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// UTF-8 text to score
     #[arg(long, value_name = "FILE")]
     pub text: PathBuf,

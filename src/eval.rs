@@ -26,6 +26,8 @@ pub struct KlOptions {
     pub text: PathBuf,
     /// Experts per token for `model` (load-time override); the reference keeps its own.
     pub experts_used: Option<u32>,
+    /// A LoRA adapter applied to `model` (as the app applies the default model's).
+    pub lora: Option<PathBuf>,
     /// Most predictions scored (0 = the whole text).
     pub max_tokens: usize,
     /// Tokens per window.
@@ -40,6 +42,7 @@ impl KlOptions {
             model,
             text,
             experts_used: None,
+            lora: None,
             max_tokens: 4096,
             window: 512,
             threads: LoadOptions::new("").threads,
@@ -192,6 +195,13 @@ pub fn kl(opts: &KlOptions, progress: &mut dyn FnMut(&str)) -> Result<KlReport, 
         .min(ref_model.n_ctx_train() as usize);
     let mut a = side(backend, &ref_model, window, opts.threads)?;
     let mut b = side(backend, &model, window, opts.threads)?;
+    if let Some(path) = &opts.lora {
+        progress("applying the LoRA adapter");
+        let mut adapter = crate::engine::model::load_lora(&model, path)?;
+        b.ctx
+            .lora_adapter_set(&mut adapter, 1.0)
+            .map_err(|e| format!("llama.cpp could not apply the LoRA adapter: {e}"))?;
+    }
     let (mut kl_sum, mut nll_a, mut nll_b, mut n) = (0.0f64, 0.0f64, 0.0f64, 0usize);
     let mut start = 0usize;
     while start + 1 < tokens.len() {

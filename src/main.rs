@@ -25,6 +25,14 @@ fn default_model() -> Result<std::path::PathBuf, String> {
         .map_err(|e| format!("{NO_MODEL}\n  The default model could not be prepared: {e}"))
 }
 
+/// The default model's LoRA adapter: `lora.gguf` beside the pack, when present.
+fn default_lora() -> Option<std::path::PathBuf> {
+    moe_tutor::forge::find_default_pack()
+        .ok()
+        .map(|pack| pack.with_file_name("lora.gguf"))
+        .filter(|p| p.is_file())
+}
+
 fn init_logging() -> Option<std::fs::File> {
     let path = paths::log_file();
     std::fs::create_dir_all(path.parent()?).ok()?;
@@ -68,7 +76,8 @@ fn lessons_command(cmd: LessonsCommand, lang: moe_tutor::lessons::Lang) -> ExitC
 }
 
 /// `bench`: progress on stderr, the table and the machine-readable last line on stdout.
-fn bench_command(a: BenchArgs, threads: i32) -> ExitCode {
+fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCode {
+    let threads = model_args.threads.unwrap_or(2);
     let model = match a.model.map_or_else(bench::synthetic_moe, Ok) {
         Ok(m) => m,
         Err(e) => return fail(&e, 1),
@@ -82,6 +91,8 @@ fn bench_command(a: BenchArgs, threads: i32) -> ExitCode {
     o.reps = a.reps;
     o.latency_secs = a.latency_secs;
     o.frames = a.frames;
+    o.experts_used = model_args.experts_used;
+    o.lora = model_args.lora.clone();
     match bench::run(&o, &mut |l| eprintln!("moe-tutor: {l}")) {
         Ok(report) => {
             print!("{}", report.table());
@@ -118,6 +129,12 @@ fn main() -> ExitCode {
         let mut o = LoadOptions::new(path);
         o.n_ctx = model_args.n_ctx;
         o.experts_used = model_args.experts_used;
+        if model_args.lora.is_some() {
+            o.lora = model_args.lora.clone();
+        } else if model_args.model.is_none() {
+            // The default model runs with the LoRA adapter shipped beside its pack.
+            o.lora = default_lora();
+        }
         if let Some(t) = model_args.threads {
             o.threads = t.max(1);
         }
@@ -189,8 +206,7 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Model(ModelCommand::Forge { teacher, out, pack })) => {
-            let mut progress = |l: &str| eprintln!("moe-tutor: {l}");
-            match acquire::forge_command(teacher, out, pack, &mut progress) {
+            match acquire::forge_command(teacher, out, pack, &mut |l| eprintln!("moe-tutor: {l}")) {
                 Ok(line) => {
                     println!("{line}");
                     ExitCode::SUCCESS
@@ -199,7 +215,15 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Eval(EvalCommand::Kl(a))) => {
-            let mut o = eval::KlOptions::new(a.reference, a.model, a.text);
+            let (model, lora) = match a.model {
+                Some(m) => (m, model_args.lora.clone()),
+                None => match default_model() {
+                    Ok(m) => (m, model_args.lora.clone().or_else(default_lora)),
+                    Err(e) => return fail(&e, 2),
+                },
+            };
+            let mut o = eval::KlOptions::new(a.reference, model, a.text);
+            o.lora = lora;
             o.experts_used = a.experts_used;
             o.max_tokens = a.max_tokens as usize;
             if let Some(t) = model_args.threads {
@@ -213,7 +237,7 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e, 1),
             }
         }
-        Some(Command::Bench(a)) => bench_command(a, model_args.threads.unwrap_or(2)),
+        Some(Command::Bench(a)) => bench_command(a, &model_args),
         Some(Command::Lessons(LessonsArgs { command: None })) | None => {
             let open_lessons = matches!(cli.command, Some(Command::Lessons(_)));
             let model = match cli.model.model.clone().map_or_else(default_model, Ok) {
