@@ -2,6 +2,8 @@
 //! generator, and helpers to drive the engine.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
