@@ -78,6 +78,16 @@ pub struct StepSnapshot {
     pub chosen_p_raw: f32,
 }
 
+/// Map an f32 to a u32 whose unsigned order is the float order (-inf lowest).
+fn ordered_bits(x: f32) -> u32 {
+    let b = x.to_bits();
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
 /// Result of [`sample`]: the token and the snapshot (without candidate texts; the engine
 /// fills those in from the vocabulary).
 pub fn sample(logits: &[f32], params: SamplingParams, rng: &mut SplitMix64) -> StepSnapshot {
@@ -103,18 +113,23 @@ pub fn sample(logits: &[f32], params: SamplingParams, rng: &mut SplitMix64) -> S
         return empty;
     }
     let sanitized = |x: f32| if x.is_finite() { x } else { f32::NEG_INFINITY };
+    // The two normalisers are full passes over the vocabulary, run for every token: exp in
+    // f32 (each term is at most 1), sums in f64.
     let raw_sum: f64 = logits
         .iter()
-        .map(|&l| ((sanitized(l) - max) as f64).exp())
+        .map(|&l| (sanitized(l) - max).exp() as f64)
         .sum();
     let greedy = params.temperature <= 0.0;
     let t = params.temperature.max(1e-3) as f64;
+    let inv_t = (1.0 / t) as f32;
     let temp_sum: f64 = if greedy {
         1.0
+    } else if params.temperature == 1.0 {
+        raw_sum
     } else {
         logits
             .iter()
-            .map(|&l| (((sanitized(l) - max) as f64) / t).exp())
+            .map(|&l| ((sanitized(l) - max) * inv_t).exp() as f64)
             .sum()
     };
     let p_raw = |l: f32| (((sanitized(l) - max) as f64).exp() / raw_sum) as f32;
@@ -132,28 +147,29 @@ pub fn sample(logits: &[f32], params: SamplingParams, rng: &mut SplitMix64) -> S
 
     // Sort only the head of the distribution: select the top `head` by logit in O(n),
     // sort those; fall back to a full sort when the nucleus reaches past the head.
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    let by_logit_desc = |a: &u32, b: &u32| {
-        sanitized(logits[*b as usize])
-            .partial_cmp(&sanitized(logits[*a as usize]))
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.cmp(b))
-    };
+    // Integer keys order by logit descending, then token id: plain u64 comparisons instead
+    // of float comparisons through the logits.
+    let mut keys: Vec<u64> = logits
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| (u64::from(u32::MAX - ordered_bits(sanitized(l))) << 32) | i as u64)
+        .collect();
     let mut head = n.min(1024);
-    loop {
+    let order = loop {
         if head < n {
-            order.select_nth_unstable_by(head - 1, by_logit_desc);
+            keys.select_nth_unstable(head - 1);
         }
-        order[..head].sort_unstable_by(by_logit_desc);
+        keys[..head].sort_unstable();
+        let order: Vec<u32> = keys[..head].iter().map(|k| *k as u32).collect();
         let mass: f64 = order[..head]
             .iter()
             .map(|&i| p_temp(logits[i as usize]) as f64)
             .sum();
         if greedy || mass >= params.top_p as f64 || head == n {
-            break;
+            break order;
         }
         head = n;
-    }
+    };
 
     // Nucleus: the smallest prefix whose mass reaches top_p (at least one token).
     let mut cum = 0.0f64;
