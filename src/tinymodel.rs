@@ -148,8 +148,8 @@ impl TinySpec {
     }
 }
 
-/// SplitMix64: small, fast and identical on every platform.
-struct Rng(u64);
+/// The sampler's SplitMix64 (identical on every platform), one stream per tensor.
+struct Rng(crate::sampling::SplitMix64);
 
 impl Rng {
     /// A stream for one tensor, independent of the order tensors are generated in.
@@ -158,19 +158,11 @@ impl Rng {
         for b in name.bytes() {
             h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
         }
-        Rng(seed ^ h)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        Rng(crate::sampling::SplitMix64::new(seed ^ h))
     }
 
     fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        self.0.next_f64()
     }
 
     /// Roughly normal with unit variance: the sum of four uniforms, centred and scaled.
@@ -337,9 +329,9 @@ mod tests {
     #[test]
     fn rng_is_stable() {
         let mut r = Rng::for_tensor(1, "x");
-        let a: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
+        let a: Vec<u64> = (0..3).map(|_| r.0.next_u64()).collect();
         let mut r = Rng::for_tensor(1, "x");
-        let b: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
+        let b: Vec<u64> = (0..3).map(|_| r.0.next_u64()).collect();
         assert_eq!(a, b);
         let mut r = Rng::for_tensor(7, "x");
         let n: Vec<f32> = (0..10_000).map(|_| r.normal()).collect();

@@ -45,20 +45,12 @@ pub struct Pack {
     pub layers: Vec<PackLayer>,
 }
 
-/// Small seeded generator (SplitMix64) for synthetic packs.
-struct Rng(u64);
+/// The sampler's seeded SplitMix64, for synthetic packs.
+struct Rng(crate::sampling::SplitMix64);
 
 impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        self.0.next_f64()
     }
 
     fn normal(&mut self) -> f32 {
@@ -261,12 +253,12 @@ impl Pack {
             layers: Vec::with_capacity(n_layer),
         };
         let n_ff = pack.n_ff();
-        let mut rng = Rng(spec.seed);
+        let mut rng = Rng(crate::sampling::SplitMix64::new(spec.seed));
         for _ in 0..n_layer {
             let mut perm: Vec<u32> = (0..n_ff as u32).collect();
             if spec.shuffle {
                 for i in (1..n_ff).rev() {
-                    let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+                    let j = (rng.0.next_u64() % (i as u64 + 1)) as usize;
                     perm.swap(i, j);
                 }
             }
