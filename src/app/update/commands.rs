@@ -92,6 +92,14 @@ impl App {
         cmds.push(EngineCommand::Reset);
         self.messages.clear();
         self.close_journal();
+        self.reset_conversation_view();
+        self.info("new conversation");
+        cmds
+    }
+
+    /// After the transcript was replaced: select and follow the newest token, scroll to the
+    /// end, and count the context from zero (the engine decodes the new history again).
+    pub(crate) fn reset_conversation_view(&mut self) {
         self.selection = None;
         self.follow = true;
         self.scroll = Scroll::Follow;
@@ -99,7 +107,5 @@ impl App {
         if self.model.is_some() {
             self.engine = EngineState::Ready;
         }
-        self.info("new conversation");
-        cmds
     }
 }

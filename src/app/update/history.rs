@@ -4,7 +4,7 @@
 //! and reopens journals. Disk errors become notices; the chat goes on.
 
 use super::super::keymap::Action;
-use super::super::state::{App, Browser, EngineState, Message, ReplyStatus, Scroll};
+use super::super::state::{App, Browser, Message, ReplyStatus};
 use super::plain_lines;
 use crate::engine::api::{EngineCommand, Role};
 use crate::store::{
@@ -206,13 +206,7 @@ impl App {
         self.journal = journal;
         self.saved = if opened { self.messages.len() } else { 0 };
         self.browser = None;
-        self.selection = None;
-        self.follow = true;
-        self.scroll = Scroll::Follow;
-        self.context_used = 0;
-        if self.model.is_some() {
-            self.engine = EngineState::Ready;
-        }
+        self.reset_conversation_view();
         if opened {
             let damaged = if conv.skipped > 0 {
                 format!(" ({} damaged lines skipped)", conv.skipped)
