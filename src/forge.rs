@@ -24,7 +24,7 @@ pub use verify::check_deepseek_layout;
 
 /// Bumped whenever forge would write different bytes for the same inputs; cached models
 /// forged by another version are forged again.
-pub const FORGE_VERSION: u32 = 1;
+pub const FORGE_VERSION: u32 = 2;
 
 /// The name the default model gets.
 pub const DEFAULT_MODEL_NAME: &str = "moe-tutor SmolLM2-135M MoE 16x64 + shared";

@@ -93,7 +93,13 @@ fn q8_teacher(src: &Path, dst: &Path) {
 }
 
 fn exactness(teacher: &Path, dir: &Path) {
-    let pack = make_pack(dir, teacher, &synthetic(true, 1e-3));
+    exactness_with(teacher, dir, &synthetic(true, 1e-3), 1e-4);
+}
+
+/// Forge twice (same bytes), check the layout, and with every expert used compare with the
+/// teacher through llama.cpp: KL below `max_kl`, and far above it with one expert.
+fn exactness_with(teacher: &Path, dir: &Path, spec: &SyntheticPack, max_kl: f64) {
+    let pack = make_pack(dir, teacher, spec);
     let (a, b) = (dir.join("a.gguf"), dir.join("b.gguf"));
     let ra = run_forge(teacher, &pack, &a);
     let rb = run_forge(teacher, &pack, &b);
@@ -104,7 +110,7 @@ fn exactness(teacher: &Path, dir: &Path) {
     let f = GgufFile::open(&a).expect("forged file opens");
     forge::check_deepseek_layout(&f).expect("deepseek layout");
     assert_eq!(f.get_str("general.name"), Some("forged tiny"));
-    assert_eq!(f.arch_u32("expert_count"), Some(6));
+    assert_eq!(f.arch_u32("expert_count"), Some(spec.expert_count));
     assert_eq!(f.arch_u32("leading_dense_block_count"), Some(0));
     let t = GgufFile::open(teacher).expect("teacher");
     for name in [
@@ -125,7 +131,7 @@ fn exactness(teacher: &Path, dir: &Path) {
     let all = kl(teacher, &a, &text, None);
     assert!(all.tokens > 100, "{all}");
     assert!(
-        all.kl < 1e-4,
+        all.kl < max_kl,
         "all experts used must reproduce the teacher: {all}"
     );
     assert!(
@@ -156,6 +162,47 @@ fn forge_q8_0_teacher_is_exact_at_full_k() {
     let teacher = dir.path().join("teacher-q8.gguf");
     q8_teacher(&f16_teacher, &teacher);
     exactness(&teacher, dir.path());
+}
+
+/// Experts 32 neurons wide: the down projections are stored as Q8_0 (the default model's
+/// case), the rest as in the teacher; with every expert used it still computes the
+/// teacher's function up to Q8_0 rounding.
+#[test]
+fn forge_stores_down_projections_of_whole_blocks_as_q8_0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let teacher = dir.path().join("teacher.gguf");
+    tinymodel::write(&teacher, &TinySpec::dense()).expect("teacher");
+    // n_ff = 128 = shared 2 x 32 + 2 experts x 32.
+    let spec = SyntheticPack {
+        expert_count: 2,
+        expert_used_count: 2,
+        expert_feed_forward_length: 32,
+        expert_shared_count: 2,
+        ..synthetic(true, 1e-3)
+    };
+    exactness_with(&teacher, dir.path(), &spec, 1e-4);
+    let f = GgufFile::open(dir.path().join("a.gguf")).expect("forged");
+    for i in 0..3 {
+        for name in ["ffn_down_exps", "ffn_down_shexp"] {
+            let t = f.tensor(&format!("blk.{i}.{name}.weight")).expect("down");
+            assert_eq!(t.dtype, GgmlType::Q8_0, "{}", t.name);
+        }
+        let up = f
+            .tensor(&format!("blk.{i}.ffn_up_exps.weight"))
+            .expect("up");
+        assert_eq!(up.dtype, GgmlType::F16, "gate/up keep the teacher's type");
+    }
+    let narrow = dir.path().join("narrow");
+    std::fs::create_dir_all(&narrow).expect("dir");
+    let pack = make_pack(&narrow, &teacher, &synthetic(false, 0.0));
+    run_forge(&teacher, &pack, &narrow.join("n.gguf"));
+    let n = GgufFile::open(narrow.join("n.gguf")).expect("forged");
+    let down = n.tensor("blk.0.ffn_down_exps.weight").expect("down");
+    assert_eq!(
+        down.dtype,
+        GgmlType::F16,
+        "16-wide experts are not whole Q8_0 blocks"
+    );
 }
 
 #[test]

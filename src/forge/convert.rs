@@ -6,7 +6,8 @@
 //! `ffn_down_shexp` `[ff_sh, n_embd]`. The teacher's `ffn_gate`/`ffn_up` are
 //! `[n_embd, n_ff]`: one row per neuron, quantisation blocks along `n_embd`, so picking
 //! neurons copies whole rows of bytes. `ffn_down` is `[n_ff, n_embd]`: its blocks run along
-//! the neurons, so it is dequantised, gathered and stored as F16 (F32 stays F32).
+//! the neurons, so it is dequantised, gathered and stored as Q8_0 (F16 when an expert's
+//! width is not a multiple of 32; F32 stays F32).
 
 use half::f16;
 
@@ -173,6 +174,7 @@ fn pick_down(down: &[f32], n_ff: usize, n_embd: usize, cols: &[u32], group: usiz
 fn encode(values: &[f32], dtype: GgmlType) -> Vec<u8> {
     match dtype {
         GgmlType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        GgmlType::Q8_0 => crate::gguf::q8_0_from_f32(values).expect("rows of whole Q8_0 blocks"),
         _ => values
             .iter()
             .flat_map(|v| f16::from_f32(*v).to_le_bytes())
@@ -227,8 +229,14 @@ fn ffn_layer(
     let info = tensor(teacher, &nm("ffn_down"))?;
     check_shape(info, &[n_ff, n_embd])?;
     let down = teacher.read_tensor_f32(info).map_err(|e| e.to_string())?;
+    // Q8_0 where every row is whole 32-value blocks: it moves each weight by at most half
+    // a step of max|x|/127 over its block, small beside the teacher's own Q4_1 grid (15
+    // steps per block), and reads half the bytes of F16 per decode step. F16 for odd
+    // sizes (tiny test models); F32 stays F32.
     let dtype = if info.dtype == GgmlType::F32 {
         GgmlType::F32
+    } else if ffe.is_multiple_of(32) && sh.max(1).is_multiple_of(32) {
+        GgmlType::Q8_0
     } else {
         GgmlType::F16
     };

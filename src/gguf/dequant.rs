@@ -1,4 +1,4 @@
-//! Decoding tensor bytes to f32 for the simple storage types.
+//! Decoding tensor bytes to f32 for the simple storage types, and encoding f32 as Q8_0.
 
 use half::{bf16, f16};
 
@@ -63,9 +63,55 @@ pub(crate) fn to_f32(t: GgmlType, bytes: &[u8]) -> Option<Vec<f32>> {
     })
 }
 
+/// Encode `values` (a whole number of 32-value blocks) as Q8_0: per block an f16 scale
+/// `d = max|x| / 127` and 32 signed bytes `round(x / d)`. The bytes are rounded against
+/// the f16 scale as stored, so decoding gives the nearest value the block can hold.
+/// `None` when the count is not a multiple of 32.
+pub(crate) fn q8_0_from_f32(values: &[f32]) -> Option<Vec<u8>> {
+    if !values.len().is_multiple_of(32) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(values.len() / 32 * 34);
+    for block in values.chunks_exact(32) {
+        let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = f16::from_f32(amax / 127.0);
+        let df = d.to_f32();
+        out.extend_from_slice(&d.to_le_bytes());
+        for &v in block {
+            let q = if df > 0.0 {
+                (v / df).round().clamp(-127.0, 127.0) as i8
+            } else {
+                0
+            };
+            out.push(q as u8);
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn q8_0_round_trip_is_within_half_a_step() {
+        let values: Vec<f32> = (0..96)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * if i < 32 { 1e-3 } else { 0.7 })
+            .chain(std::iter::repeat_n(0.0, 32))
+            .collect();
+        let bytes = q8_0_from_f32(&values).expect("whole blocks");
+        assert_eq!(bytes.len(), 4 * 34);
+        let back = to_f32(GgmlType::Q8_0, &bytes).unwrap();
+        for (block, got) in values.chunks(32).zip(back.chunks(32)) {
+            let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let step = amax / 127.0;
+            for (a, b) in block.iter().zip(got) {
+                assert!((a - b).abs() <= step * 0.5 + step * 1e-3, "{a} vs {b}");
+            }
+        }
+        assert!(back[96..].iter().all(|&v| v == 0.0));
+        assert!(q8_0_from_f32(&[1.0; 31]).is_none());
+    }
 
     #[test]
     fn q8_0_block() {
