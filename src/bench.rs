@@ -94,6 +94,13 @@ impl BenchReport {
     pub fn decode_off_vs_peer(&self) -> Option<f64> {
         ratio(self.capture_off.decode_tps, self.peer.as_ref()?.tg_tps)
     }
+    /// Decode after the prompt, capture on, against llama-bench at the same depth.
+    pub fn decode_deep_on_vs_peer(&self) -> Option<f64> {
+        ratio(
+            self.capture_on.decode_deep_tps,
+            self.peer.as_ref()?.tg_deep_tps,
+        )
+    }
     pub fn prompt_on_vs_off(&self) -> Option<f64> {
         ratio(self.capture_on.prompt_tps, self.capture_off.prompt_tps)
     }
@@ -104,38 +111,44 @@ impl BenchReport {
     /// The human-readable table printed before the last line.
     pub fn table(&self) -> String {
         let mut s = String::new();
-        let row = |s: &mut String, name: &str, pp: f64, tg: f64, n: &str| {
-            s.push_str(&format!("{name:<22} {pp:>10.1} {tg:>10.1}   {n}\n"));
+        let depth = self
+            .capture_off
+            .prompt_tokens
+            .max(self.capture_on.prompt_tokens);
+        let row = |s: &mut String, name: &str, pp: f64, tg: f64, deep: f64| {
+            s.push_str(&format!("{name:<22} {pp:>10.1} {tg:>10.1} {deep:>14.1}\n"));
         };
         s.push_str(&format!(
-            "{:<22} {:>10} {:>10}\n",
-            "tokens/s (best of runs)", "prompt", "decode"
+            "{:<22} {:>10} {:>10} {:>14}\n",
+            "tokens/s (best of runs)",
+            format!("pp{depth}"),
+            format!("tg{}", self.capture_on.gen_tokens),
+            format!("tg after pp{depth}")
         ));
-        let n = |sp: &Speed| format!("pp{} tg{}", sp.prompt_tokens, sp.gen_tokens);
-        row(
-            &mut s,
-            "engine, capture off",
-            self.capture_off.prompt_tps,
-            self.capture_off.decode_tps,
-            &n(&self.capture_off),
-        );
-        row(
-            &mut s,
-            "engine, capture on",
-            self.capture_on.prompt_tps,
-            self.capture_on.decode_tps,
-            &n(&self.capture_on),
-        );
-        match &self.peer {
-            Some(p) => row(
+        for (name, sp) in [
+            ("engine, capture off", &self.capture_off),
+            ("engine, capture on", &self.capture_on),
+        ] {
+            row(
                 &mut s,
-                "llama-bench",
-                p.pp_tps,
-                p.tg_tps,
-                &format!("pp{} tg{}", p.n_prompt, p.n_gen),
-            ),
+                name,
+                sp.prompt_tps,
+                sp.decode_tps,
+                sp.decode_deep_tps,
+            );
+        }
+        match &self.peer {
+            Some(p) => row(&mut s, "llama-bench", p.pp_tps, p.tg_tps, p.tg_deep_tps),
             None => s.push_str("llama-bench            skipped\n"),
         }
+        let on = &self.capture_on;
+        s.push_str(&format!(
+            "per generated token, capture on: {:.3} ms = llama.cpp decode {:.3} + sampling {:.3} + engine {:.3}\n",
+            on.ms_per_token,
+            on.llama_ms_per_token,
+            on.sample_ms_per_token,
+            on.engine_ms_per_token()
+        ));
         s.push_str(&format!(
             "routing record, 48 layers x 128 experts, k 8: {} bytes per token\n",
             self.routing_bytes_per_token
@@ -169,22 +182,35 @@ impl fmt::Display for BenchReport {
         write!(
             f,
             "capture_on_vs_off={} capture_on_vs_llama_bench={} capture_off_vs_llama_bench={} \
+             capture_on_vs_llama_bench_deep={} \
              prompt_on_vs_off={} prompt_off_vs_llama_bench={} \
              decode_off_tps={:.1} decode_on_tps={:.1} llama_bench_tg_tps={} \
+             decode_on_deep_tps={:.1} llama_bench_tg_deep_tps={} depth={} \
              prompt_off_tps={:.1} prompt_on_tps={:.1} llama_bench_pp_tps={} \
+             token_ms={:.3} token_llama_ms={:.3} token_sample_ms={:.3} token_engine_ms={:.3} \
              heatmap_ms={:.3} frame_ms={:.3} routing_bytes_per_token={} \
              key_to_frame_ms={:.1} key_to_frame_p95_ms={:.1}",
             Opt(self.decode_on_vs_off(), 3),
             Opt(self.decode_on_vs_peer(), 3),
             Opt(self.decode_off_vs_peer(), 3),
+            Opt(self.decode_deep_on_vs_peer(), 3),
             Opt(self.prompt_on_vs_off(), 3),
             Opt(self.prompt_off_vs_peer(), 3),
             self.capture_off.decode_tps,
             self.capture_on.decode_tps,
             Opt(peer.map(|p| p.tg_tps), 1),
+            self.capture_on.decode_deep_tps,
+            Opt(peer.map(|p| p.tg_deep_tps), 1),
+            self.capture_off
+                .prompt_tokens
+                .max(self.capture_on.prompt_tokens),
             self.capture_off.prompt_tps,
             self.capture_on.prompt_tps,
             Opt(peer.map(|p| p.pp_tps), 1),
+            self.capture_on.ms_per_token,
+            self.capture_on.llama_ms_per_token,
+            self.capture_on.sample_ms_per_token,
+            self.capture_on.engine_ms_per_token(),
             self.render.heatmap_ms,
             self.render.frame_ms,
             self.routing_bytes_per_token,
@@ -301,8 +327,12 @@ mod tests {
         let sp = Speed {
             prompt_tps: 100.0,
             decode_tps: 50.0,
+            decode_deep_tps: 45.0,
             prompt_tokens: 64,
             gen_tokens: 64,
+            llama_ms_per_token: 18.0,
+            sample_ms_per_token: 0.5,
+            ms_per_token: 20.0,
         };
         let r = BenchReport {
             capture_off: sp.clone(),
@@ -324,6 +354,9 @@ mod tests {
         let line = r.to_string();
         assert!(line.starts_with("capture_on_vs_off=0.980 capture_on_vs_llama_bench=na"));
         assert!(line.contains("routing_bytes_per_token=7824"));
+        assert!(line.contains(
+            "token_ms=20.000 token_llama_ms=18.000 token_sample_ms=0.500 token_engine_ms=1.500"
+        ));
         assert!(!line.contains('\n'));
     }
 

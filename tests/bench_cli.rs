@@ -17,9 +17,17 @@ const KEYS: &[&str] = &[
     "decode_off_tps",
     "decode_on_tps",
     "llama_bench_tg_tps",
+    "capture_on_vs_llama_bench_deep",
+    "decode_on_deep_tps",
+    "llama_bench_tg_deep_tps",
+    "depth",
     "prompt_off_tps",
     "prompt_on_tps",
     "llama_bench_pp_tps",
+    "token_ms",
+    "token_llama_ms",
+    "token_sample_ms",
+    "token_engine_ms",
     "heatmap_ms",
     "frame_ms",
     "routing_bytes_per_token",
@@ -71,6 +79,17 @@ fn bench(extra: &[&str]) -> BTreeMap<String, String> {
         let x: f64 = v.parse().unwrap_or_else(|_| panic!("{k}={v} in {last}"));
         assert!(x.is_finite() && x >= 0.0, "{k}={v}");
     }
+    // The per-token breakdown is of the same decode run: llama.cpp and the sampler are
+    // both timed, and together they fit inside the token's time.
+    let num = |k: &str| fields[k].parse::<f64>().unwrap();
+    assert!(
+        num("token_llama_ms") > 0.0 && num("token_sample_ms") > 0.0,
+        "{fields:?}"
+    );
+    assert!(
+        num("token_llama_ms") + num("token_sample_ms") <= num("token_ms") * 1.0001 + 0.001,
+        "{fields:?}"
+    );
     // 48 layers x 128 experts, k = 8, full router probabilities.
     let bytes: usize = fields["routing_bytes_per_token"].parse().unwrap();
     assert!(bytes > 48 * 128 && bytes <= 8 * 1024, "{bytes}");
@@ -90,14 +109,34 @@ fn bench_without_a_peer_prints_na_for_its_ratios() {
 fn bench_reads_llama_bench_json() {
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("llama-bench");
-    // Prints what llama-bench -o json prints, whatever it is asked.
-    let json = r#"[{"n_prompt": 16, "n_gen": 0, "avg_ts": 90.0, "samples_ts": [80.0, 100.0]},
-{"n_prompt": 0, "n_gen": 16, "avg_ts": 40.0, "samples_ts": [50.0, 30.0]}]"#;
-    std::fs::write(&fake, format!("#!/bin/sh\ncat <<'EOF'\n{json}\nEOF\n")).unwrap();
+    // Prints what llama-bench -o json prints (generation at depth 0 and at the prompt's
+    // length), whatever it is asked, and keeps its arguments.
+    let json = r#"[{"n_prompt": 16, "n_gen": 0, "n_depth": 0, "avg_ts": 90.0, "samples_ts": [80.0, 100.0]},
+{"n_prompt": 0, "n_gen": 16, "n_depth": 0, "avg_ts": 40.0, "samples_ts": [50.0, 30.0]},
+{"n_prompt": 16, "n_gen": 0, "n_depth": 16, "avg_ts": 70.0, "samples_ts": [70.0]},
+{"n_prompt": 0, "n_gen": 16, "n_depth": 16, "avg_ts": 45.0, "samples_ts": [45.0, 44.0]}]"#;
+    let args = dir.path().join("args");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\necho \"$@\" > '{}'\ncat <<'EOF'\n{json}\nEOF\n",
+            args.display()
+        ),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     let f = bench(&["--llama-bench", fake.to_str().unwrap()]);
+    // The peer runs generation from an empty cache and after the engine's prompt length.
+    let args = std::fs::read_to_string(&args).unwrap();
+    let depth: u32 = f["depth"].parse().unwrap();
+    assert!(depth > 1, "{f:?}");
+    assert!(args.contains(&format!("-d 0,{depth}")), "{args}");
     assert_eq!(f["llama_bench_tg_tps"], "50.0");
+    assert_eq!(f["llama_bench_tg_deep_tps"], "45.0");
+    let deep: f64 = f["decode_on_deep_tps"].parse().unwrap();
+    let r: f64 = f["capture_on_vs_llama_bench_deep"].parse().unwrap();
+    assert!((r - deep / 45.0).abs() < 0.01 * r.max(1.0), "{f:?}");
     assert_eq!(f["llama_bench_pp_tps"], "100.0");
     let on: f64 = f["decode_on_tps"].parse().unwrap();
     let ratio: f64 = f["capture_on_vs_llama_bench"].parse().unwrap();

@@ -15,15 +15,33 @@ use crate::sampling::SamplingParams;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Speed {
     pub prompt_tps: f64,
+    /// Decode after a two-token prompt: what llama-bench's `tg` measures (from an empty
+    /// cache).
     pub decode_tps: f64,
+    /// Decode right after the full prompt (`prompt_tokens` already in the cache), as in a
+    /// chat; compared with llama-bench's `tg` at that depth.
+    pub decode_deep_tps: f64,
     /// Prompt tokens per prefill (BOS included).
     pub prompt_tokens: u32,
     /// Tokens generated in the best decode run.
     pub gen_tokens: u32,
+    /// Per generated token in the best decode run from the short prompt: milliseconds
+    /// inside llama.cpp's decode, in the sampler, and in all (the rest is the engine's own
+    /// work).
+    pub llama_ms_per_token: f64,
+    pub sample_ms_per_token: f64,
+    pub ms_per_token: f64,
 }
 
 impl Speed {
-    fn add(&mut self, s: &GenStats) {
+    /// Per generated token, milliseconds outside llama.cpp and the sampler: routing
+    /// records, candidate texts, events.
+    pub fn engine_ms_per_token(&self) -> f64 {
+        (self.ms_per_token - self.llama_ms_per_token - self.sample_ms_per_token).max(0.0)
+    }
+
+    /// A reply after the full prompt: prompt speed and decode at depth.
+    fn add_deep(&mut self, s: &GenStats) {
         if s.prompt_ms > 0.0 && s.cached_tokens == 0 {
             let pp = s.prompt_tokens as f64 * 1000.0 / s.prompt_ms;
             if pp > self.prompt_tps {
@@ -32,9 +50,20 @@ impl Speed {
             }
         }
         // A reply that ended at once says little about decode speed.
+        if s.generated_tokens >= 8 {
+            self.decode_deep_tps = self.decode_deep_tps.max(s.decode_tokens_per_s());
+        }
+    }
+
+    /// A reply after the two-token prompt: decode from an (almost) empty cache.
+    fn add_flat(&mut self, s: &GenStats) {
         if s.generated_tokens >= 8 && s.decode_tokens_per_s() > self.decode_tps {
+            let n = s.generated_tokens as f64;
             self.decode_tps = s.decode_tokens_per_s();
             self.gen_tokens = s.generated_tokens;
+            self.llama_ms_per_token = s.llama_ms / n;
+            self.sample_ms_per_token = s.sample_ms / n;
+            self.ms_per_token = s.generate_ms / n;
         }
     }
 }
@@ -116,6 +145,9 @@ pub(super) struct Pair {
     gen_tokens: u32,
 }
 
+/// The prompt of the decode runs that start from an (almost) empty cache.
+const SHORT_PROMPT: &str = "The";
+
 /// Text of about `words` words (plain English, so any vocabulary tokenizes it).
 fn text(words: usize) -> String {
     const WORDS: &[&str] = &[
@@ -162,13 +194,13 @@ impl Pair {
                 let mut e = Engine::load(&self.opts, capture)?;
                 // Warm-up: page in the weights, let llama.cpp allocate its buffers.
                 e.reply(&self.prompt, 4)?;
-                let s = e.reply(&self.prompt, self.gen_tokens)?;
+                let deep = e.reply(&self.prompt, self.gen_tokens)?;
+                // One word: BOS and one token in the cache before the first decode.
+                let flat = e.reply(SHORT_PROMPT, self.gen_tokens)?;
                 drop(e);
-                if capture {
-                    self.on.add(&s);
-                } else {
-                    self.off.add(&s);
-                }
+                let sp = if capture { &mut self.on } else { &mut self.off };
+                sp.add_deep(&deep);
+                sp.add_flat(&flat);
             }
         }
         Ok(())

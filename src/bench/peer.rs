@@ -12,10 +12,16 @@ const SDIST_DIR: &str = "llama_cpp_python-0.3.36";
 /// llama-bench's best prompt and generation rates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeerSpeed {
+    /// Prompt processing from an empty cache.
     pub pp_tps: f64,
+    /// Generation from an empty cache (llama-bench's usual `tg` figure).
     pub tg_tps: f64,
+    /// Generation after `depth` tokens already in the cache (0 when llama-bench ran no
+    /// deeper test).
+    pub tg_deep_tps: f64,
     pub n_prompt: u32,
     pub n_gen: u32,
+    pub depth: u32,
 }
 
 fn peer_dir() -> PathBuf {
@@ -130,7 +136,8 @@ pub fn ensure_llama_bench(progress: &mut dyn FnMut(&str)) -> Result<PathBuf, Str
 }
 
 /// Parse llama-bench's `-o json` output: the best sample of the prompt test and of the
-/// generation test.
+/// generation test from an empty cache, and of the generation test at the greatest depth
+/// it ran (if any).
 pub fn parse_json(text: &str) -> Result<PeerSpeed, String> {
     let v: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("llama-bench output: {e}"))?;
@@ -138,12 +145,15 @@ pub fn parse_json(text: &str) -> Result<PeerSpeed, String> {
     let mut out = PeerSpeed {
         pp_tps: 0.0,
         tg_tps: 0.0,
+        tg_deep_tps: 0.0,
         n_prompt: 0,
         n_gen: 0,
+        depth: 0,
     };
     for t in tests {
         let n_prompt = t["n_prompt"].as_u64().unwrap_or(0) as u32;
         let n_gen = t["n_gen"].as_u64().unwrap_or(0) as u32;
+        let depth = t["n_depth"].as_u64().unwrap_or(0) as u32;
         let best = t["samples_ts"]
             .as_array()
             .map(|s| s.iter().filter_map(|x| x.as_f64()).fold(0.0, f64::max))
@@ -151,8 +161,9 @@ pub fn parse_json(text: &str) -> Result<PeerSpeed, String> {
             .or_else(|| t["avg_ts"].as_f64())
             .unwrap_or(0.0);
         match (n_prompt, n_gen) {
-            (p, 0) if p > 0 => (out.pp_tps, out.n_prompt) = (best, p),
-            (0, g) if g > 0 => (out.tg_tps, out.n_gen) = (best, g),
+            (p, 0) if p > 0 && depth == 0 => (out.pp_tps, out.n_prompt) = (best, p),
+            (0, g) if g > 0 && depth == 0 => (out.tg_tps, out.n_gen) = (best, g),
+            (0, g) if g > 0 && depth >= out.depth => (out.tg_deep_tps, out.depth) = (best, depth),
             _ => {}
         }
     }
@@ -162,7 +173,9 @@ pub fn parse_json(text: &str) -> Result<PeerSpeed, String> {
     Ok(out)
 }
 
-/// Run llama-bench on `model` with `threads` threads, `pp` prompt and `tg` generated tokens.
+/// Run llama-bench on `model` with `threads` threads: `pp` prompt tokens, and `tg`
+/// generated tokens both from an empty cache and after `pp` tokens (as the engine's two
+/// kinds of decode run).
 pub fn run(
     bin: &Path,
     model: &Path,
@@ -176,6 +189,7 @@ pub fn run(
         .arg(model)
         .args(["-t", &threads.max(1).to_string()])
         .args(["-p", &pp.to_string(), "-n", &tg.to_string()])
+        .args(["-d", &format!("0,{pp}")])
         .args(["-r", &reps.max(1).to_string(), "-o", "json"])
         .output()
         .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
@@ -202,13 +216,23 @@ mod tests {
     #[test]
     fn parses_llama_bench_json() {
         let text = r#"[
-          {"n_prompt": 64, "n_gen": 0, "avg_ts": 350.0, "samples_ts": [340.0, 355.5, 352.0]},
-          {"n_prompt": 0, "n_gen": 64, "avg_ts": 140.0, "samples_ts": [139.0, 144.25]}
+          {"n_prompt": 64, "n_gen": 0, "n_depth": 0, "avg_ts": 350.0, "samples_ts": [340.0, 355.5, 352.0]},
+          {"n_prompt": 0, "n_gen": 64, "n_depth": 0, "avg_ts": 140.0, "samples_ts": [139.0, 144.25]},
+          {"n_prompt": 64, "n_gen": 0, "n_depth": 64, "avg_ts": 300.0, "samples_ts": [301.0]},
+          {"n_prompt": 0, "n_gen": 64, "n_depth": 64, "avg_ts": 130.0, "samples_ts": [131.5, 129.0]}
         ]"#;
         let p = parse_json(text).unwrap();
         assert_eq!(p.pp_tps, 355.5);
         assert_eq!(p.tg_tps, 144.25);
-        assert_eq!((p.n_prompt, p.n_gen), (64, 64));
+        assert_eq!(p.tg_deep_tps, 131.5);
+        assert_eq!((p.n_prompt, p.n_gen, p.depth), (64, 64, 64));
+        // An older llama-bench without depths: generation from an empty cache only.
+        let old = r#"[
+          {"n_prompt": 64, "n_gen": 0, "avg_ts": 350.0},
+          {"n_prompt": 0, "n_gen": 64, "avg_ts": 140.0}
+        ]"#;
+        let p = parse_json(old).unwrap();
+        assert_eq!((p.tg_tps, p.tg_deep_tps, p.depth), (140.0, 0.0, 0));
         assert!(parse_json("[]").is_err());
         assert!(parse_json("not json").is_err());
     }

@@ -170,6 +170,8 @@ pub fn synthetic_app(turns: u32, prompt_tokens: u32, reply_tokens: u32) -> App {
                 generated_tokens: reply_tokens,
                 prompt_ms: 100.0,
                 generate_ms: 1000.0,
+                llama_ms: 0.0,
+                sample_ms: 0.0,
                 context_used: pos,
             },
         });

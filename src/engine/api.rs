@@ -173,6 +173,13 @@ pub struct GenStats {
     pub generated_tokens: u32,
     pub prompt_ms: f64,
     pub generate_ms: f64,
+    /// Of `generate_ms`: time inside llama.cpp's decode, and time drawing tokens (the
+    /// Rust sampler). The rest is the engine's own per-token work (routing records,
+    /// candidate texts, events).
+    #[serde(default)]
+    pub llama_ms: f64,
+    #[serde(default)]
+    pub sample_ms: f64,
     /// Tokens in the context after this reply.
     pub context_used: u32,
 }

@@ -445,7 +445,9 @@ impl Session<'_> {
             if self.cached.len() >= n_ctx {
                 break StopReason::ContextFull;
             }
+            let t_sample = Instant::now();
             let mut step = sample(self.ctx.get_logits_ith(logits_index), *params, &mut rng);
+            stats.sample_ms += t_sample.elapsed().as_secs_f64() * 1000.0;
             let token = LlamaToken(step.chosen as i32);
             if self.model.is_eog_token(token) {
                 break StopReason::EndOfText;
@@ -461,10 +463,12 @@ impl Session<'_> {
                 return Outcome::Failed(format!("batch: {e}"));
             }
             capture.with(|c| c.clear());
+            let t_decode = Instant::now();
             if let Err(e) = self.ctx.decode(&mut self.batch) {
                 self.reset();
                 return Outcome::Failed(format!("llama.cpp failed to decode: {e}"));
             }
+            stats.llama_ms += t_decode.elapsed().as_secs_f64() * 1000.0;
             capture.with(|c| c.finish_graph());
             self.cached.push(token);
             logits_index = 0;

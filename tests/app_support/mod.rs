@@ -223,6 +223,8 @@ pub fn exchange(app: &mut App, shape: Option<&Shape>, prompt: &str, reply: &str)
         generated_tokens: generated,
         prompt_ms: 10.0,
         generate_ms: generated as f64 * 40.0,
+        llama_ms: 0.0,
+        sample_ms: 0.0,
         context_used: pos,
     };
     app.on_engine_event(EngineEvent::Done {
