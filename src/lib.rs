@@ -3,6 +3,10 @@
 //! Layers, with arrows pointing one way: `app` (TUI) and `headless` drive `engine` (the one
 //! thread that owns llama.cpp), and everything meets in plain data (`routing`, `sampling`,
 //! `engine::api`). Views import plain data only.
+//!
+//! Unsafe code is denied everywhere but `engine::capture` and `engine::ffi`.
+
+#![deny(unsafe_code)]
 
 pub mod acquire;
 pub mod app;

@@ -4,6 +4,8 @@
 
 use std::fs::File;
 use std::io::{stdout, Stdout, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,8 +17,6 @@ use crossterm::terminal::{
 use futures::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::unbounded_channel;
 
@@ -102,23 +102,37 @@ pub fn run(opts: TuiOptions) -> anyhow::Result<()> {
     result
 }
 
-/// Resolves when stdin has readiness news: `true` once it is hung up or failing (the
-/// pseudo-terminal's other end closed). Ordinary input is left for crossterm to read.
-async fn tty_closed(tty: Option<&AsyncFd<std::io::Stdin>>) -> bool {
-    let Some(tty) = tty else {
-        return std::future::pending().await;
-    };
-    match tty.readable().await {
-        Ok(mut guard) => {
-            let ready = guard.ready();
-            if ready.is_read_closed() || ready.is_error() {
-                return true;
+/// Watches stdin for a hang-up on a thread of its own and resolves the returned receiver
+/// when it comes (the pseudo-terminal's other end closed). `poll` with no requested events
+/// reports only hang-up, error and invalid-descriptor conditions, so ordinary input is
+/// left for crossterm to read and the thread sleeps in the kernel between checks. The
+/// thread ends when `stop` is set (checked every 200 ms) or after reporting.
+fn watch_hangup(stop: Arc<AtomicBool>) -> tokio::sync::oneshot::Receiver<()> {
+    use nix::poll::{poll, PollFd, PollFlags};
+    use std::os::fd::AsRawFd;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let fd = std::io::stdin().as_raw_fd();
+    let spawned = std::thread::Builder::new()
+        .name("stdin-hangup".into())
+        .spawn(move || {
+            let gone = PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL;
+            while !stop.load(Ordering::Relaxed) {
+                let mut fds = [PollFd::new(fd, PollFlags::empty())];
+                let hung_up = match poll(&mut fds, 200) {
+                    Ok(0) | Err(nix::errno::Errno::EINTR) => false,
+                    Ok(_) => fds[0].revents().is_some_and(|r| r.intersects(gone)),
+                    Err(_) => true,
+                };
+                if hung_up {
+                    let _ = tx.send(());
+                    return;
+                }
             }
-            guard.clear_ready();
-            false
-        }
-        Err(_) => true,
+        });
+    if spawned.is_err() {
+        tracing::warn!("could not start the stdin hang-up watcher");
     }
+    rx
 }
 
 /// Debug builds only: `MOE_TUTOR_DEBUG_PANIC=1` panics after the first frame, so a test
@@ -157,9 +171,8 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
     // The terminal closing without a SIGHUP (it was not our controlling terminal) shows
     // only as a hang-up on stdin, which crossterm's reader does not report (it retries
     // the failing read forever): watch for it here.
-    // SAFETY: the registered descriptor is stdin (fd 0), which nothing in this process
-    // closes or replaces, and the `AsyncFd` is dropped when this function returns.
-    let tty = unsafe { AsyncFd::register_with_interest(std::io::stdin(), Interest::READABLE) }.ok();
+    let stop_watch = Arc::new(AtomicBool::new(false));
+    let mut hangup = watch_hangup(stop_watch.clone());
     let mut force_redraw = true;
     loop {
         tokio::select! {
@@ -204,12 +217,13 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
             },
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
-            hup = tty_closed(tty.as_ref()) => if hup { break },
+            hup = &mut hangup => if hup.is_ok() { break },
         }
         if app.should_quit() {
             break;
         }
     }
+    stop_watch.store(true, Ordering::Relaxed);
     engine.shutdown();
     Ok(())
 }
