@@ -154,8 +154,8 @@ impl BenchReport {
             self.routing_bytes_per_token
         ));
         s.push_str(&format!(
-            "render at 160x48 (median of {} frames): routing heatmap {:.2} ms, whole frame {:.2} ms\n",
-            self.render.frames, self.render.heatmap_ms, self.render.frame_ms
+            "render at 160x48 (median of {} frames): routing heatmap {:.2} ms, whole frame {:.2} ms, expert-load view {:.2} ms\n",
+            self.render.frames, self.render.heatmap_ms, self.render.frame_ms, self.render.load_ms
         ));
         s.push_str(&format!(
             "key press to next frame while streaming: median {:.1} ms, p95 {:.1} ms ({} presses)\n",
@@ -188,7 +188,7 @@ impl fmt::Display for BenchReport {
              decode_on_deep_tps={:.1} llama_bench_tg_deep_tps={} depth={} \
              prompt_off_tps={:.1} prompt_on_tps={:.1} llama_bench_pp_tps={} \
              token_ms={:.3} token_llama_ms={:.3} token_sample_ms={:.3} token_engine_ms={:.3} \
-             heatmap_ms={:.3} frame_ms={:.3} routing_bytes_per_token={} \
+             heatmap_ms={:.3} frame_ms={:.3} load_view_ms={:.3} routing_bytes_per_token={} \
              key_to_frame_ms={:.1} key_to_frame_p95_ms={:.1}",
             Opt(self.decode_on_vs_off(), 3),
             Opt(self.decode_on_vs_peer(), 3),
@@ -213,6 +213,7 @@ impl fmt::Display for BenchReport {
             self.capture_on.engine_ms_per_token(),
             self.render.heatmap_ms,
             self.render.frame_ms,
+            self.render.load_ms,
             self.routing_bytes_per_token,
             self.key_to_frame_ms,
             self.key_to_frame_p95_ms,
@@ -345,6 +346,7 @@ mod tests {
             render: RenderTimes {
                 heatmap_ms: 1.0,
                 frame_ms: 2.0,
+                load_ms: 1.5,
                 frames: 10,
             },
             key_to_frame_ms: 17.0,

@@ -10,7 +10,7 @@ pub mod trace;
 use half::f16;
 use serde::{Deserialize, Serialize};
 
-pub use stats::{entropy, LayerSummary};
+pub use stats::{entropy, ExpertLoad, LayerLoad, LayerSummary};
 
 /// Whether a token was part of the prompt the model read, or sampled by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ mod app_support;
 
 use app_support::*;
 use crossterm::event::{KeyCode, KeyModifiers};
-use moe_tutor::app::state::{EngineState, Pane, ReplyStatus, StripMode, TokenRef};
+use moe_tutor::app::state::{EngineState, Pane, ReplyStatus, RoutingView, StripMode, TokenRef};
 use moe_tutor::app::App;
 use moe_tutor::engine::api::{EngineCommand, EngineEvent, GenStats, Role, StopReason};
 use moe_tutor::routing::Phase;
@@ -361,10 +361,12 @@ fn layer_pane_and_mode_keys() {
     assert_eq!(app.pane(), Pane::Chat);
     press(&mut app, KeyCode::F(3));
     assert_eq!(app.strip_mode(), StripMode::Entropy);
-    // No preference recorded: F4 explains instead of toggling.
+    // No preference recorded: F4 skips it and goes on to the expert load view.
     press(&mut app, KeyCode::F(4));
     assert!(!app.show_preference());
-    assert!(app.notice().is_some());
+    assert_eq!(app.routing_view(), RoutingView::Load);
+    press(&mut app, KeyCode::F(4));
+    assert_eq!(app.routing_view(), RoutingView::Probabilities);
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod app_support;
 
 use app_support::*;
 use crossterm::event::KeyCode;
+use moe_tutor::app::state::RoutingView;
 use moe_tutor::app::App;
 use moe_tutor::routing::Phase;
 
@@ -138,4 +139,103 @@ fn router_preference_is_labelled_as_such() {
     ));
     // Layer slot 0 prefers expert 0 strongly: a full shade there.
     assert!(screen_contains(&term, "▶L1 █"));
+}
+
+/// F4's third view: expert load over the whole conversation, one row per layer.
+fn moe_load() -> App {
+    let info = moe_info(16, 4, 6, 1);
+    let shape = Shape::of(&info);
+    let mut app = loaded(info);
+    exchange(
+        &mut app,
+        shape.as_ref(),
+        "Why is the sky blue?",
+        "Rayleigh scattering.",
+    );
+    exchange(
+        &mut app,
+        shape.as_ref(),
+        "And sunsets?",
+        "Longer paths scatter the blue away.",
+    );
+    press(&mut app, KeyCode::F(4)); // no preference recorded: straight to load
+    assert_eq!(app.routing_view(), RoutingView::Load);
+    app
+}
+
+#[test]
+fn expert_load_counts_every_routed_token() {
+    let app = moe_load();
+    // What the view must show, counted here from the tokens themselves.
+    let mut picks = [0u32; 16];
+    let mut routed = 0;
+    for r in app.token_refs() {
+        let Some(rt) = app.token(r).and_then(|t| t.routing.as_ref()) else {
+            continue;
+        };
+        let v = rt.layer(0).expect("layer slot 0");
+        if v.computed {
+            routed += 1;
+            for &e in v.experts {
+                picks[e as usize] += 1;
+            }
+        }
+    }
+    assert!(routed > 10, "{routed}");
+    let term = draw(&app, 160, 48);
+    assert!(screen_contains(&term, "expert load"));
+    assert!(screen_contains(
+        &term,
+        &format!("{routed} tokens · busiest")
+    ));
+    let busiest = (0..16)
+        .max_by_key(|&e| (picks[e], std::cmp::Reverse(e)))
+        .unwrap();
+    let pct = 100.0 * picks[busiest] as f32 / routed as f32;
+    assert!(
+        screen_contains(&term, &format!("busiest e{busiest} {pct:.0}%")),
+        "e{busiest} {pct:.0}%"
+    );
+    // The dense lead layer has no router.
+    assert!(screen_contains(&term, "L0 dense (no router)"));
+}
+
+#[test]
+fn expert_load_80x24() {
+    let mut app = moe_load();
+    press(&mut app, KeyCode::F(2));
+    insta::assert_snapshot!(draw(&app, 80, 24).backend());
+}
+
+#[test]
+fn expert_load_160x48() {
+    insta::assert_snapshot!(draw(&moe_load(), 160, 48).backend());
+}
+
+#[test]
+fn f4_cycles_probabilities_preference_load() {
+    let mut info = moe_info(16, 4, 6, 1);
+    info.router_display_temperature = Some(4.0);
+    let mut app = loaded(info);
+    let g = send(&mut app, "Hi");
+    let mut r = routing(16, 4, (1..6).collect(), 3, false);
+    r.set_preference(0, &[1.0 / 16.0; 16]);
+    app.on_engine_event(moe_tutor::engine::api::EngineEvent::Token {
+        generation: g,
+        token: Box::new(token(Phase::Generated, 9, "Yo", Some(r), Some(step("Yo")))),
+    });
+    let mut seen = vec![app.routing_view()];
+    for _ in 0..3 {
+        press(&mut app, KeyCode::F(4));
+        seen.push(app.routing_view());
+    }
+    assert_eq!(
+        seen,
+        [
+            RoutingView::Probabilities,
+            RoutingView::Preference,
+            RoutingView::Load,
+            RoutingView::Probabilities
+        ]
+    );
 }

@@ -30,6 +30,7 @@ const KEYS: &[&str] = &[
     "token_engine_ms",
     "heatmap_ms",
     "frame_ms",
+    "load_view_ms",
     "routing_bytes_per_token",
     "key_to_frame_ms",
     "key_to_frame_p95_ms",

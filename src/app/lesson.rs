@@ -143,7 +143,7 @@ impl App {
                 StripMode::TopExpert => "top_expert",
                 StripMode::Entropy => "entropy",
             },
-            preference: self.show_preference,
+            preference: self.show_preference(),
             layer: (n_moe > 0).then(|| {
                 let lead = model.map_or(0, |m| m.n_dense_lead);
                 lead + self.layer_slot() as u32

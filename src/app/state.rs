@@ -96,6 +96,17 @@ pub enum StripMode {
     Entropy,
 }
 
+/// What the routing pane shows (F4 cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoutingView {
+    /// The selected token's router probabilities per layer.
+    Probabilities,
+    /// The selected token's router preference (logits / the model's display temperature).
+    Preference,
+    /// Expert load over the whole conversation: how often each expert was chosen.
+    Load,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     pub text: String,
@@ -138,7 +149,7 @@ pub struct App {
     pub(crate) layer: usize,
     pub(crate) strip_mode: StripMode,
     pub(crate) pane: Pane,
-    pub(crate) show_preference: bool,
+    pub(crate) routing_view: RoutingView,
     /// Experts knocked out of selection, by model layer (what the engine was last told).
     pub(crate) knockout: std::collections::BTreeMap<u32, Vec<u16>>,
     /// Whether the model's LoRA adapter is switched on (it loads on).
@@ -185,7 +196,7 @@ impl App {
             layer: 0,
             strip_mode: StripMode::TopExpert,
             pane: Pane::Chat,
-            show_preference: false,
+            routing_view: RoutingView::Probabilities,
             knockout: Default::default(),
             lora_on: true,
             help_open: false,
@@ -313,7 +324,10 @@ impl App {
         self.follow
     }
     pub fn show_preference(&self) -> bool {
-        self.show_preference
+        self.routing_view == RoutingView::Preference
+    }
+    pub fn routing_view(&self) -> RoutingView {
+        self.routing_view
     }
 
     /// The conversation as the engine should see it: no empty assistant placeholders.

@@ -11,7 +11,8 @@ use crossterm::event::KeyEvent;
 
 use super::keymap::{self, Action};
 use super::state::{
-    App, EngineState, Message, Notice, Pane, ReplyStatus, Running, Scroll, StripMode, TokenRef,
+    App, EngineState, Message, Notice, Pane, ReplyStatus, RoutingView, Running, Scroll, StripMode,
+    TokenRef,
 };
 use crate::engine::api::{EngineCommand, GenerateRequest, Role};
 use crate::sampling::SamplingParams;
@@ -116,7 +117,7 @@ impl App {
                     StripMode::Entropy => StripMode::TopExpert,
                 }
             }
-            Action::TogglePreference => self.toggle_preference(),
+            Action::TogglePreference => self.cycle_routing_view(),
             Action::TemperatureDown => return self.step_temperature(-1.0),
             Action::TemperatureUp => return self.step_temperature(1.0),
             Action::TopPDown => return self.step_top_p(-1.0),
@@ -381,22 +382,18 @@ impl App {
         };
     }
 
-    fn toggle_preference(&mut self) {
-        if self.show_preference {
-            self.show_preference = false;
-            return;
-        }
-        let has = self
+    /// F4: router probabilities -> router preference (when the token has one) -> expert
+    /// load over the conversation -> probabilities.
+    fn cycle_routing_view(&mut self) {
+        let has_pref = self
             .selected_token()
             .and_then(|(_, t)| t.routing.as_ref())
             .is_some_and(|r| !r.preference.is_empty());
-        if has {
-            self.show_preference = true;
-        } else {
-            self.info(
-                "no router preference for this token: the model declares no display temperature",
-            );
-        }
+        self.routing_view = match self.routing_view {
+            RoutingView::Probabilities if has_pref => RoutingView::Preference,
+            RoutingView::Probabilities | RoutingView::Preference => RoutingView::Load,
+            RoutingView::Load => RoutingView::Probabilities,
+        };
     }
 
     pub(crate) fn set_params(&mut self, params: SamplingParams) -> Vec<EngineCommand> {

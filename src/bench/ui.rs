@@ -11,6 +11,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 
+use crate::app::state::RoutingView;
 use crate::app::{views, App, AppConfig};
 use crate::engine::api::{EngineEvent, GenStats, ModelInfo, StopReason, TokenEvent};
 use crate::routing::{Phase, TokenRouting};
@@ -29,6 +30,9 @@ pub struct RenderTimes {
     pub heatmap_ms: f64,
     /// A whole frame at 160x48, chat + routing + sampling, as the app draws it.
     pub frame_ms: f64,
+    /// The routing pane in its expert-load view (F4), counting every token of the
+    /// conversation (4 exchanges, 1,280 tokens at 48 x 128, k 8) on each draw.
+    pub load_ms: f64,
     pub frames: u32,
 }
 
@@ -208,6 +212,27 @@ pub fn render_times(frames: u32) -> RenderTimes {
         views::routing::render(&app, area, &mut buf);
         heat.push(t.elapsed().as_secs_f64() * 1000.0);
     }
+    // The expert-load view of the same pane.
+    let mut load = Vec::with_capacity(frames as usize);
+    for _ in 0..3 {
+        if app.routing_view() == RoutingView::Load {
+            break;
+        }
+        app.handle_key(KeyEvent::new(KeyCode::F(4), KeyModifiers::NONE));
+    }
+    for i in 0..frames {
+        wiggle(&mut app, i);
+        buf.reset();
+        let t = Instant::now();
+        views::routing::render(&app, area, &mut buf);
+        load.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    for _ in 0..3 {
+        if app.routing_view() == RoutingView::Probabilities {
+            break;
+        }
+        app.handle_key(KeyEvent::new(KeyCode::F(4), KeyModifiers::NONE));
+    }
     // The whole frame, as the event loop draws it.
     let whole = Rect::new(0, 0, WIDTH, HEIGHT);
     let mut frame = Vec::with_capacity(frames as usize);
@@ -229,6 +254,7 @@ pub fn render_times(frames: u32) -> RenderTimes {
     RenderTimes {
         heatmap_ms: median_ms(heat),
         frame_ms: median_ms(frame),
+        load_ms: median_ms(load),
         frames,
     }
 }
