@@ -94,6 +94,9 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<StopReason, RunError
                     t.write(&token).map_err(io_err)?;
                 }
             }
+            Some(EngineEvent::Tail { text, .. }) => {
+                out.write_all(text.as_bytes()).map_err(io_err)?;
+            }
             Some(EngineEvent::Done { reason, .. }) => break reason,
             Some(EngineEvent::Error { message, .. }) => return Err(RunError::new(1, message)),
             Some(_) => {}

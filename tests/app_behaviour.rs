@@ -87,6 +87,20 @@ fn tokens_fill_the_reply_and_stale_generations_are_ignored() {
     assert_eq!(reply.content, "Hello");
     assert_eq!(reply.tokens.len(), 2);
     assert_eq!(app.engine_state(), EngineState::Generating);
+    // The reply stopped inside a character: the cut shows as U+FFFD at its end, on the
+    // text and on the last token; a stale tail goes nowhere.
+    app.on_engine_event(EngineEvent::Tail {
+        generation: g + 1,
+        text: "\u{FFFD}".into(),
+    });
+    app.on_engine_event(EngineEvent::Tail {
+        generation: g,
+        text: "\u{FFFD}".into(),
+    });
+    let reply = &app.messages()[1];
+    assert_eq!(reply.content, "Hello\u{FFFD}");
+    assert_eq!(reply.tokens.len(), 2);
+    assert_eq!(reply.tokens[1].text, "lo\u{FFFD}");
     let stats = GenStats {
         generated_tokens: 2,
         generate_ms: 100.0,

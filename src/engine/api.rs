@@ -215,6 +215,12 @@ pub enum EngineEvent {
         generation: u64,
         token: Box<TokenEvent>,
     },
+    /// Text that ends the reply after its last token: the bytes of a character the reply
+    /// stopped in the middle of, shown as U+FFFD. Sent just before `Done`, rarely.
+    Tail {
+        generation: u64,
+        text: String,
+    },
     Done {
         generation: u64,
         reason: StopReason,

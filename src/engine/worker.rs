@@ -492,6 +492,14 @@ impl Session<'_> {
             });
         };
         stats.generate_ms = t1.elapsed().as_secs_f64() * 1000.0;
+        // A reply that stopped inside a multi-byte character: show the cut, don't drop it.
+        let tail = utf8.finish();
+        if !tail.is_empty() {
+            w.emit(EngineEvent::Tail {
+                generation,
+                text: sanitize(&tail),
+            });
+        }
         Outcome::Stop(result)
     }
 }

@@ -44,6 +44,11 @@ impl App {
                     self.add_token(r.reply, *token);
                 }
             }
+            EngineEvent::Tail { generation, text } => {
+                if let Some(r) = self.live(generation) {
+                    self.add_tail(r.reply, &text);
+                }
+            }
             EngineEvent::Done {
                 generation,
                 reason,
@@ -109,6 +114,19 @@ impl App {
         };
         msg.content.push_str(&token.text);
         msg.tokens.push(token);
+        msg.rendered = self.markdown.render(&msg.content);
+    }
+
+    /// The end of a character the reply stopped inside of: part of the text (and of its
+    /// last token, so the token strip shows it too).
+    fn add_tail(&mut self, reply: usize, text: &str) {
+        let Some(msg) = self.messages.get_mut(reply) else {
+            return;
+        };
+        msg.content.push_str(text);
+        if let Some(last) = msg.tokens.last_mut() {
+            last.text.push_str(text);
+        }
         msg.rendered = self.markdown.render(&msg.content);
     }
 

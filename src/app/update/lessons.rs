@@ -465,11 +465,10 @@ impl App {
             EngineEvent::Prompt { generation, .. }
             | EngineEvent::PrefillProgress { generation, .. }
             | EngineEvent::Token { generation, .. }
+            | EngineEvent::Tail { generation, .. }
             | EngineEvent::Done { generation, .. }
             | EngineEvent::Error { generation, .. } => *generation,
             EngineEvent::Loaded(_) | EngineEvent::LoadFailed(_) => return false,
-            #[allow(unreachable_patterns)]
-            _ => return false,
         };
         let Some(a) = self.lessons.active.as_mut() else {
             return false;
@@ -481,6 +480,7 @@ impl App {
             EngineEvent::Token { token, .. } if cell.end.is_none() => {
                 cell.text.push_str(&token.text)
             }
+            EngineEvent::Tail { text, .. } if cell.end.is_none() => cell.text.push_str(text),
             EngineEvent::Done { reason, .. } if cell.end.is_none() => cell.end = Some(Ok(*reason)),
             EngineEvent::Error { message, .. } => cell.end = Some(Err(message.clone())),
             _ => {}
