@@ -140,6 +140,7 @@ fn main() -> ExitCode {
         }
         o
     };
+    let lang_explicit = cli.lang.is_some();
     let lang = match moe_tutor::lessons::resolve_lang(cli.lang.as_deref()) {
         Ok(l) => l,
         Err(e) => return fail(&e, 2),
@@ -250,7 +251,7 @@ fn main() -> ExitCode {
                 max_tokens: cli.sampling.max_tokens,
                 log_file: log,
                 settings,
-                lessons: moe_tutor::app::LessonSetup::standard(lang, open_lessons),
+                lessons: moe_tutor::app::LessonSetup::standard(lang, lang_explicit, open_lessons),
             };
             match tui::run(opts) {
                 Ok(()) => ExitCode::SUCCESS,

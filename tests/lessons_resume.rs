@@ -1,5 +1,6 @@
-//! Quit mid-lesson, start again: the same lesson comes back at the same step, from a real
-//! progress file in a temporary data directory (MOE_TUTOR_DATA_DIR).
+//! Quit mid-lesson, start again: the same lesson comes back at the same step, and the
+//! language last chosen with F10, from a real progress file in a temporary data directory
+//! (MOE_TUTOR_DATA_DIR).
 
 mod app_support;
 
@@ -13,7 +14,7 @@ fn a_lesson_resumes_at_the_step_it_was_left_at() {
     let data = tempfile::tempdir().expect("tempdir");
     // The only test in this binary: nothing else reads the environment concurrently.
     std::env::set_var("MOE_TUTOR_DATA_DIR", data.path());
-    let setup = || LessonSetup::standard(Lang::En, false);
+    let setup = || LessonSetup::standard(Lang::En, false, false);
 
     let mut app = loaded(moe_info(8, 2, 3, 1));
     app.setup_lessons(setup());
@@ -43,4 +44,15 @@ fn a_lesson_resumes_at_the_step_it_was_left_at() {
     ctrl(&mut third, 'l');
     press(&mut third, KeyCode::Enter);
     assert_eq!(third.lessons().active().map(|a| a.step), Some(2));
+
+    // F10's language is remembered for the next start, unless one was asked for.
+    press(&mut third, KeyCode::F(10));
+    assert_eq!(third.lang(), Lang::ZhCn);
+    drop(third);
+    let mut fourth = loaded(moe_info(8, 2, 3, 1));
+    fourth.setup_lessons(setup());
+    assert_eq!(fourth.lang(), Lang::ZhCn, "the F10 choice comes back");
+    let mut fifth = loaded(moe_info(8, 2, 3, 1));
+    fifth.setup_lessons(LessonSetup::standard(Lang::En, true, false));
+    assert_eq!(fifth.lang(), Lang::En, "--lang / config language wins");
 }

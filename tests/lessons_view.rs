@@ -69,6 +69,7 @@ fn app(lang: Lang) -> (App, tempfile::TempDir) {
         lang,
         store: None,
         open_list: true,
+        lang_explicit: true,
     });
     (app, dir)
 }

@@ -275,6 +275,7 @@ fn every_lesson_can_be_taken_from_first_to_last_step() {
                 lang,
                 store: None,
                 open_list: false,
+                lang_explicit: true,
             });
             walk(&mut app, &mut engine, index, lang);
             // A fresh conversation for the next lesson.

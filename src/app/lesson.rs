@@ -21,16 +21,20 @@ pub struct LessonSetup {
     pub store: Option<ProgressStore>,
     /// Start with the lesson list open (`moe-tutor lessons`).
     pub open_list: bool,
+    /// `lang` was asked for (`--lang`, or the config's `language`): it wins over the
+    /// language last chosen with F10.
+    pub lang_explicit: bool,
 }
 
 impl LessonSetup {
     /// The shipped lessons, progress in the data directory.
-    pub fn standard(lang: Lang, open_list: bool) -> Self {
+    pub fn standard(lang: Lang, lang_explicit: bool, open_list: bool) -> Self {
         LessonSetup {
             library: load_dir(&crate::lessons::default_dir()),
             lang,
             store: Some(ProgressStore::default_location()),
             open_list,
+            lang_explicit,
         }
     }
 }

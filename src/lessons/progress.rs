@@ -28,6 +28,10 @@ pub struct Progress {
     pub current: Option<String>,
     #[serde(default)]
     pub lessons: BTreeMap<String, LessonProgress>,
+    /// The language last chosen with F10; used at start unless `--lang` or the config's
+    /// `language` names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<super::Lang>,
 }
 
 fn version() -> u32 {

@@ -23,6 +23,9 @@ impl App {
                 self.error(p);
             }
         }
+        if let Some(l) = self.lessons.progress.lang.filter(|_| !setup.lang_explicit) {
+            self.lessons.lang = l;
+        }
         let current = self.lessons.progress.current.clone();
         let index = current.as_deref().and_then(|id| self.entry_index(id));
         if let Some(i) = index {
@@ -56,6 +59,8 @@ impl App {
             Action::ToggleLessons => self.lessons.list_open = true,
             Action::SwitchLang => {
                 self.lessons.lang = self.lessons.lang.other();
+                self.lessons.progress.lang = Some(self.lessons.lang);
+                self.save_progress();
                 self.render_step();
             }
             Action::LessonNext => return Some(self.lesson_next()),
@@ -112,6 +117,8 @@ impl App {
             }
             Action::SwitchLang => {
                 self.lessons.lang = self.lessons.lang.other();
+                self.lessons.progress.lang = Some(self.lessons.lang);
+                self.save_progress();
                 self.render_step();
             }
             Action::Quit | Action::Interrupt => return self.update_quit(action),
