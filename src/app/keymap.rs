@@ -174,7 +174,7 @@ pub const KEYMAP: &[Binding] = &[
     b(Action::TopPDown, &[k(F(7))], "top_p - 0.05 (from the next token)", Some("top_p"), S::Sampling),
     b(Action::TopPUp, &[k(F(8))], "top_p + 0.05", Some("top_p"), S::Sampling),
     b(Action::ToggleStripMode, &[k(F(3))], "token colours: top expert / router entropy", Some("colour"), S::Panes),
-    b(Action::TogglePreference, &[k(F(4))], "routing: probabilities / router preference / expert load (whole conversation)", None, S::Panes),
+    b(Action::TogglePreference, &[k(F(4))], "routing view: probabilities / router preference / expert load", None, S::Panes),
     b(Action::PrevTurn, &[alt(Up), ctrl(Up)], "select the previous message's tokens", None, S::Tokens),
     b(Action::NextTurn, &[alt(Down), ctrl(Down)], "select the next message's tokens", None, S::Tokens),
     b(Action::NewestToken, &[alt(End), ctrl(End)], "select the newest token and follow new ones", None, S::Tokens),
