@@ -72,11 +72,20 @@ impl LayerLoad {
         self.picks.get(e).copied().unwrap_or(0) as f32 / self.tokens as f32
     }
 
+    /// [`LayerLoad::ratio`] of every expert, the total summed once.
+    pub fn ratios(&self) -> Vec<f32> {
+        let total: u32 = self.picks.iter().sum();
+        let scale = if total == 0 {
+            0.0
+        } else {
+            self.picks.len() as f32 / total as f32
+        };
+        self.picks.iter().map(|&c| c as f32 * scale).collect()
+    }
+
     /// The busiest expert's load over the mean load (1.0 = perfectly balanced).
     pub fn max_over_mean(&self) -> f32 {
-        (0..self.picks.len())
-            .map(|e| self.ratio(e))
-            .fold(0.0, f32::max)
+        self.ratios().into_iter().fold(0.0, f32::max)
     }
 
     /// Coefficient of variation of the loads (standard deviation / mean; 0 = balanced).

@@ -161,17 +161,7 @@ fn heatmap(
     }
     lines.push(Line::from(how));
 
-    // Expert axis: a tick every few columns.
-    let every = if cols.cw == 2 { 4 } else { 8 };
-    let mut axis = " ".repeat(label_w);
-    let mut c = 0;
-    while c < cols.count {
-        let tick = format!("{}", c * cols.per);
-        let span = every * cols.cw;
-        axis.push_str(&format!("{tick:<span$}"));
-        c += every;
-    }
-    lines.push(Line::styled(axis, DIM));
+    lines.push(axis(label_w, cols));
 
     // The selected layer's mixing weights, wrapped to the pane.
     let weights = weight_lines(r, slot, model, area.width as usize);
@@ -181,12 +171,7 @@ fn heatmap(
     let avail = (area.height as usize)
         .saturating_sub(lines.len() + footer)
         .max(1);
-    let sel_row = sel_layer.unwrap_or(0);
-    let start = if n_rows <= avail {
-        0
-    } else {
-        sel_row.saturating_sub(avail / 2).min(n_rows - avail)
-    };
+    let start = window_start(n_rows, avail, sel_layer.unwrap_or(0));
     let grid = Grid {
         r,
         cols,
@@ -247,9 +232,37 @@ fn weight_lines(
             DIM,
         ));
     }
+    pack(&format!("L{}: ", v.layer), items, width)
+}
+
+/// The expert axis under the legend: a tick every few columns.
+fn axis(label_w: usize, cols: Columns) -> Line<'static> {
+    let every = if cols.cw == 2 { 4 } else { 8 };
+    let mut axis = " ".repeat(label_w);
+    let mut c = 0;
+    while c < cols.count {
+        let tick = format!("{}", c * cols.per);
+        let span = every * cols.cw;
+        axis.push_str(&format!("{tick:<span$}"));
+        c += every;
+    }
+    Line::styled(axis, DIM)
+}
+
+/// First of `avail` rows out of `n_rows`, centred on `sel_row` when they do not all fit.
+fn window_start(n_rows: usize, avail: usize, sel_row: usize) -> usize {
+    if n_rows <= avail {
+        0
+    } else {
+        sel_row.saturating_sub(avail / 2).min(n_rows - avail)
+    }
+}
+
+/// `head` then the items, wrapped into lines of `width` (continuations indented).
+fn pack(head: &str, items: Vec<(String, Style)>, width: usize) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
-    let mut cur = vec![Span::styled(format!("L{}: ", v.layer), CHOSEN)];
-    let mut used = cur[0].content.chars().count();
+    let mut cur = vec![Span::styled(head.to_string(), CHOSEN)];
+    let mut used = head.chars().count();
     for (text, style) in items {
         let w = text.chars().count();
         if used + w > width && cur.len() > 1 {
@@ -332,16 +345,7 @@ fn load_lines(app: &App, model: &ModelInfo, area: Rect) -> Vec<Line<'static>> {
         n_expert,
         (area.width as usize).saturating_sub(label_w + RIGHT),
     );
-    let every = if cols.cw == 2 { 4 } else { 8 };
-    let mut axis = " ".repeat(label_w);
-    let mut c = 0;
-    while c < cols.count {
-        let tick = format!("{}", c * cols.per);
-        let span = every * cols.cw;
-        axis.push_str(&format!("{tick:<span$}"));
-        c += every;
-    }
-    lines.push(Line::styled(axis, DIM));
+    lines.push(axis(label_w, cols));
 
     let sel_layer = app
         .selected_token()
@@ -361,12 +365,7 @@ fn load_lines(app: &App, model: &ModelInfo, area: Rect) -> Vec<Line<'static>> {
     let avail = (area.height as usize)
         .saturating_sub(lines.len() + footer)
         .max(1);
-    let sel_row = sel_layer.unwrap_or(0);
-    let start = if n_rows <= avail {
-        0
-    } else {
-        sel_row.saturating_sub(avail / 2).min(n_rows - avail)
-    };
+    let start = window_start(n_rows, avail, sel_layer.unwrap_or(0));
     for layer in start..(start + avail).min(n_rows) {
         let selected = sel_layer == Some(layer);
         let mark = if selected { "▶" } else { " " };
@@ -382,9 +381,10 @@ fn load_lines(app: &App, model: &ModelInfo, area: Rect) -> Vec<Line<'static>> {
             lines.push(Line::from(spans));
             continue;
         };
+        let ratios = l.ratios();
         for c in 0..cols.count {
-            let ratio = (c * cols.per..((c + 1) * cols.per).min(n_expert))
-                .map(|e| l.ratio(e))
+            let ratio = (c * cols.per..((c + 1) * cols.per).min(ratios.len()))
+                .map(|e| ratios[e])
                 .fold(0.0f32, f32::max);
             let g = load_shade(ratio);
             let cell = if cols.cw == 2 {
@@ -394,7 +394,8 @@ fn load_lines(app: &App, model: &ModelInfo, area: Rect) -> Vec<Line<'static>> {
             };
             spans.push(Span::styled(cell, shade_style((ratio / 2.0).min(1.0))));
         }
-        spans.push(Span::styled(format!(" {:>4.1}x", l.max_over_mean()), DIM));
+        let max = ratios.iter().copied().fold(0.0f32, f32::max);
+        spans.push(Span::styled(format!(" {max:>4.1}x"), DIM));
         lines.push(Line::from(spans));
     }
     lines.extend(detail);
@@ -426,21 +427,7 @@ fn load_detail(l: &LayerLoad, width: usize) -> Vec<Line<'static>> {
         format!("· max/even {:.2} · CV {:.2}", l.max_over_mean(), l.cv()),
         DIM,
     ));
-    let mut lines = Vec::new();
-    let mut cur = vec![Span::styled(format!("L{}: ", l.layer), CHOSEN)];
-    let mut used = cur[0].content.chars().count();
-    for (text, style) in items {
-        let w = text.chars().count();
-        if used + w > width && cur.len() > 1 {
-            lines.push(Line::from(std::mem::take(&mut cur)));
-            cur.push(Span::raw("    "));
-            used = 4;
-        }
-        used += w;
-        cur.push(Span::styled(text, style));
-    }
-    lines.push(Line::from(cur));
-    lines
+    pack(&format!("L{}: ", l.layer), items, width)
 }
 
 /// What every row of the heatmap shares.
