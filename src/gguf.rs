@@ -15,7 +15,7 @@ mod value;
 mod writer;
 
 pub use checks::MAX_EXPERTS;
-pub(crate) use dequant::q8_0_from_f32;
+pub use dequant::q8_0_from_f32;
 pub use error::GgufError;
 pub use reader::{GgufFile, TensorInfo};
 pub use summary::{ModelSummary, MoeParams, TypeShare};

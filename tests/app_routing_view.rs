@@ -9,9 +9,9 @@ use moe_tutor::app::state::RoutingView;
 use moe_tutor::app::App;
 use moe_tutor::routing::Phase;
 
-/// An MoE (16 experts, top 4, layer 0 dense) with one exchange; the selection on a prompt
-/// token (whose last MoE layer was not computed).
-fn moe_on_prompt_token() -> App {
+/// An MoE (16 experts, top 4, layer 0 dense) after "Why is the sky blue?" and its reply,
+/// then the further exchanges given.
+fn sky_chat(more: &[(&str, &str)]) -> App {
     let info = moe_info(16, 4, 6, 1);
     let shape = Shape::of(&info);
     let mut app = loaded(info);
@@ -21,6 +21,15 @@ fn moe_on_prompt_token() -> App {
         "Why is the sky blue?",
         "Rayleigh scattering.",
     );
+    for (prompt, reply) in more {
+        exchange(&mut app, shape.as_ref(), prompt, reply);
+    }
+    app
+}
+
+/// The same with the selection on a prompt token (whose last MoE layer was not computed).
+fn moe_on_prompt_token() -> App {
+    let mut app = sky_chat(&[]);
     alt(&mut app, KeyCode::Up);
     alt(&mut app, KeyCode::Up);
     alt(&mut app, KeyCode::Right);
@@ -111,8 +120,9 @@ fn capture_off_says_so() {
     ));
 }
 
-#[test]
-fn router_preference_is_labelled_as_such() {
+/// A model with a display temperature and one generated token whose layer slot i
+/// prefers expert i strongly.
+fn with_preference() -> App {
     let mut info = moe_info(16, 4, 6, 1);
     info.router_display_temperature = Some(4.0);
     let mut app = loaded(info);
@@ -128,6 +138,12 @@ fn router_preference_is_labelled_as_such() {
         generation: g,
         token: Box::new(t),
     });
+    app
+}
+
+#[test]
+fn router_preference_is_labelled_as_such() {
+    let mut app = with_preference();
     press(&mut app, KeyCode::F(2));
     assert!(screen_contains(&draw(&app, 80, 24), "router probability"));
     press(&mut app, KeyCode::F(4));
@@ -143,21 +159,7 @@ fn router_preference_is_labelled_as_such() {
 
 /// F4's third view: expert load over the whole conversation, one row per layer.
 fn moe_load() -> App {
-    let info = moe_info(16, 4, 6, 1);
-    let shape = Shape::of(&info);
-    let mut app = loaded(info);
-    exchange(
-        &mut app,
-        shape.as_ref(),
-        "Why is the sky blue?",
-        "Rayleigh scattering.",
-    );
-    exchange(
-        &mut app,
-        shape.as_ref(),
-        "And sunsets?",
-        "Longer paths scatter the blue away.",
-    );
+    let mut app = sky_chat(&[("And sunsets?", "Longer paths scatter the blue away.")]);
     press(&mut app, KeyCode::F(4)); // no preference recorded: straight to load
     assert_eq!(app.routing_view(), RoutingView::Load);
     app
@@ -214,16 +216,7 @@ fn expert_load_160x48() {
 
 #[test]
 fn f4_cycles_probabilities_preference_load() {
-    let mut info = moe_info(16, 4, 6, 1);
-    info.router_display_temperature = Some(4.0);
-    let mut app = loaded(info);
-    let g = send(&mut app, "Hi");
-    let mut r = routing(16, 4, (1..6).collect(), 3, false);
-    r.set_preference(0, &[1.0 / 16.0; 16]);
-    app.on_engine_event(moe_tutor::engine::api::EngineEvent::Token {
-        generation: g,
-        token: Box::new(token(Phase::Generated, 9, "Yo", Some(r), Some(step("Yo")))),
-    });
+    let mut app = with_preference();
     let mut seen = vec![app.routing_view()];
     for _ in 0..3 {
         press(&mut app, KeyCode::F(4));

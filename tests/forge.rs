@@ -4,10 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use half::f16;
 use moe_tutor::eval::{self, KlOptions};
 use moe_tutor::forge::{self, ForgeOptions, Pack, SyntheticPack};
-use moe_tutor::gguf::{GgmlType, GgufFile, GgufWriter};
+use moe_tutor::gguf::{q8_0_from_f32, GgmlType, GgufFile, GgufWriter};
 use moe_tutor::tinymodel::{self, TinySpec};
 
 const TEXT: &str = "Hello world, the model has experts and a router. What is the answer to \
@@ -59,19 +58,6 @@ fn kl(reference: &Path, model: &Path, text: &Path, k: Option<u32>) -> eval::KlRe
     eval::kl(&o, &mut |_| {}).expect("kl runs")
 }
 
-/// Quantise to Q8_0 (per 32 values: f16 scale, 32 signed bytes), as ggml does.
-fn q8_0(values: &[f32]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for block in values.chunks(32) {
-        let amax = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let d = amax / 127.0;
-        let id = if d > 0.0 { 1.0 / d } else { 0.0 };
-        out.extend(f16::from_f32(d).to_le_bytes());
-        out.extend(block.iter().map(|v| ((v * id).round() as i8) as u8));
-    }
-    out
-}
-
 /// The tiny dense teacher with every 2-D weight stored as Q8_0 (so `ffn_down` must be
 /// dequantised by forge, and `ffn_gate`/`ffn_up` rows copied as blocks).
 fn q8_teacher(src: &Path, dst: &Path) {
@@ -83,7 +69,8 @@ fn q8_teacher(src: &Path, dst: &Path) {
     for t in f.tensors() {
         let values = f.read_tensor_f32(t).expect("decodes");
         if t.shape.len() == 2 {
-            w.add_raw(&t.name, &t.shape, GgmlType::Q8_0, q8_0(&values))
+            let bytes = q8_0_from_f32(&values).expect("rows of whole blocks");
+            w.add_raw(&t.name, &t.shape, GgmlType::Q8_0, bytes)
                 .expect("adds");
         } else {
             w.add_f32(&t.name, &t.shape, &values).expect("adds");

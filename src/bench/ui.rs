@@ -197,6 +197,16 @@ fn wiggle(app: &mut App, i: u32) {
     app.handle_key(KeyEvent::new(code, KeyModifiers::ALT));
 }
 
+/// Press F4 (it cycles three views) until the routing pane shows `view`.
+fn show_view(app: &mut App, view: RoutingView) {
+    for _ in 0..3 {
+        if app.routing_view() == view {
+            break;
+        }
+        app.handle_key(KeyEvent::new(KeyCode::F(4), KeyModifiers::NONE));
+    }
+}
+
 /// Median times over `frames` draws each.
 pub fn render_times(frames: u32) -> RenderTimes {
     let frames = frames.max(1);
@@ -214,12 +224,7 @@ pub fn render_times(frames: u32) -> RenderTimes {
     }
     // The expert-load view of the same pane.
     let mut load = Vec::with_capacity(frames as usize);
-    for _ in 0..3 {
-        if app.routing_view() == RoutingView::Load {
-            break;
-        }
-        app.handle_key(KeyEvent::new(KeyCode::F(4), KeyModifiers::NONE));
-    }
+    show_view(&mut app, RoutingView::Load);
     for i in 0..frames {
         wiggle(&mut app, i);
         buf.reset();
@@ -227,12 +232,7 @@ pub fn render_times(frames: u32) -> RenderTimes {
         views::routing::render(&app, area, &mut buf);
         load.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    for _ in 0..3 {
-        if app.routing_view() == RoutingView::Probabilities {
-            break;
-        }
-        app.handle_key(KeyEvent::new(KeyCode::F(4), KeyModifiers::NONE));
-    }
+    show_view(&mut app, RoutingView::Probabilities);
     // The whole frame, as the event loop draws it.
     let whole = Rect::new(0, 0, WIDTH, HEIGHT);
     let mut frame = Vec::with_capacity(frames as usize);

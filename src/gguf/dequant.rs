@@ -67,7 +67,7 @@ pub(crate) fn to_f32(t: GgmlType, bytes: &[u8]) -> Option<Vec<f32>> {
 /// `d = max|x| / 127` and 32 signed bytes `round(x / d)`. The bytes are rounded against
 /// the f16 scale as stored, so decoding gives the nearest value the block can hold.
 /// `None` when the count is not a multiple of 32.
-pub(crate) fn q8_0_from_f32(values: &[f32]) -> Option<Vec<u8>> {
+pub fn q8_0_from_f32(values: &[f32]) -> Option<Vec<u8>> {
     if !values.len().is_multiple_of(32) {
         return None;
     }
