@@ -57,12 +57,7 @@ impl App {
         }
         match action {
             Action::ToggleLessons => self.lessons.list_open = true,
-            Action::SwitchLang => {
-                self.lessons.lang = self.lessons.lang.other();
-                self.lessons.progress.lang = Some(self.lessons.lang);
-                self.save_progress();
-                self.render_step();
-            }
+            Action::SwitchLang => self.switch_lang(),
             Action::LessonNext => return Some(self.lesson_next()),
             Action::LessonBack => self.lesson_back(),
             Action::LessonScrollUp | Action::LessonScrollDown => {
@@ -115,12 +110,7 @@ impl App {
                 self.close_lesson();
                 self.lessons.list_open = false;
             }
-            Action::SwitchLang => {
-                self.lessons.lang = self.lessons.lang.other();
-                self.lessons.progress.lang = Some(self.lessons.lang);
-                self.save_progress();
-                self.render_step();
-            }
+            Action::SwitchLang => self.switch_lang(),
             Action::Quit | Action::Interrupt => return self.update_quit(action),
             _ => {}
         }
@@ -240,6 +230,14 @@ impl App {
             _ => {}
         }
         a.rendered = self.markdown.render(&src);
+    }
+
+    /// F10: the other language, remembered for the next start.
+    fn switch_lang(&mut self) {
+        self.lessons.lang = self.lessons.lang.other();
+        self.lessons.progress.lang = Some(self.lessons.lang);
+        self.save_progress();
+        self.render_step();
     }
 
     pub(crate) fn save_progress(&mut self) {
