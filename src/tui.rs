@@ -173,6 +173,7 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
     // the failing read forever): watch for it here.
     let stop_watch = Arc::new(AtomicBool::new(false));
     let mut hangup = watch_hangup(stop_watch.clone());
+    let mut watching = true;
     let mut force_redraw = true;
     loop {
         tokio::select! {
@@ -217,7 +218,12 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
             },
             _ = sigterm.recv() => break,
             _ = sighup.recv() => break,
-            hup = &mut hangup => if hup.is_ok() { break },
+            // A watcher that could not start ends without sending: stop polling it (a
+            // finished oneshot must not be polled again).
+            hup = &mut hangup, if watching => match hup {
+                Ok(()) => break,
+                Err(_) => watching = false,
+            },
         }
         if app.should_quit() {
             break;
