@@ -289,7 +289,7 @@ pub fn synthetic_moe() -> Result<PathBuf, String> {
         return Ok(path);
     }
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let spec = crate::tinymodel::TinySpec {
+    let spec = crate::model::tiny::TinySpec {
         n_layer: 30,
         n_dense_lead: 1,
         n_embd: 576,
@@ -301,10 +301,10 @@ pub fn synthetic_moe() -> Result<PathBuf, String> {
         n_expert_shared: 8,
         n_ff_exp: 64,
         n_ctx: 2048,
-        ..crate::tinymodel::TinySpec::default()
+        ..crate::model::tiny::TinySpec::default()
     };
     let tmp = dir.join(format!(".synthetic-{}.gguf", std::process::id()));
-    crate::tinymodel::write(&tmp, &spec).map_err(|e| format!("{e:#}"))?;
+    crate::model::tiny::write(&tmp, &spec).map_err(|e| format!("{e:#}"))?;
     std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }

@@ -58,7 +58,7 @@ impl EngineHandle {
             events: events.clone(),
             cancel: cancel.clone(),
             pending: VecDeque::new(),
-            knockout: None,
+            interventions: None,
             lora: None,
             shutdown: false,
         };

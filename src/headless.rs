@@ -6,12 +6,10 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc::unbounded_channel;
 
-use crate::engine::{
-    ChatMessage, EngineCommand, EngineEvent, EngineHandle, GenerateRequest, LoadOptions, Role,
-    StopReason,
-};
+use crate::engine::{EngineCommand, EngineEvent, EngineHandle, GenerateRequest, LoadOptions};
 use crate::routing::trace::TraceWriter;
 use crate::sampling::SamplingParams;
+use crate::transcript::{ChatMessage, Role, StopReason};
 
 /// Everything `run` needs.
 #[derive(Debug, Clone)]

@@ -11,12 +11,14 @@ pub mod condition;
 pub mod load;
 pub mod model;
 pub mod progress;
+mod raw;
 mod validate;
 
 pub use condition::{Condition, LiveState, Var};
-pub use load::{check_dir, load_dir, Diagnostic, LessonEntry, Library};
+pub use load::{check_dir, load_dir, LessonEntry, Library};
 pub use model::{Lang, Lesson, ObservePane, Step, StepKind, Text};
 pub use progress::{LessonProgress, Progress, ProgressStore};
+pub use raw::{line_of, Diagnostic};
 
 use std::path::PathBuf;
 

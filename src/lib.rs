@@ -8,22 +8,19 @@
 
 #![deny(unsafe_code)]
 
-pub mod acquire;
 pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod eval;
-pub mod forge;
-pub mod gguf;
 pub mod headless;
-pub mod inspect;
 pub mod lessons;
+pub mod model;
 pub mod paths;
 pub mod routing;
 pub mod sampling;
 pub mod store;
 pub mod text;
-pub mod tinymodel;
+pub mod transcript;
 pub mod tui;

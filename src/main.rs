@@ -8,8 +8,9 @@ use moe_tutor::cli::{
 };
 use moe_tutor::engine::LoadOptions;
 use moe_tutor::headless::{self, RunOptions};
+use moe_tutor::model::{acquire, tiny};
 use moe_tutor::sampling::SamplingParams;
-use moe_tutor::{acquire, bench, config, eval, paths, tinymodel, tui};
+use moe_tutor::{bench, config, eval, paths, tui};
 
 const NO_MODEL: &str = "no model given: moe-tutor needs a GGUF model file (--model PATH.gguf).
   Any llama.cpp MoE (e.g. OLMoE, Qwen-MoE, DeepSeek, Mixtral) or dense GGUF works.
@@ -27,7 +28,7 @@ fn default_model() -> Result<std::path::PathBuf, String> {
 
 /// The default model's LoRA adapter: `lora.gguf` beside the pack, when present.
 fn default_lora() -> Option<std::path::PathBuf> {
-    moe_tutor::forge::find_default_pack()
+    moe_tutor::model::forge::find_default_pack()
         .ok()
         .map(|pack| pack.with_file_name("lora.gguf"))
         .filter(|p| p.is_file())
@@ -178,18 +179,18 @@ fn main() -> ExitCode {
             weights_seed,
         })) => {
             let base = if mixtral {
-                tinymodel::TinySpec::mixtral()
+                tiny::TinySpec::mixtral()
             } else {
-                tinymodel::TinySpec::default()
+                tiny::TinySpec::default()
             };
-            let spec = tinymodel::TinySpec {
+            let spec = tiny::TinySpec {
                 dense,
                 n_expert: experts,
                 n_expert_used: experts_per_token,
                 seed: weights_seed,
                 ..base
             };
-            match tinymodel::write(&out, &spec) {
+            match tiny::write(&out, &spec) {
                 Ok(()) => {
                     println!("wrote {}", out.display());
                     ExitCode::SUCCESS
@@ -198,7 +199,7 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Model(ModelCommand::Info { path })) => {
-            match moe_tutor::inspect::describe(&path) {
+            match moe_tutor::model::inspect::describe(&path) {
                 Ok(text) => {
                     print!("{text}");
                     ExitCode::SUCCESS

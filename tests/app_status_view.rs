@@ -6,8 +6,9 @@ mod app_support;
 use app_support::*;
 use crossterm::event::KeyCode;
 use moe_tutor::app::App;
-use moe_tutor::engine::api::{EngineEvent, GenStats, StopReason};
+use moe_tutor::engine::api::EngineEvent;
 use moe_tutor::routing::Phase;
+use moe_tutor::transcript::{GenStats, StopReason};
 
 #[test]
 fn loading_80x24() {

@@ -142,7 +142,7 @@ fn bad_models_exit_with_a_one_line_message() {
         "truncated",
     );
     // A valid GGUF of an architecture llama.cpp does not know.
-    let mut w = moe_tutor::gguf::GgufWriter::new();
+    let mut w = moe_tutor::model::gguf::GgufWriter::new();
     w.set("general.architecture", "no-such-arch");
     let alien = common::scratch_file("alien.gguf", &[]);
     w.write(&alien).unwrap();

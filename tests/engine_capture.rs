@@ -4,8 +4,9 @@
 mod common;
 
 use common::*;
-use moe_tutor::engine::{EngineCommand, StopReason, TokenEvent};
-use moe_tutor::routing::{dequantize_prob, Phase};
+use moe_tutor::engine::EngineCommand;
+use moe_tutor::routing::{dequantize_prob, Interventions, Phase};
+use moe_tutor::transcript::{StopReason, TokenEvent};
 
 /// Check every routing record against the router's rule for llama.cpp's `deepseek`
 /// architecture: softmax probabilities, top-k selection, weights = probability x scale.
@@ -201,8 +202,8 @@ fn second_turn_reuses_the_kv_cache() {
     let s1 = first.stats.unwrap();
     assert_eq!(s1.cached_tokens, 0);
     let mut history = vec![user("First question")];
-    history.push(moe_tutor::engine::ChatMessage {
-        role: moe_tutor::engine::Role::Assistant,
+    history.push(moe_tutor::transcript::ChatMessage {
+        role: moe_tutor::transcript::Role::Assistant,
         content: first.text(),
     });
     history.push(user("Second question"));
@@ -297,8 +298,9 @@ fn bad_files_fail_to_load_with_a_message() {
 fn knocked_out_experts_are_never_chosen() {
     let mut e = start(load_options(&tiny_moe())).expect("load");
     let plain = e.chat(1, vec![user("knock knock")], params(0.0, 1.0, 1), 10);
-    let knocked: std::collections::BTreeMap<u32, Vec<u16>> = [(1, vec![0, 1, 2, 3])].into();
-    e.handle.send(EngineCommand::SetKnockout(knocked));
+    let mut knocked = Interventions::default();
+    knocked.set_knockout(1, vec![0, 1, 2, 3]);
+    e.handle.send(EngineCommand::SetInterventions(knocked));
     e.handle.send(EngineCommand::Reset);
     let reply = e.chat(2, vec![user("knock knock")], params(0.0, 1.0, 1), 10);
     let mut layer2_used_low = false;
@@ -324,7 +326,7 @@ fn knocked_out_experts_are_never_chosen() {
     assert_ne!(layer2(&plain), layer2(&reply));
     // Clearing restores the original routing.
     e.handle
-        .send(EngineCommand::SetKnockout(Default::default()));
+        .send(EngineCommand::SetInterventions(Interventions::default()));
     e.handle.send(EngineCommand::Reset);
     let again = e.chat(3, vec![user("knock knock")], params(0.0, 1.0, 1), 10);
     assert_eq!(again.ids(), plain.ids());

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use moe_tutor::eval::{self, KlOptions};
-use moe_tutor::forge::{self, ForgeOptions, Pack, SyntheticPack};
-use moe_tutor::gguf::{q8_0_from_f32, GgmlType, GgufFile, GgufWriter};
-use moe_tutor::tinymodel::{self, TinySpec};
+use moe_tutor::model::forge::{self, ForgeOptions, Pack, SyntheticPack};
+use moe_tutor::model::gguf::{q8_0_from_f32, GgmlType, GgufFile, GgufWriter};
+use moe_tutor::model::tiny::{self, TinySpec};
 
 const TEXT: &str = "Hello world, the model has experts and a router. What is the answer to \
 the question? The router picks the experts for each token in each layer, and you can see \
@@ -137,7 +137,7 @@ fn exactness_with(teacher: &Path, dir: &Path, spec: &SyntheticPack, max_kl: f64)
 fn forge_f16_teacher_is_deterministic_and_exact_at_full_k() {
     let dir = tempfile::tempdir().expect("tempdir");
     let teacher = dir.path().join("teacher.gguf");
-    tinymodel::write(&teacher, &TinySpec::dense()).expect("teacher");
+    tiny::write(&teacher, &TinySpec::dense()).expect("teacher");
     exactness(&teacher, dir.path());
 }
 
@@ -145,7 +145,7 @@ fn forge_f16_teacher_is_deterministic_and_exact_at_full_k() {
 fn forge_q8_0_teacher_is_exact_at_full_k() {
     let dir = tempfile::tempdir().expect("tempdir");
     let f16_teacher = dir.path().join("teacher-f16.gguf");
-    tinymodel::write(&f16_teacher, &TinySpec::dense()).expect("teacher");
+    tiny::write(&f16_teacher, &TinySpec::dense()).expect("teacher");
     let teacher = dir.path().join("teacher-q8.gguf");
     q8_teacher(&f16_teacher, &teacher);
     exactness(&teacher, dir.path());
@@ -158,7 +158,7 @@ fn forge_q8_0_teacher_is_exact_at_full_k() {
 fn forge_stores_down_projections_of_whole_blocks_as_q8_0() {
     let dir = tempfile::tempdir().expect("tempdir");
     let teacher = dir.path().join("teacher.gguf");
-    tinymodel::write(&teacher, &TinySpec::dense()).expect("teacher");
+    tiny::write(&teacher, &TinySpec::dense()).expect("teacher");
     // n_ff = 128 = shared 2 x 32 + 2 experts x 32.
     let spec = SyntheticPack {
         expert_count: 2,
@@ -196,7 +196,7 @@ fn forge_stores_down_projections_of_whole_blocks_as_q8_0() {
 fn forge_refuses_a_pack_for_another_teacher_and_bad_packs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let teacher = dir.path().join("teacher.gguf");
-    tinymodel::write(&teacher, &TinySpec::dense()).expect("teacher");
+    tiny::write(&teacher, &TinySpec::dense()).expect("teacher");
     let t = GgufFile::open(&teacher).expect("opens");
     let opts = |pack: &Path| ForgeOptions {
         teacher: teacher.clone(),

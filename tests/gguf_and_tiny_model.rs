@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use moe_tutor::gguf::{Array, GgmlType, GgufFile, GgufWriter, Value};
-use moe_tutor::tinymodel::{self, TinySpec};
+use moe_tutor::model::gguf::{Array, GgmlType, GgufFile, GgufWriter, Value};
+use moe_tutor::model::tiny::{self, TinySpec};
 
 fn write_bytes(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
@@ -369,7 +369,7 @@ fn reader_rejects_bad_metadata_and_layouts() {
 #[test]
 fn reader_never_panics_on_cut_or_corrupted_models() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let good = tinymodel::build(&TinySpec::default())
+    let good = tiny::build(&TinySpec::default())
         .expect("build")
         .to_bytes()
         .expect("bytes");
@@ -399,12 +399,7 @@ fn reader_never_panics_on_cut_or_corrupted_models() {
 
 #[test]
 fn tiny_model_is_deterministic_per_seed() {
-    let bytes = |spec: &TinySpec| {
-        tinymodel::build(spec)
-            .expect("build")
-            .to_bytes()
-            .expect("bytes")
-    };
+    let bytes = |spec: &TinySpec| tiny::build(spec).expect("build").to_bytes().expect("bytes");
     let spec = TinySpec::default();
     let a = bytes(&spec);
     assert_eq!(a, bytes(&spec));
@@ -418,7 +413,7 @@ fn tiny_model_is_deterministic_per_seed() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("tiny.gguf");
-    tinymodel::write(&path, &spec).expect("write");
+    tiny::write(&path, &spec).expect("write");
     assert_eq!(std::fs::read(&path).expect("read"), a);
 }
 
@@ -426,7 +421,7 @@ fn tiny_model_is_deterministic_per_seed() {
 fn tiny_moe_model_has_the_documented_shape() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("tiny.gguf");
-    tinymodel::write(&path, &TinySpec::default()).expect("write");
+    tiny::write(&path, &TinySpec::default()).expect("write");
     let f = GgufFile::open(&path).expect("valid");
     assert_eq!(f.architecture(), Some("deepseek"));
     assert_eq!(f.get_str("general.name"), Some("moe-tutor tiny deepseek"));
@@ -447,7 +442,7 @@ fn tiny_moe_model_has_the_documented_shape() {
     assert_eq!(s.context_length, Some(512));
     assert_eq!(s.router_display_temperature, None);
     let vocab = s.vocab_size.expect("vocab") as u64;
-    assert_eq!(vocab as usize, tinymodel::pieces().len());
+    assert_eq!(vocab as usize, tiny::pieces().len());
 
     let shape = |n: &str| f.tensor(n).unwrap_or_else(|| panic!("{n}")).shape.clone();
     assert_eq!(shape("token_embd.weight"), [64, vocab]);
@@ -460,7 +455,7 @@ fn tiny_moe_model_has_the_documented_shape() {
     assert_eq!(shape("blk.1.attn_k.weight"), [64, 32]);
     assert_eq!(
         f.get_u32("tokenizer.ggml.eos_token_id"),
-        Some(tinymodel::IM_END_ID)
+        Some(tiny::IM_END_ID)
     );
     assert_eq!(
         f.get("tokenizer.ggml.add_bos_token"),
@@ -499,7 +494,7 @@ fn tiny_moe_model_has_the_documented_shape() {
 
 #[test]
 fn tiny_dense_model_is_plain_llama() {
-    let w = tinymodel::build(&TinySpec::dense()).expect("build");
+    let w = tiny::build(&TinySpec::dense()).expect("build");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("dense.gguf");
     w.write(&path).expect("write");
@@ -528,13 +523,13 @@ fn tiny_models_load_and_run_in_llama_cpp() {
     let dir = tempfile::tempdir().expect("tempdir");
     for spec in [TinySpec::default(), TinySpec::dense()] {
         let path = dir.path().join(format!("{}.gguf", spec.architecture()));
-        tinymodel::write(&path, &spec).expect("write");
+        tiny::write(&path, &spec).expect("write");
         let model = LlamaModel::load_from_file(&backend, &path, &LlamaModelParams::default())
             .unwrap_or_else(|e| panic!("{} does not load: {e}", spec.architecture()));
-        assert_eq!(model.n_vocab() as usize, tinymodel::pieces().len());
+        assert_eq!(model.n_vocab() as usize, tiny::pieces().len());
         assert_eq!(model.n_layer(), 3);
-        assert_eq!(model.token_bos().0 as u32, tinymodel::BOS_ID);
-        assert_eq!(model.token_eos().0 as u32, tinymodel::IM_END_ID);
+        assert_eq!(model.token_bos().0 as u32, tiny::BOS_ID);
+        assert_eq!(model.token_eos().0 as u32, tiny::IM_END_ID);
 
         let tokens = model
             .str_to_token("Hello, world! 你好", AddBos::Never)
@@ -581,10 +576,6 @@ fn tiny_models_load_and_run_in_llama_cpp() {
         let ids = model
             .str_to_token(&prompt, AddBos::Never)
             .expect("tokenize");
-        assert_eq!(
-            ids[0].0 as u32,
-            tinymodel::IM_START_ID,
-            "control tokens parse"
-        );
+        assert_eq!(ids[0].0 as u32, tiny::IM_START_ID, "control tokens parse");
     }
 }

@@ -254,12 +254,12 @@ fn every_lesson_can_be_taken_from_first_to_last_step() {
     // experts per token can be taken on it.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("lesson-moe.gguf");
-    let spec = moe_tutor::tinymodel::TinySpec {
+    let spec = moe_tutor::model::tiny::TinySpec {
         n_layer: 24,
         n_expert: 32,
         ..Default::default()
     };
-    moe_tutor::tinymodel::write(&path, &spec).expect("tiny model");
+    moe_tutor::model::tiny::write(&path, &spec).expect("tiny model");
     let mut engine = common::start(common::load_options(&path)).expect("engine");
     for lang in Lang::ALL {
         for index in 0..lib.entries.len() {

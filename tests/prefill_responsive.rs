@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::pty::Tui;
-use moe_tutor::tinymodel::{self, TinySpec};
+use moe_tutor::model::tiny::{self, TinySpec};
 
 /// The percentage in the status bar's "prefill N%", if shown.
 fn prefill_percent(screen: &str) -> Option<u32> {
@@ -38,7 +38,7 @@ fn long_context_moe(dir: &std::path::Path) -> std::path::PathBuf {
         n_ctx: 8192,
         ..TinySpec::default()
     };
-    tinymodel::write(&path, &spec).unwrap();
+    tiny::write(&path, &spec).unwrap();
     path
 }
 

@@ -335,7 +335,8 @@ fn assert_untouched(t: &Term) {
 fn escapes_in_model_metadata_journals_and_pastes_never_reach_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
     // A model whose name carries the sequences.
-    let mut w = moe_tutor::tinymodel::build(&moe_tutor::tinymodel::TinySpec::default()).unwrap();
+    let mut w =
+        moe_tutor::model::tiny::build(&moe_tutor::model::tiny::TinySpec::default()).unwrap();
     w.set("general.name", format!("evil{HOSTILE}name"));
     let model = dir.path().join("hostile.gguf");
     w.write(&model).unwrap();

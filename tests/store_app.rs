@@ -107,7 +107,7 @@ fn regenerating_and_editing_take_messages_back_in_the_journal() {
     });
     app.on_engine_event(EngineEvent::Done {
         generation: g,
-        reason: moe_tutor::engine::api::StopReason::EndOfText,
+        reason: moe_tutor::transcript::StopReason::EndOfText,
         stats: Default::default(),
     });
     let path = only_journal(dir.path());

@@ -2,13 +2,13 @@
 //! lesson and what its current step has done (a run started, a quiz answered, experiment
 //! replies). Written by `update::lessons`; read by `views::lesson`.
 
-use crate::engine::api::StopReason;
 use crate::lessons::{
     load_dir, Lang, Lesson, Library, LiveState, Progress, ProgressStore, Step, StepKind,
 };
 use crate::routing::Phase;
 use crate::sampling::SamplingParams;
 use crate::text::markdown::StyledLine;
+use crate::transcript::StopReason;
 
 use super::state::{App, Pane, ReplyStatus, StripMode};
 
@@ -163,14 +163,14 @@ impl App {
                 .messages
                 .iter()
                 .filter(|m| {
-                    m.role == crate::engine::api::Role::Assistant
+                    m.role == crate::transcript::Role::Assistant
                         && !matches!(m.status, ReplyStatus::Streaming | ReplyStatus::Failed)
                 })
                 .count(),
             messages: self
                 .messages
                 .iter()
-                .filter(|m| m.role == crate::engine::api::Role::User)
+                .filter(|m| m.role == crate::transcript::Role::User)
                 .count(),
             generating: self.is_generating(),
             experts_used: model.map_or(0, |m| m.n_expert_used),

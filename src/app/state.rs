@@ -8,10 +8,10 @@ use std::cell::Cell;
 use std::path::PathBuf;
 
 use super::keymap::Keymap;
-use crate::engine::api::{ChatMessage, GenStats, ModelInfo, Role, TokenEvent};
 use crate::sampling::SamplingParams;
 use crate::store::{Journal, Store};
 use crate::text::markdown::{MarkdownRenderer, StyledLine};
+use crate::transcript::{ChatMessage, GenStats, ModelInfo, Role, TokenEvent};
 
 pub use browser::Browser;
 pub use input::Input;
@@ -150,8 +150,8 @@ pub struct App {
     pub(crate) strip_mode: StripMode,
     pub(crate) pane: Pane,
     pub(crate) routing_view: RoutingView,
-    /// Experts knocked out of selection, by model layer (what the engine was last told).
-    pub(crate) knockout: std::collections::BTreeMap<u32, Vec<u16>>,
+    /// What the routers were last told to do differently.
+    pub(crate) interventions: crate::routing::Interventions,
     /// Whether the model's LoRA adapter is switched on (it loads on).
     pub(crate) lora_on: bool,
     pub(crate) help_open: bool,
@@ -197,7 +197,7 @@ impl App {
             strip_mode: StripMode::TopExpert,
             pane: Pane::Chat,
             routing_view: RoutingView::Probabilities,
-            knockout: Default::default(),
+            interventions: Default::default(),
             lora_on: true,
             help_open: false,
             help_scroll: 0,
@@ -298,9 +298,9 @@ impl App {
             .and_then(|m| m.lora_adapter.as_deref())
             .map(|name| (name, self.lora_on))
     }
-    /// Experts knocked out of selection, by model layer.
-    pub fn knockout(&self) -> &std::collections::BTreeMap<u32, Vec<u16>> {
-        &self.knockout
+    /// What the routers were last told to do differently.
+    pub fn interventions(&self) -> &crate::routing::Interventions {
+        &self.interventions
     }
     pub fn help_open(&self) -> bool {
         self.help_open

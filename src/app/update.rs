@@ -14,10 +14,11 @@ use super::state::{
     App, EngineState, Message, Notice, Pane, ReplyStatus, RoutingView, Running, Scroll, StripMode,
     TokenRef,
 };
-use crate::engine::api::{EngineCommand, GenerateRequest, Role};
+use crate::engine::api::{EngineCommand, GenerateRequest};
 use crate::sampling::SamplingParams;
 use crate::text::markdown::StyledLine;
 use crate::text::sanitize;
+use crate::transcript::Role;
 
 impl App {
     /// Map a key through the keymap and apply it. Returns commands for the engine.

@@ -5,11 +5,9 @@
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 use super::BenchOptions;
-use crate::engine::{
-    ChatMessage, EngineCommand, EngineEvent, EngineHandle, GenStats, GenerateRequest, LoadOptions,
-    Role, StopReason,
-};
+use crate::engine::{EngineCommand, EngineEvent, EngineHandle, GenerateRequest, LoadOptions};
 use crate::sampling::SamplingParams;
+use crate::transcript::{ChatMessage, GenStats, Role, StopReason};
 
 /// Best prompt and decode rates of one configuration.
 #[derive(Debug, Clone, Default, PartialEq)]

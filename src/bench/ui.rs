@@ -13,9 +13,10 @@ use ratatui::{Terminal, TerminalOptions, Viewport};
 
 use crate::app::state::RoutingView;
 use crate::app::{views, App, AppConfig};
-use crate::engine::api::{EngineEvent, GenStats, ModelInfo, StopReason, TokenEvent};
+use crate::engine::api::EngineEvent;
 use crate::routing::{Phase, TokenRouting};
 use crate::sampling::{Candidate, SamplingParams, StepSnapshot};
+use crate::transcript::{GenStats, ModelInfo, StopReason, TokenEvent};
 
 pub const LAYERS: u16 = 48;
 pub const EXPERTS: u16 = 128;

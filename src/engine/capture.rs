@@ -88,9 +88,10 @@ struct Pending {
 #[derive(Debug, Default)]
 pub struct CaptureState {
     pub enabled: bool,
-    /// Experts removed from selection, by model layer: their router probability is set to
-    /// zero before llama.cpp picks the top-k, so they are neither chosen nor mixed in.
-    pub knockout: BTreeMap<u32, Vec<u16>>,
+    /// What the routers are told to do differently. Knocked-out experts get router
+    /// probability zero before llama.cpp picks the top-k, so they are neither chosen nor
+    /// mixed in.
+    pub interventions: crate::routing::Interventions,
     pub layers: BTreeMap<u32, LayerCapture>,
     /// Tensors that could not be read (unexpected type or layout); reported, not fatal.
     pub skipped: u32,
@@ -323,7 +324,7 @@ pub unsafe extern "C" fn eval_callback(t: *mut ggml_tensor, ask: bool, user: *mu
     // SAFETY: per this function's contract, `user` is our CaptureState and not aliased
     // while the graph runs; `t` is a valid tensor for the duration of the call.
     let (state, tensor) = unsafe { (&mut *user.cast::<CaptureState>(), &*t) };
-    if !state.enabled && state.knockout.is_empty() {
+    if !state.enabled && state.interventions.is_empty() {
         // Answer "no" to every question; if asked to observe anyway, let the graph go on.
         return !ask;
     }
@@ -341,7 +342,7 @@ pub unsafe extern "C" fn eval_callback(t: *mut ggml_tensor, ask: bool, user: *mu
     let Some((kind, layer)) = classify(name) else {
         return !ask;
     };
-    let knock = kind == Kind::Probs && state.knockout.contains_key(&layer);
+    let knock = kind == Kind::Probs && !state.interventions.knocked_out(layer).is_empty();
     if ask {
         return match kind {
             Kind::Probs | Kind::TopK => {
@@ -356,7 +357,7 @@ pub unsafe extern "C" fn eval_callback(t: *mut ggml_tensor, ask: bool, user: *mu
     if knock {
         // SAFETY: `t` is the computed probabilities tensor of this graph, handed to us with
         // ask == false; llama.cpp reads it only after we return.
-        unsafe { knock_out(t, &state.knockout[&layer]) };
+        unsafe { knock_out(t, state.interventions.knocked_out(layer)) };
     }
     if state.enabled {
         if kind == Kind::Weights(0) {

@@ -4,7 +4,7 @@ use std::ffi::{c_char, CString};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 
-use crate::engine::api::ChatMessage;
+use crate::transcript::ChatMessage;
 
 /// Render `messages` with a chat template (a Jinja string from the model, or a built-in
 /// template name such as "chatml"). llama.cpp recognises the common templates by their

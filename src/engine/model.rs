@@ -10,9 +10,10 @@ use llama_cpp_2::model::params::kv_overrides::ParamOverrideValue;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 
-use super::api::{LoadOptions, ModelInfo};
+use super::api::LoadOptions;
 use super::ffi::StderrRedirect;
 use crate::text::sanitize;
+use crate::transcript::ModelInfo;
 
 /// Metadata read from the GGUF header before loading.
 struct Header {
@@ -26,7 +27,7 @@ struct Header {
 }
 
 fn read_header(path: &Path) -> Result<Header, String> {
-    let file = crate::gguf::GgufFile::open(path).map_err(|e| e.to_string())?;
+    let file = crate::model::gguf::GgufFile::open(path).map_err(|e| e.to_string())?;
     let arch = file
         .architecture()
         .ok_or("the GGUF file names no architecture (general.architecture)")?
@@ -131,7 +132,8 @@ pub fn load_lora(
     if !path.is_file() {
         return Err(format!("LoRA adapter not found: {}", path.display()));
     }
-    let file = crate::gguf::GgufFile::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file =
+        crate::model::gguf::GgufFile::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if file.get_str("general.type") != Some("adapter") {
         return Err(format!("{} is not a LoRA adapter GGUF", path.display()));
     }

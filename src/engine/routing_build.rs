@@ -1,8 +1,8 @@
 //! Turn what the eval callback captured into plain [`TokenRouting`] records.
 
-use super::api::ModelInfo;
 use super::capture::CaptureState;
 use crate::routing::TokenRouting;
+use crate::transcript::ModelInfo;
 
 /// The routing of token `j` of a decode call of `n_tokens` tokens (all with outputs
 /// requested). `None` when the model has no MoE layers.

@@ -24,6 +24,7 @@ use super::utf8::Utf8Stream;
 use crate::routing::Phase;
 use crate::sampling::{sample, SamplingParams, SplitMix64};
 use crate::text::sanitize;
+use crate::transcript::*;
 
 const N_BATCH: u32 = 512;
 
@@ -33,8 +34,8 @@ pub(super) struct Worker {
     pub events: UnboundedSender<EngineEvent>,
     pub cancel: Arc<AtomicU64>,
     pub pending: VecDeque<EngineCommand>,
-    /// A knockout set that arrived mid-reply, applied before the next decode.
-    pub knockout: Option<std::collections::BTreeMap<u32, Vec<u16>>>,
+    /// Interventions that arrived mid-reply, applied before the next decode.
+    pub interventions: Option<crate::routing::Interventions>,
     /// A LoRA switch that arrived mid-reply, applied before the next decode.
     pub lora: Option<bool>,
     pub shutdown: bool,
@@ -55,7 +56,7 @@ impl Worker {
         loop {
             match self.rx.try_recv() {
                 Ok(EngineCommand::SetSampling(p)) => *params = p.clamped(),
-                Ok(EngineCommand::SetKnockout(k)) => self.knockout = Some(k),
+                Ok(EngineCommand::SetInterventions(i)) => self.interventions = Some(i),
                 Ok(EngineCommand::SetLora(on)) => self.lora = Some(on),
                 Ok(EngineCommand::Shutdown) | Err(TryRecvError::Disconnected) => {
                     self.shutdown = true;
@@ -84,7 +85,7 @@ pub(super) enum Exit {
 
 /// Load, then serve commands until shutdown or a reload.
 pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) -> Exit {
-    w.knockout = None;
+    w.interventions = None;
     w.lora = None;
     // Declared before the model and context so it outlives them: llama.cpp holds its address.
     let mut capture = CaptureCell::new(opts.capture);
@@ -174,7 +175,7 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
             }
             // Settings sent while idle travel with the next request anyway.
             EngineCommand::SetSampling(_) => {}
-            EngineCommand::SetKnockout(k) => capture.with(|c| c.knockout = k),
+            EngineCommand::SetInterventions(i) => capture.with(|c| c.interventions = i),
             EngineCommand::SetLora(on) => session.set_lora(on),
             EngineCommand::Reload { experts_used } => return Exit::Reload(experts_used),
             EngineCommand::Reset => session.reset(),
@@ -430,8 +431,8 @@ impl Session<'_> {
         let t1 = Instant::now();
         let result = loop {
             w.drain(params);
-            if let Some(k) = w.knockout.take() {
-                capture.with(|c| c.knockout = k);
+            if let Some(i) = w.interventions.take() {
+                capture.with(|c| c.interventions = i);
             }
             if let Some(on) = w.lora.take() {
                 self.set_lora(on);

@@ -3,8 +3,7 @@
 //! the same directory, fsync, rename), read tolerantly (a damaged file starts afresh).
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -82,39 +81,13 @@ impl ProgressStore {
 
     pub fn save(&self, progress: &Progress) -> Result<(), String> {
         let json = serde_json::to_vec_pretty(progress).map_err(|e| e.to_string())?;
-        write_atomic(&self.path, &json).map_err(|e| {
+        crate::store::atomic::write_atomic(&self.path, &json).map_err(|e| {
             format!(
                 "cannot save lesson progress to {}: {e}",
                 self.path.display()
             )
         })
     }
-}
-
-/// Write `bytes` to `path` atomically: a temp file beside it, fsync, rename, fsync the
-/// directory.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

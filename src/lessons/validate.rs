@@ -10,8 +10,8 @@ use syntect::parsing::SyntaxSet;
 use toml::Spanned;
 
 use super::condition::Condition;
-use super::load::{line_of, Diagnostic, RawLesson, RawStep, RawText};
 use super::model::{Choice, Lesson, ObservePane, Step, StepKind, Text};
+use super::raw::{line_of, Diagnostic, RawLesson, RawStep, RawText};
 use crate::sampling::SamplingParams;
 use crate::text::sanitize;
 

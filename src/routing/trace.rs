@@ -13,7 +13,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use super::{dequantize_prob, Phase, TokenRouting};
-use crate::engine::api::TokenEvent;
+use crate::transcript::TokenEvent;
 
 pub const TRACE_VERSION: u32 = 1;
 

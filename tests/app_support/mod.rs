@@ -4,11 +4,10 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use moe_tutor::app::{views, App, AppConfig};
-use moe_tutor::engine::api::{
-    EngineCommand, EngineEvent, GenStats, ModelInfo, StopReason, TokenEvent,
-};
+use moe_tutor::engine::api::{EngineCommand, EngineEvent};
 use moe_tutor::routing::{Phase, TokenRouting};
 use moe_tutor::sampling::{Candidate, SamplingParams, StepSnapshot};
+use moe_tutor::transcript::{GenStats, ModelInfo, StopReason, TokenEvent};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 

@@ -8,12 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use moe_tutor::engine::{
-    ChatMessage, EngineCommand, EngineEvent, EngineHandle, GenerateRequest, LoadOptions, ModelInfo,
-    Role, StopReason, TokenEvent,
-};
+use moe_tutor::engine::{EngineCommand, EngineEvent, EngineHandle, GenerateRequest, LoadOptions};
+use moe_tutor::model::tiny::{self, TinySpec};
 use moe_tutor::sampling::SamplingParams;
-use moe_tutor::tinymodel::{self, TinySpec};
+use moe_tutor::transcript::{ChatMessage, ModelInfo, Role, StopReason, TokenEvent};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 fn fixture_dir() -> &'static Path {
@@ -26,7 +24,7 @@ fn model(name: &str, spec: TinySpec) -> PathBuf {
     let path = fixture_dir().join(name);
     if !path.exists() {
         let tmp = fixture_dir().join(format!("{name}.{}.tmp", std::process::id()));
-        tinymodel::write(&tmp, &spec).expect("write tiny model");
+        tiny::write(&tmp, &spec).expect("write tiny model");
         std::fs::rename(&tmp, &path).expect("rename");
     }
     path
@@ -79,7 +77,7 @@ pub fn tiny_lora() -> PathBuf {
                 })
                 .collect()
         };
-        let mut w = moe_tutor::gguf::GgufWriter::new();
+        let mut w = moe_tutor::model::gguf::GgufWriter::new();
         w.set("general.architecture", "deepseek");
         w.set("general.type", "adapter");
         w.set("adapter.type", "lora");
@@ -179,7 +177,7 @@ pub struct Reply {
     pub prompt: Vec<TokenEvent>,
     pub tokens: Vec<TokenEvent>,
     pub reason: Option<StopReason>,
-    pub stats: Option<moe_tutor::engine::GenStats>,
+    pub stats: Option<moe_tutor::transcript::GenStats>,
     pub error: Option<String>,
 }
 

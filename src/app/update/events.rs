@@ -3,8 +3,9 @@
 //! any generation but the running one are dropped.
 
 use super::super::state::{App, EngineState, ReplyStatus, Running};
-use crate::engine::api::{EngineEvent, ModelInfo, StopReason, TokenEvent};
+use crate::engine::api::EngineEvent;
 use crate::text::sanitize;
+use crate::transcript::{ModelInfo, StopReason, TokenEvent};
 
 impl App {
     /// Feed one engine event in. Events of other generations than the running one are

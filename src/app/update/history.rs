@@ -6,11 +6,12 @@
 use super::super::keymap::Action;
 use super::super::state::{App, Browser, Message, ReplyStatus};
 use super::plain_lines;
-use crate::engine::api::{EngineCommand, Role};
+use crate::engine::api::EngineCommand;
 use crate::store::{
     self, list, time, Journal, MessageRecord, Record, SamplingRecord, Speaker, Summary,
 };
 use crate::text::sanitize;
+use crate::transcript::Role;
 
 impl App {
     /// Bring the journal up to date with the messages that are final (all but a reply

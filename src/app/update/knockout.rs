@@ -24,7 +24,7 @@ impl App {
                 return Vec::new();
             }
             ["clear"] | ["off"] => {
-                self.knockout.clear();
+                self.interventions.clear();
                 self.info("every expert is back in the routers' choice");
             }
             [layer, experts @ ..] => {
@@ -55,7 +55,7 @@ impl App {
                     return Vec::new();
                 }
                 if ids.is_empty() {
-                    self.knockout.remove(&layer);
+                    self.interventions.set_knockout(layer, ids);
                     self.info(format!("layer {layer}: every expert is back"));
                 } else {
                     let list: Vec<String> = ids.iter().map(|e| format!("e{e}")).collect();
@@ -63,10 +63,10 @@ impl App {
                         "layer {layer}: {} knocked out, from the next token (the routing pane marks them ✗)",
                         list.join(" ")
                     ));
-                    self.knockout.insert(layer, ids);
+                    self.interventions.set_knockout(layer, ids);
                 }
             }
         }
-        vec![EngineCommand::SetKnockout(self.knockout.clone())]
+        vec![EngineCommand::SetInterventions(self.interventions.clone())]
     }
 }

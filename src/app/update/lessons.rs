@@ -5,9 +5,10 @@
 use super::super::keymap::Action;
 use super::super::lesson::{ActiveLesson, ExperimentCell, LessonSetup, StepState};
 use super::super::state::{App, Pane, ReplyStatus};
-use crate::engine::api::{ChatMessage, EngineCommand, EngineEvent, GenerateRequest, Role};
+use crate::engine::api::{EngineCommand, EngineEvent, GenerateRequest};
 use crate::lessons::model::experiment_grid;
 use crate::lessons::{Lang, LessonEntry, ObservePane, StepKind};
+use crate::transcript::{ChatMessage, Role};
 
 impl App {
     /// Give the app its lessons, language and progress file; reopens the lesson that was

@@ -51,7 +51,7 @@ impl App {
             self.error("wait for the reply to finish (or press Esc) before reloading");
             return Vec::new();
         }
-        self.knockout.clear();
+        self.interventions.clear();
         self.engine = EngineState::Loading;
         self.info(format!(
             "loading the model again with {k} experts per token; the conversation stays"

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 use super::palette::{DIM, ERROR, INFO};
 use super::wrap::wrap;
 use crate::app::state::{App, Message, ReplyStatus, Scroll};
-use crate::engine::api::Role;
+use crate::transcript::Role;
 
 const INDENT: u16 = 2;
 

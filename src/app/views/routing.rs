@@ -10,8 +10,8 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use super::palette::{shade, shade_style, CHOSEN, DIM, KNOCKED, TITLE};
 use crate::app::state::{App, RoutingView};
-use crate::engine::api::{ModelInfo, TokenEvent};
 use crate::routing::{dequantize_prob, ExpertLoad, LayerLoad, Phase, TokenRouting};
+use crate::transcript::{ModelInfo, TokenEvent};
 
 /// How experts map to columns: `per` experts per column, `cw` cells per column.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -184,10 +184,7 @@ fn heatmap(
             &grid,
             layer,
             sel_layer == Some(layer),
-            app.knockout()
-                .get(&(layer as u32))
-                .map(Vec::as_slice)
-                .unwrap_or(&[]),
+            app.interventions().knocked_out(layer as u32),
         ));
     }
     lines.extend(weights);

@@ -11,9 +11,9 @@ use unicode_width::UnicodeWidthStr;
 use super::palette::{bar, CHOSEN, DIM, INFO, TITLE};
 use super::strip::token_label;
 use crate::app::state::App;
-use crate::engine::api::TokenEvent;
 use crate::routing::Phase;
 use crate::sampling::StepSnapshot;
+use crate::transcript::TokenEvent;
 
 const TEXT_W: usize = 12;
 

@@ -10,8 +10,8 @@ use unicode_width::UnicodeWidthStr;
 
 use super::palette::{entropy_color, expert_color, on, DIM, TITLE};
 use crate::app::state::{App, StripMode, TokenRef};
-use crate::engine::api::TokenEvent;
 use crate::routing::{LayerSummary, Phase};
+use crate::transcript::TokenEvent;
 
 /// Rows the strip takes: a title rule, the tokens, the selection marker, the legend.
 pub const HEIGHT: u16 = 4;

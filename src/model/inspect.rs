@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::gguf::GgufFile;
+use crate::model::gguf::GgufFile;
 
 fn human_bytes(n: u64) -> String {
     let n = n as f64;

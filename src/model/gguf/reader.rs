@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use super::error::clean;
 use super::types::GgmlType;
 use super::value::{Array, Value, ValueType};
 use super::{GgufError, DEFAULT_ALIGNMENT, GGML_MAX_NAME};
@@ -45,15 +46,6 @@ pub struct GgufFile {
     metadata: Vec<(String, Value)>,
     index: HashMap<String, usize>,
     tensors: Vec<TensorInfo>,
-}
-
-/// Shorten and clean text from a file before it goes into an error message.
-pub(crate) fn clean(s: &str) -> String {
-    let mut out = crate::text::sanitize(s);
-    if out.chars().count() > 96 {
-        out = out.chars().take(95).collect::<String>() + "…";
-    }
-    out
 }
 
 /// Counting reader that refuses to read past the end of the file.

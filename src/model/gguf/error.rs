@@ -93,3 +93,12 @@ impl GgufError {
         }
     }
 }
+
+/// Shorten and clean text from a file before it goes into an error message.
+pub(crate) fn clean(s: &str) -> String {
+    let mut out = crate::text::sanitize(s);
+    if out.chars().count() > 96 {
+        out = out.chars().take(95).collect::<String>() + "…";
+    }
+    out
+}

@@ -16,7 +16,7 @@ mod verify;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::gguf::{write_atomic, GgmlType, GgufFile};
+use crate::model::gguf::{write_atomic, GgmlType, GgufFile};
 
 pub use digest::{sha256_file, sha256_hex};
 pub use pack::{Pack, PackLayer, SyntheticPack, PACK_VERSION};

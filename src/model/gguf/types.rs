@@ -123,7 +123,7 @@ impl GgmlType {
         self.block_bytes() as f64 * 8.0 / self.block_size() as f64
     }
 
-    /// Whether [`crate::gguf::GgufFile::read_tensor_f32`] can decode this type.
+    /// Whether [`crate::model::gguf::GgufFile::read_tensor_f32`] can decode this type.
     pub fn can_dequantize(self) -> bool {
         matches!(
             self,

@@ -13,7 +13,7 @@ use half::f16;
 
 use super::pack::Pack;
 use super::Expected;
-use crate::gguf::{GgmlType, GgufFile, GgufWriter, TensorInfo, Value};
+use crate::model::gguf::{GgmlType, GgufFile, GgufWriter, TensorInfo, Value};
 
 /// Output under construction, with the digest of every tensor added.
 pub(super) struct Out {
@@ -131,7 +131,7 @@ fn metadata(teacher: &GgufFile, pack: &Pack, dims: &Dims, p: &Provenance) -> Ggu
         }
     }
     w.set(
-        crate::gguf::ROUTER_DISPLAY_TEMPERATURE_KEY,
+        crate::model::gguf::ROUTER_DISPLAY_TEMPERATURE_KEY,
         pack.router_display_temperature,
     );
     w.set("moe_tutor.forge.version", super::FORGE_VERSION);
@@ -174,7 +174,9 @@ fn pick_down(down: &[f32], n_ff: usize, n_embd: usize, cols: &[u32], group: usiz
 fn encode(values: &[f32], dtype: GgmlType) -> Vec<u8> {
     match dtype {
         GgmlType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        GgmlType::Q8_0 => crate::gguf::q8_0_from_f32(values).expect("rows of whole Q8_0 blocks"),
+        GgmlType::Q8_0 => {
+            crate::model::gguf::q8_0_from_f32(values).expect("rows of whole Q8_0 blocks")
+        }
         _ => values
             .iter()
             .flat_map(|v| f16::from_f32(*v).to_le_bytes())

@@ -1,9 +1,7 @@
 //! Writing GGUF v3 files: metadata and tensors in insertion order, so the same inputs
 //! always give the same bytes; saved atomically.
 
-use std::fs::File;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use half::f16;
 
@@ -171,31 +169,9 @@ impl GgufWriter {
     }
 }
 
-/// Replace `path` with `bytes` so that readers see either the old file or the new one.
+/// Save `bytes` to `path` atomically (the one helper, `store::atomic`), as a GGUF error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), GgufError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model.gguf".into());
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = File::create(&tmp).map_err(|e| GgufError::io("create", &tmp, e))?;
-        f.write_all(bytes)
-            .map_err(|e| GgufError::io("write", &tmp, e))?;
-        f.sync_all().map_err(|e| GgufError::io("sync", &tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| GgufError::io("rename into", path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    } else if let Ok(d) = File::open(&dir) {
-        // Make the rename itself durable; not every platform allows syncing a directory.
-        let _ = d.sync_all();
-    }
-    result
+    crate::store::atomic::write_atomic(path, bytes).map_err(|e| GgufError::io("save", path, e))
 }
 
 fn pad_to(out: &mut Vec<u8>, align: u64) {

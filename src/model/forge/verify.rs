@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::digest::{sha256_file, sha256_hex};
 use super::Expected;
-use crate::gguf::GgufFile;
+use crate::model::gguf::GgufFile;
 
 /// Check that `path` is what was meant to be written.
 pub(super) fn verify_written(

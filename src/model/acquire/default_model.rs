@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{fetch_teacher, Pip, TeacherSource};
-use crate::forge::{self, sha256_file, ForgeOptions, FORGE_VERSION};
+use crate::model::forge::{self, sha256_file, ForgeOptions, FORGE_VERSION};
 
 /// File name of the forged default model in the cache directory.
 pub const DEFAULT_MODEL_FILE: &str = "moe-tutor-smollm2-moe.gguf";
@@ -121,7 +121,7 @@ pub fn ensure_model(cfg: &DefaultModel, progress: &mut dyn FnMut(&str)) -> Resul
         model_sha256: report.sha256.clone(),
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
-    crate::gguf::write_atomic(&manifest_path, &json).map_err(|e| e.to_string())?;
+    crate::model::gguf::write_atomic(&manifest_path, &json).map_err(|e| e.to_string())?;
     progress(&format!(
         "default model ready: {} ({:.1} MB, forged in {:.1} s)",
         model.display(),

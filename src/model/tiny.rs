@@ -13,7 +13,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context};
 
-use crate::gguf::{GgufWriter, Value};
+use crate::model::gguf::{GgufWriter, Value};
 
 pub use vocab::{
     pieces, Piece, BOS_ID, CHAT_TEMPLATE, EOS_TEXT_ID, FIRST_BYTE_ID, IM_END_ID, IM_START_ID,
@@ -127,8 +127,8 @@ impl TinySpec {
             bail!("the context length must be at least 1");
         }
         if !s.dense {
-            if s.n_expert == 0 || s.n_expert > crate::gguf::MAX_EXPERTS {
-                bail!("n_expert must be 1..={}", crate::gguf::MAX_EXPERTS);
+            if s.n_expert == 0 || s.n_expert > crate::model::gguf::MAX_EXPERTS {
+                bail!("n_expert must be 1..={}", crate::model::gguf::MAX_EXPERTS);
             }
             if s.n_expert_used == 0 || s.n_expert_used > s.n_expert {
                 bail!("n_expert_used must be 1..={}", s.n_expert);
