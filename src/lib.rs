@@ -17,6 +17,7 @@ pub mod eval;
 pub mod headless;
 pub mod lessons;
 pub mod model;
+pub mod pane;
 pub mod paths;
 pub mod routing;
 pub mod sampling;

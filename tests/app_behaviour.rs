@@ -5,8 +5,8 @@ mod app_support;
 
 use app_support::*;
 use crossterm::event::{KeyCode, KeyModifiers};
-use moe_tutor::app::state::{EngineState, Pane, ReplyStatus, RoutingView, StripMode, TokenRef};
 use moe_tutor::app::App;
+use moe_tutor::app::{EngineState, Pane, ReplyStatus, RoutingView, StripMode, TokenRef};
 use moe_tutor::engine::api::{EngineCommand, EngineEvent};
 use moe_tutor::routing::Phase;
 use moe_tutor::sampling::SamplingParams;

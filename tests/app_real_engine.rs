@@ -6,7 +6,7 @@ mod common;
 
 use app_support::{draw, press, rows, screen_contains, type_text};
 use crossterm::event::KeyCode;
-use moe_tutor::app::state::ReplyStatus;
+use moe_tutor::app::ReplyStatus;
 use moe_tutor::app::{App, AppConfig};
 use moe_tutor::engine::api::{EngineCommand, EngineEvent};
 use moe_tutor::routing::Phase;
@@ -95,4 +95,96 @@ fn a_real_reply_fills_the_transcript_routing_and_sampling() {
     assert!(app.messages()[0].tokens.len() <= n_prompt);
     assert!(!app.messages()[1].tokens.is_empty());
     engine.handle.shutdown();
+}
+
+/// Every context position is held by exactly one token of exactly one message, and the
+/// positions run 0, 1, 2, ... without gaps.
+fn one_record_per_position(app: &App) -> Vec<usize> {
+    let mut positions: Vec<u32> = app
+        .messages()
+        .iter()
+        .flat_map(|m| m.tokens.iter().map(|t| t.pos))
+        .collect();
+    let n = positions.len();
+    positions.sort_unstable();
+    positions.dedup();
+    assert_eq!(positions.len(), n, "a position holds two records");
+    assert_eq!(positions.last().map(|p| *p as usize + 1), Some(n), "gaps");
+    app.messages().iter().map(|m| m.tokens.len()).collect()
+}
+
+/// Drain events until the engine answers a reload.
+fn reloaded(app: &mut App, engine: &mut common::Engine, cmds: Vec<EngineCommand>) {
+    for cmd in cmds {
+        engine.handle.send(cmd);
+    }
+    loop {
+        let ev = common::recv(&mut engine.rx);
+        let done = matches!(ev, EngineEvent::Loaded(_) | EngineEvent::LoadFailed(_));
+        app.on_engine_event(ev);
+        if done {
+            break;
+        }
+    }
+}
+
+/// A LoRA switch and a reload with another k both make the engine decode the whole
+/// transcript again; the records it sends land by position, so every token keeps exactly
+/// one record and earlier messages keep theirs.
+#[test]
+fn records_stay_one_per_token_across_lora_switch_and_reload() {
+    let path = common::tiny_moe();
+    let mut opts = common::load_options(&path);
+    opts.lora = Some(common::tiny_lora());
+    let mut engine = common::start(opts).expect("engine");
+    let mut app = App::new(AppConfig {
+        model_path: path.clone(),
+        params: common::params(0.0, 1.0, 3),
+        max_tokens: 6,
+        capture: true,
+    });
+    app.on_engine_event(EngineEvent::Loaded(Box::new(engine.info.clone())));
+
+    type_text(&mut app, "first message");
+    let cmds = press(&mut app, KeyCode::Enter);
+    run(&mut app, &mut engine, cmds);
+    let after_one = one_record_per_position(&app);
+
+    type_text(&mut app, "/lora off");
+    let cmds = press(&mut app, KeyCode::Enter);
+    assert!(matches!(cmds.as_slice(), [EngineCommand::SetLora(false)]));
+    type_text(&mut app, "second message");
+    let mut all = cmds;
+    all.extend(press(&mut app, KeyCode::Enter));
+    run(&mut app, &mut engine, all);
+    let after_two = one_record_per_position(&app);
+    assert_eq!(
+        after_two[..2],
+        after_one[..],
+        "earlier messages keep their records"
+    );
+    assert!(
+        app.last_stats().unwrap().cached_tokens == 0,
+        "decoded again"
+    );
+
+    type_text(&mut app, "/experts 4");
+    let cmds = press(&mut app, KeyCode::Enter);
+    assert!(matches!(cmds.as_slice(), [EngineCommand::Reload { .. }]));
+    reloaded(&mut app, &mut engine, cmds);
+    assert_eq!(app.model().unwrap().n_expert_used, 4);
+    type_text(&mut app, "third message");
+    let cmds = press(&mut app, KeyCode::Enter);
+    run(&mut app, &mut engine, cmds);
+    let after_three = one_record_per_position(&app);
+    assert_eq!(
+        after_three[..4],
+        after_two[..],
+        "earlier messages keep their records"
+    );
+    assert_eq!(app.messages().len(), 6);
+    // The newest reply was routed with the new k.
+    let newest = app.messages()[5].tokens.last().unwrap();
+    let layer = newest.routing.as_ref().unwrap().layer(0).unwrap();
+    assert_eq!(layer.experts.len(), 4);
 }

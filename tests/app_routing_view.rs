@@ -5,8 +5,8 @@ mod app_support;
 
 use app_support::*;
 use crossterm::event::KeyCode;
-use moe_tutor::app::state::RoutingView;
 use moe_tutor::app::App;
+use moe_tutor::app::RoutingView;
 use moe_tutor::routing::Phase;
 
 /// An MoE (16 experts, top 4, layer 0 dense) after "Why is the sky blue?" and its reply,

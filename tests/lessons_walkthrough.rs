@@ -148,7 +148,7 @@ fn satisfy(app: &mut App, engine: &mut common::Engine, all: &[Compare], what: &s
 
 fn walk(app: &mut App, engine: &mut common::Engine, index: usize, lang: Lang) {
     ctrl(app, 'l');
-    assert!(app.lessons().list_open());
+    assert!(app.lesson_list_open());
     for _ in 0..index {
         press(app, KeyCode::Down);
     }

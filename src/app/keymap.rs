@@ -7,9 +7,10 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use serde::{Deserialize, Serialize};
 
-/// Everything the user can ask the app to do. Serde names are snake_case so that a key
-/// configuration file can name them later.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Everything the user can ask the app to do: what keys map to, what slash commands
+/// produce, and what lessons send (a lesson acts on the app only through these). Serde
+/// names are snake_case so that the key configuration can name the key actions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Send,
@@ -58,8 +59,57 @@ pub enum Action {
     LessonBack,
     LessonScrollUp,
     LessonScrollDown,
-    /// Pick quiz answer n (1-based; the key says which).
+    /// Pick quiz answer n (1-based; each answer has its own binding).
     Answer(u8),
+    /// Bring a pane on screen (`/pane NAME`; an observe step).
+    ShowPane(crate::pane::Pane),
+    /// Mark a model layer in the routing pane (`/layer N`; an observe step).
+    SelectLayer(u32),
+    /// Select token n of the last reply (`/token N`; an observe step).
+    SelectReplyToken(u32),
+    /// New sampling settings, from the next token (`/temp`, `/top_p`, `/seed`; a run step).
+    SetSampling(crate::sampling::SamplingParams),
+    /// Send this text as the next message, the reply cut at `max_tokens` (a run step; Enter
+    /// sends the input the same way).
+    SendText {
+        text: String,
+        max_tokens: u32,
+    },
+    /// Close whatever overlay is open.
+    CloseOverlay,
+}
+
+impl Action {
+    /// The name the key configuration uses (`regenerate`, `answer_2`); `None` for actions
+    /// no key can be bound to.
+    pub fn name(&self) -> Option<String> {
+        match self {
+            Action::Answer(n) => Some(format!("answer_{n}")),
+            Action::Insert(_)
+            | Action::ShowPane(_)
+            | Action::SelectLayer(_)
+            | Action::SelectReplyToken(_)
+            | Action::SetSampling(_)
+            | Action::SendText { .. } => None,
+            other => serde_json::to_value(other)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string)),
+        }
+    }
+
+    /// Lesson keys: they work with the help overlay open.
+    pub fn is_lesson_key(&self) -> bool {
+        matches!(
+            self,
+            Action::ToggleLessons
+                | Action::SwitchLang
+                | Action::LessonNext
+                | Action::LessonBack
+                | Action::LessonScrollUp
+                | Action::LessonScrollDown
+                | Action::Answer(_)
+        )
+    }
 }
 
 /// Where a binding is listed in the help overlay.
@@ -127,7 +177,7 @@ const fn shift(code: KeyCode) -> Key {
 }
 
 /// One entry of the keymap.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Binding {
     pub action: Action,
     pub keys: &'static [Key],
@@ -188,7 +238,10 @@ pub const KEYMAP: &[Binding] = &[
     b(Action::LessonBack, &[ctrl(Char('p'))], "lesson: previous step", None, S::Lessons),
     b(Action::LessonScrollUp, &[ctrl(Char('u'))], "lesson: scroll up", None, S::Lessons),
     b(Action::LessonScrollDown, &[ctrl(Char('d'))], "lesson: scroll down", None, S::Lessons),
-    b(Action::Answer(0), &[alt(Char('1')), alt(Char('2')), alt(Char('3')), alt(Char('4'))], "quiz: pick that answer", None, S::Lessons),
+    b(Action::Answer(1), &[alt(Char('1'))], "quiz: pick that answer", None, S::Lessons),
+    b(Action::Answer(2), &[alt(Char('2'))], "quiz: pick that answer", None, S::Lessons),
+    b(Action::Answer(3), &[alt(Char('3'))], "quiz: pick that answer", None, S::Lessons),
+    b(Action::Answer(4), &[alt(Char('4'))], "quiz: pick that answer", None, S::Lessons),
     b(Action::SwitchLang, &[k(F(10))], "lessons: English / Chinese", None, S::Lessons),
     b(Action::InsertNewline, &[alt(Enter), shift(Enter), ctrl(Char('j'))], "new line in the input", None, S::Editing),
     b(Action::CursorLeft, &[k(Left)], "cursor left", None, S::Editing),
@@ -199,29 +252,6 @@ pub const KEYMAP: &[Binding] = &[
     b(Action::CursorEnd, &[k(End)], "end of the line", None, S::Editing),
     b(Action::Backspace, &[k(Backspace)], "delete before the cursor", None, S::Editing),
     b(Action::Delete, &[k(KeyCode::Delete)], "delete at the cursor", None, S::Editing),
-];
-
-/// Slash commands typed into the input, for the help overlay.
-pub const SLASH_COMMANDS: &[(&str, &str)] = &[
-    ("/temp 0.8", "set the temperature (0 = greedy, max 2)"),
-    ("/top_p 0.9", "set top_p (0.05 ..= 1)"),
-    ("/seed 7", "set the sampling seed"),
-    ("/regen", "regenerate the last reply"),
-    ("/edit", "edit the last message"),
-    ("/clear", "start a new conversation"),
-    ("/history", "saved conversations: search, reopen"),
-    ("/export", "save this conversation as Markdown"),
-    (
-        "/knockout 1 3 5",
-        "knock experts 3 and 5 of layer 1 out of selection",
-    ),
-    ("/knockout clear", "bring every expert back"),
-    (
-        "/experts 8",
-        "load the model again with 8 experts per token",
-    ),
-    ("/lora off", "switch the LoRA adapter off (on: back on)"),
-    ("/help", "this help"),
 ];
 
 /// The action for a key press in the default key table. Plain characters become
@@ -325,9 +355,9 @@ impl Keymap {
         let mut map = Keymap::default();
         let mut problems = Vec::new();
         for (name, specs) in overrides {
-            let action = serde_json::from_value::<Action>(serde_json::Value::String(name.clone()))
-                .ok()
-                .and_then(|a| KEYMAP.iter().position(|b| b.action == a));
+            let action = KEYMAP
+                .iter()
+                .position(|b| b.action.name().as_deref() == Some(name.as_str()));
             let Some(i) = action else {
                 problems.push(format!("keymap: no action called {name:?}"));
                 continue;
@@ -364,7 +394,7 @@ impl Keymap {
         };
         for want in [exact, loose] {
             if let Some(i) = self.keys.iter().position(|ks| ks.contains(&want)) {
-                return KEYMAP.get(i).map(|b| b.action);
+                return KEYMAP.get(i).map(|b| b.action.clone());
             }
         }
         match key.code {
@@ -382,10 +412,10 @@ impl Keymap {
     }
 
     /// The keys bound to `action` (none if it was unbound).
-    pub fn keys_of(&self, action: Action) -> &[Key] {
+    pub fn keys_of(&self, action: &Action) -> &[Key] {
         KEYMAP
             .iter()
-            .position(|b| b.action == action)
+            .position(|b| b.action == *action)
             .and_then(|i| self.keys.get(i))
             .map_or(&[], |k| k.as_slice())
     }
@@ -412,20 +442,28 @@ impl Keymap {
         out
     }
 
-    /// Bindings of one help section, with all their keys joined ("Alt+← Ctrl+←").
+    /// Bindings of one help section, with all their keys joined ("Alt+← Ctrl+←");
+    /// adjacent bindings with the same help text share a row (the quiz answers).
     pub fn help_rows(&self, section: Section) -> Vec<(String, &'static str)> {
-        KEYMAP
-            .iter()
-            .zip(&self.keys)
-            .filter(|(b, _)| b.section == section)
-            .map(|(b, keys)| {
-                let keys: Vec<String> = keys.iter().map(key_label).collect();
+        let mut rows: Vec<(Vec<String>, &'static str)> = Vec::new();
+        for (b, keys) in KEYMAP.iter().zip(&self.keys) {
+            if b.section != section {
+                continue;
+            }
+            let keys: Vec<String> = keys.iter().map(key_label).collect();
+            match rows.last_mut() {
+                Some((prev, help)) if *help == b.help => prev.extend(keys),
+                _ => rows.push((keys, b.help)),
+            }
+        }
+        rows.into_iter()
+            .map(|(keys, help)| {
                 let keys = if keys.is_empty() {
                     "(unbound)".to_string()
                 } else {
                     keys.join(" ")
                 };
-                (keys, b.help)
+                (keys, help)
             })
             .collect()
     }

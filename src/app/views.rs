@@ -25,7 +25,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget};
 use ratatui::Frame;
 
-use super::state::{App, Pane};
+use super::{App, Overlay, Pane};
 
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 12;
@@ -54,22 +54,14 @@ pub fn render(app: &App, f: &mut Frame) {
             Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
                 .areas(main);
         match app.pane() {
-            Pane::Chat => {
+            Pane::Chat | Pane::Strip | Pane::Status => {
                 let [top, bottom] =
                     Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)])
                         .areas(right);
-                routing::render(app, top, buf);
-                sampling::render(app, bottom, buf);
-                (placed.routing, placed.sampling) = (Some(top), Some(bottom));
+                draw_pane(app, Pane::Routing, top, buf, &mut placed);
+                draw_pane(app, Pane::Sampling, bottom, buf, &mut placed);
             }
-            Pane::Routing => {
-                routing::render(app, right, buf);
-                placed.routing = Some(right);
-            }
-            Pane::Sampling => {
-                sampling::render(app, right, buf);
-                placed.sampling = Some(right);
-            }
+            side => draw_pane(app, side, right, buf, &mut placed),
         }
         let left = lesson_split(app, left, buf);
         chat_column(app, left, buf, Pane::Chat, &mut placed)
@@ -78,43 +70,55 @@ pub fn render(app: &App, f: &mut Frame) {
         chat_column(app, main, buf, app.pane(), &mut placed)
     };
     status::render_notice(app, notice, buf);
-    status::render_status(app, status_area, buf);
+    draw_pane(app, Pane::Status, status_area, buf, &mut placed);
     status::render_keys(app, keys, buf);
-    placed.status = Some(status_area);
     if let Some(target) = lesson::highlight_target(app) {
-        use crate::lessons::ObservePane as O;
-        let (rect, bordered) = match target {
-            O::Routing => (placed.routing, true),
-            O::Sampling => (placed.sampling, true),
-            O::Chat => (placed.chat, true),
-            O::Strip => (placed.strip, false),
-            O::Status => (placed.status, false),
-        };
-        if let Some(r) = rect {
-            lesson::highlight(r, buf, bordered);
+        if let Some(r) = placed.rect(target) {
+            lesson::highlight(r, buf, bordered(target));
         }
     }
-    if app.browser().is_some() {
-        if let Some(pos) = history::render(app, main, buf) {
-            f.set_cursor_position(pos);
+    // The one open overlay is drawn last, over the panes.
+    match app.overlay() {
+        Some(Overlay::History(_)) => {
+            if let Some(pos) = history::render(app, main, buf) {
+                f.set_cursor_position(pos);
+            }
         }
-    } else if app.help_open() {
-        help::render(app, main, buf);
-    } else if app.lessons().list_open() {
-        lesson::render_list(app, main, buf);
-    } else if let Some(pos) = cursor {
-        f.set_cursor_position(pos);
+        Some(Overlay::Help { .. }) => help::render(app, main, buf),
+        Some(Overlay::LessonList) => lesson::render_list(app, main, buf),
+        None => {
+            if let Some(pos) = cursor {
+                f.set_cursor_position(pos);
+            }
+        }
     }
 }
 
-/// Where the panes an observe step can point at were drawn.
+/// Draw one pane into `area` and note where it went.
+fn draw_pane(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, placed: &mut Placed) {
+    match pane {
+        Pane::Chat => chat::render(app, area, buf),
+        Pane::Routing => routing::render(app, area, buf),
+        Pane::Sampling => sampling::render(app, area, buf),
+        Pane::Strip => strip::render(app, area, buf),
+        Pane::Status => status::render_status(app, area, buf),
+    }
+    placed.0.push((pane, area));
+}
+
+/// Whether a pane has a frame (a highlight recolours the frame, else the text).
+fn bordered(pane: Pane) -> bool {
+    !matches!(pane, Pane::Strip | Pane::Status)
+}
+
+/// Where the panes were drawn this frame (an observe step highlights one).
 #[derive(Default)]
-struct Placed {
-    routing: Option<Rect>,
-    sampling: Option<Rect>,
-    chat: Option<Rect>,
-    strip: Option<Rect>,
-    status: Option<Rect>,
+struct Placed(Vec<(Pane, Rect)>);
+
+impl Placed {
+    fn rect(&self, pane: Pane) -> Option<Rect> {
+        self.0.iter().find(|(p, _)| *p == pane).map(|(_, r)| *r)
+    }
 }
 
 /// With a lesson open, its pane takes the top of `area`; returns the rest.
@@ -148,23 +152,9 @@ fn chat_column(
         Constraint::Length(input_h),
     ])
     .areas(area);
-    match pane {
-        Pane::Chat => {
-            chat::render(app, top, buf);
-            placed.chat = Some(top);
-        }
-        Pane::Routing => {
-            routing::render(app, top, buf);
-            placed.routing = Some(top);
-        }
-        Pane::Sampling => {
-            sampling::render(app, top, buf);
-            placed.sampling = Some(top);
-        }
-    }
+    draw_pane(app, pane.side(), top, buf, placed);
     if strip_h > 0 {
-        strip::render(app, strip_area, buf);
-        placed.strip = Some(strip_area);
+        draw_pane(app, Pane::Strip, strip_area, buf, placed);
     }
     input::render(app, input_area, buf)
 }

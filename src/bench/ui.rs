@@ -11,7 +11,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 
-use crate::app::state::RoutingView;
+use crate::app::RoutingView;
 use crate::app::{views, App, AppConfig};
 use crate::engine::api::EngineEvent;
 use crate::routing::{Phase, TokenRouting};

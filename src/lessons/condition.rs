@@ -43,7 +43,7 @@ vars! {
     Temperature "temperature" Ty::Num, "sampling temperature (F5/F6, /temp)";
     TopP "top_p" Ty::Num, "nucleus cut-off (F7/F8, /top_p)";
     Seed "seed" Ty::Num, "sampling seed (/seed)";
-    Pane "pane" Ty::Str(&["chat", "routing", "sampling"]), "the side pane F2 shows";
+    Pane "pane" Ty::Str(crate::pane::Pane::SIDE_NAMES), "the side pane F2 shows";
     StripMode "strip_mode" Ty::Str(&["top_expert", "entropy"]), "what the token strip colours show (F3)";
     Preference "preference" Ty::Bool, "routing pane shows the router preference (F4)";
     Layer "layer" Ty::Num, "model layer the routing pane marks with ▶ (Alt+PgUp/PgDn), as labelled: L1 = 1";

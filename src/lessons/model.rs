@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::pane::Pane;
+
 use super::condition::Condition;
 use crate::sampling::SamplingParams;
 
@@ -81,41 +83,6 @@ impl Text {
     }
 }
 
-/// What an `observe` step points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ObservePane {
-    Routing,
-    Sampling,
-    Strip,
-    Status,
-    Chat,
-}
-
-impl ObservePane {
-    pub const ALL: [ObservePane; 5] = [
-        ObservePane::Routing,
-        ObservePane::Sampling,
-        ObservePane::Strip,
-        ObservePane::Status,
-        ObservePane::Chat,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ObservePane::Routing => "routing",
-            ObservePane::Sampling => "sampling",
-            ObservePane::Strip => "strip",
-            ObservePane::Status => "status",
-            ObservePane::Chat => "chat",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ObservePane> {
-        Self::ALL.into_iter().find(|p| p.name() == s)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Choice {
     pub correct: bool,
@@ -136,7 +103,7 @@ pub enum StepKind {
         max_tokens: u32,
     },
     Observe {
-        pane: ObservePane,
+        pane: Pane,
         /// The model layer (as the routing pane labels it: L0, L1, ...).
         layer: Option<u32>,
         /// A token of the last reply, 0 = its first.

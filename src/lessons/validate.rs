@@ -10,8 +10,9 @@ use syntect::parsing::SyntaxSet;
 use toml::Spanned;
 
 use super::condition::Condition;
-use super::model::{Choice, Lesson, ObservePane, Step, StepKind, Text};
+use super::model::{Choice, Lesson, Step, StepKind, Text};
 use super::raw::{line_of, Diagnostic, RawLesson, RawStep, RawText};
+use crate::pane::Pane;
 use crate::sampling::SamplingParams;
 use crate::text::sanitize;
 
@@ -326,8 +327,8 @@ impl<'a> Validator<'a> {
             }
             "observe" => {
                 let pane = match &r.pane {
-                    Some(p) => ObservePane::parse(p.get_ref()).or_else(|| {
-                        let names: Vec<&str> = ObservePane::ALL.iter().map(|p| p.name()).collect();
+                    Some(p) => Pane::parse(p.get_ref()).or_else(|| {
+                        let names: Vec<&str> = Pane::ALL.iter().map(|p| p.name()).collect();
                         self.err(
                             &p.span(),
                             format!(
@@ -347,7 +348,7 @@ impl<'a> Validator<'a> {
                     }
                 };
                 StepKind::Observe {
-                    pane: pane.unwrap_or(ObservePane::Chat),
+                    pane: pane.unwrap_or(Pane::Chat),
                     layer: self.int(&r.layer, 0, 255, "layer").map(|l| l as u32),
                     token: self.int(&r.token, 0, 4095, "token").map(|t| t as u32),
                 }

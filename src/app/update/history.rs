@@ -1,15 +1,13 @@
-//! Saving and reopening conversations: every finished message goes into the journal as
-//! soon as it is final (a user message when sent, a reply when it ends), regenerating or
-//! editing appends a `truncate` line, and the saved-conversations overlay lists, searches
-//! and reopens journals. Disk errors become notices; the chat goes on.
+//! Saving and reopening conversations: the journal is brought up to date after every
+//! action and engine event, and the saved-conversations overlay lists, searches and
+//! reopens journals. Disk errors become notices; the chat goes on.
 
-use super::super::keymap::Action;
-use super::super::state::{App, Browser, Message, ReplyStatus};
-use super::plain_lines;
+use crate::app::conversation::{Message, ReplyStatus};
+use crate::app::keymap::Action;
+use crate::app::overlay::{Browser, Overlay};
+use crate::app::App;
 use crate::engine::api::EngineCommand;
-use crate::store::{
-    self, list, time, Journal, MessageRecord, Record, SamplingRecord, Speaker, Summary,
-};
+use crate::store::{list, time, Journal, Summary};
 use crate::text::sanitize;
 use crate::transcript::Role;
 
@@ -18,87 +16,29 @@ impl App {
     /// still streaming). Called after every update and engine event; cheap when nothing
     /// changed.
     pub(crate) fn persist(&mut self) {
-        if self.store.is_none() {
+        if self.journal.store().is_none() {
             return;
         }
-        let upto = match self.running {
-            Some(r) => r.reply.min(self.messages.len()),
-            None => self.messages.len(),
+        let upto = match self.chat.running {
+            Some(r) => r.reply.min(self.messages().len()),
+            None => self.messages().len(),
         };
-        if let Err(e) = self.persist_upto(upto) {
+        let model = self
+            .model()
+            .map(|m| format!("{} ({})", m.name, m.path))
+            .unwrap_or_default();
+        let (params, max_tokens) = (self.params(), self.config().max_tokens);
+        if let Err(e) = self
+            .journal
+            .sync(&self.chat.messages, upto, params, max_tokens, &model)
+        {
             self.error(format!("could not save the conversation: {e}"));
         }
     }
 
-    fn persist_upto(&mut self, upto: usize) -> std::io::Result<()> {
-        if upto < self.saved {
-            if let Some(j) = self.journal.as_mut() {
-                j.append(&Record::Truncate { keep: upto })?;
-            }
-            self.saved = upto;
-        }
-        if upto == self.saved {
-            return Ok(());
-        }
-        if self.journal.is_none() {
-            let Some(store) = &self.store else {
-                return Ok(());
-            };
-            let model = self
-                .model
-                .as_ref()
-                .map(|m| format!("{} ({})", m.name, m.path))
-                .unwrap_or_default();
-            self.journal = Some(Journal::create(&store.conversations, time::now(), &model)?);
-        }
-        while self.saved < upto {
-            let record = self.record_of(self.saved);
-            if let (Some(j), Some(r)) = (self.journal.as_mut(), record) {
-                j.append(&Record::Message(r))?;
-            }
-            self.saved += 1;
-        }
-        Ok(())
-    }
-
-    fn record_of(&self, i: usize) -> Option<MessageRecord> {
-        let m = self.messages.get(i)?;
-        let params = m
-            .tokens
-            .iter()
-            .find_map(|t| t.step.as_ref().map(|s| s.params))
-            .unwrap_or(self.params);
-        let status = match m.status {
-            ReplyStatus::Complete => "complete",
-            ReplyStatus::Streaming | ReplyStatus::Stopped => "stopped",
-            ReplyStatus::MaxTokens => "max_tokens",
-            ReplyStatus::ContextFull => "context_full",
-            ReplyStatus::Failed => "failed",
-        };
-        Some(MessageRecord {
-            role: m.role.into(),
-            content: m.content.clone(),
-            status: status.into(),
-            time: time::now(),
-            sampling: Some(SamplingRecord {
-                temperature: params.temperature,
-                top_p: params.top_p,
-                seed: params.seed,
-                max_tokens: self.config.max_tokens,
-            }),
-            routing: store::routing_summary(&m.tokens),
-        })
-    }
-
-    /// A new conversation: the next message starts a new journal.
-    pub(crate) fn close_journal(&mut self) {
-        self.journal = None;
-        self.saved = 0;
-    }
-
     /// Open the saved-conversations overlay.
     pub(crate) fn open_browser(&mut self) {
-        let Some(store) = &self.store else {
+        let Some(store) = self.journal.store() else {
             self.info("conversations are not being saved in this session");
             return;
         };
@@ -112,19 +52,19 @@ impl App {
                 )))
             }
         }
-        self.browser = Some(browser);
+        self.overlay = Some(Overlay::History(browser));
     }
 
     /// Keys while the overlay is open: typing searches, ↑/↓ select, Enter reopens, Esc
     /// closes.
-    pub(crate) fn browser_action(&mut self, action: Action) -> Vec<EngineCommand> {
-        let Some(b) = self.browser.as_mut() else {
+    pub(crate) fn browser_action(&mut self, action: &Action) -> Vec<EngineCommand> {
+        let Some(Overlay::History(b)) = self.overlay.as_mut() else {
             return Vec::new();
         };
         let n = b.hits().len();
         match action {
             Action::Insert(c) => {
-                b.query.push(c);
+                b.query.push(*c);
                 b.selected = 0;
             }
             Action::Backspace => {
@@ -145,10 +85,10 @@ impl App {
                     return self.reopen(&s);
                 }
             }
-            Action::Stop | Action::Conversations => self.browser = None,
+            Action::Stop | Action::Conversations => self.overlay = None,
             Action::Quit | Action::Interrupt => {
-                self.browser = None;
-                return self.update(action);
+                self.overlay = None;
+                return self.update(action.clone());
             }
             _ => {}
         }
@@ -176,14 +116,9 @@ impl App {
                 None
             }
         };
-        let mut cmds = Vec::new();
-        if let Some(r) = self.running.take() {
-            cmds.push(EngineCommand::Cancel {
-                generation: r.generation,
-            });
-        }
+        let mut cmds: Vec<EngineCommand> = self.chat.abandon().into_iter().collect();
         cmds.push(EngineCommand::Reset);
-        self.messages = conv
+        let messages: Vec<Message> = conv
             .messages
             .iter()
             .map(|m| {
@@ -194,20 +129,17 @@ impl App {
                     "failed" => ReplyStatus::Failed,
                     _ => ReplyStatus::Stopped,
                 };
-                let mut msg = Message::new(Role::from(m.role), sanitize(&m.content), status);
-                msg.rendered = if m.role == Speaker::Assistant {
-                    self.markdown.render(&msg.content)
-                } else {
-                    plain_lines(&msg.content)
-                };
+                let role = Role::from(m.role);
+                let mut msg = Message::new(role, sanitize(&m.content), status);
+                msg.rendered = self.chat.rendered(role, &msg.content);
                 msg
             })
             .collect();
         let opened = journal.is_some();
-        self.journal = journal;
-        self.saved = if opened { self.messages.len() } else { 0 };
-        self.browser = None;
-        self.reset_conversation_view();
+        let n = messages.len();
+        self.journal.adopt(journal, n);
+        self.overlay = None;
+        self.replace_transcript(messages);
         if opened {
             let damaged = if conv.skipped > 0 {
                 format!(" ({} damaged lines skipped)", conv.skipped)
@@ -217,7 +149,7 @@ impl App {
             self.info(format!(
                 "reopened the conversation of {} ({} messages){damaged}",
                 time::human(s.created),
-                self.messages.len()
+                n
             ));
         }
         cmds
@@ -226,12 +158,12 @@ impl App {
     /// `/export [FILE]`: the conversation as Markdown, by default to
     /// `<data dir>/exports/<journal name>.md`.
     pub(crate) fn export(&mut self, to: Option<&str>) {
-        let Some(store) = self.store.clone() else {
+        let Some(store) = self.journal.store().cloned() else {
             self.info("conversations are not being saved in this session");
             return;
         };
         self.persist();
-        let Some(path) = self.journal.as_ref().map(|j| j.path().to_path_buf()) else {
+        let Some(path) = self.journal.path().map(|p| p.to_path_buf()) else {
             self.info("nothing to export yet");
             return;
         };

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::palette::{DIM, ERROR, INFO};
 use super::wrap::wrap;
-use crate::app::state::{App, Message, ReplyStatus, Scroll};
+use crate::app::{App, Message, ReplyStatus, Scroll};
 use crate::transcript::Role;
 
 const INDENT: u16 = 2;
@@ -110,11 +110,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let all = lines(app, inner.width);
     let height = inner.height as usize;
     let max = all.len().saturating_sub(height);
-    let top = match app.scroll {
+    let top = match app.layout().scroll {
         Scroll::Follow => max,
         Scroll::FromTop(t) => t.min(max),
     };
-    app.chat_geometry.set((inner.height, max));
+    app.layout().chat_geometry.set((inner.height, max));
     let mut block = block;
     if top > 0 {
         block = block.title_top(Line::styled(" ↑ PgUp ", DIM).right_aligned());

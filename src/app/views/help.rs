@@ -8,8 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
 use super::palette::{CHOSEN, DIM, TITLE};
-use crate::app::keymap::{Section, SLASH_COMMANDS};
-use crate::app::state::App;
+use crate::app::commands::SLASH;
+use crate::app::keymap::Section;
+use crate::app::App;
 
 fn lines(app: &App) -> Vec<Line<'static>> {
     let keymap = app.keymap();
@@ -17,7 +18,7 @@ fn lines(app: &App) -> Vec<Line<'static>> {
         .iter()
         .flat_map(|s| keymap.help_rows(*s))
         .map(|(k, _)| k.chars().count())
-        .chain(SLASH_COMMANDS.iter().map(|(c, _)| c.len()))
+        .chain(SLASH.iter().flat_map(|c| c.help).map(|(c, _)| c.len()))
         .max()
         .unwrap_or(0)
         + 2;
@@ -37,7 +38,7 @@ fn lines(app: &App) -> Vec<Line<'static>> {
         "Slash commands (type them into the input)",
         head,
     ));
-    for (cmd, help) in SLASH_COMMANDS {
+    for (cmd, help) in SLASH.iter().flat_map(|c| c.help) {
         out.push(Line::from(vec![
             Span::styled(format!("  {cmd:<key_w$}"), CHOSEN),
             Span::raw(*help),
@@ -70,7 +71,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .title_bottom(Line::styled(" Esc / F1 close · PgUp/PgDn scroll ", DIM).right_aligned());
     Paragraph::new(lines(app))
         .wrap(Wrap { trim: false })
-        .scroll((app.help_scroll.min(u16::MAX as usize) as u16, 0))
+        .scroll((app.help_scroll().min(u16::MAX as usize) as u16, 0))
         .block(block)
         .render(popup, buf);
 }

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
 use super::palette::{CHOSEN, DIM, ERROR, TITLE};
-use crate::app::state::{App, Browser};
+use crate::app::{App, Browser};
 use crate::store::time;
 
 /// Draw the overlay over `area`; returns where the cursor goes (the end of the query).

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 use unicode_width::UnicodeWidthChar;
 
 use super::palette::{DIM, TITLE};
-use crate::app::state::App;
+use crate::app::App;
 
 const MAX_ROWS: usize = 6;
 

@@ -10,9 +10,10 @@ use unicode_width::UnicodeWidthStr;
 
 use super::palette::{CHOSEN, DIM, ERROR, INFO, TITLE};
 use super::wrap::wrap;
-use crate::app::lesson::{ActiveLesson, ExperimentCell};
-use crate::app::state::App;
-use crate::lessons::{Lang, LessonEntry, ObservePane, StepKind};
+use crate::app::lessons::{ActiveLesson, ExperimentCell};
+use crate::app::App;
+use crate::lessons::{Lang, LessonEntry, StepKind};
+use crate::pane::Pane;
 use crate::text::markdown::StyledLine;
 
 /// The border colour of whatever an observe step points at.
@@ -29,7 +30,7 @@ fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
 }
 
 /// What the current observe step points at, if it is one.
-pub fn highlight_target(app: &App) -> Option<ObservePane> {
+pub fn highlight_target(app: &App) -> Option<Pane> {
     match app.lessons().active()?.current()?.kind {
         StepKind::Observe { pane, .. } => Some(pane),
         _ => None,

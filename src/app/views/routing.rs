@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use super::palette::{shade, shade_style, CHOSEN, DIM, KNOCKED, TITLE};
-use crate::app::state::{App, RoutingView};
+use crate::app::{App, RoutingView};
 use crate::routing::{dequantize_prob, ExpertLoad, LayerLoad, Phase, TokenRouting};
 use crate::transcript::{ModelInfo, TokenEvent};
 

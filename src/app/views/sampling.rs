@@ -10,7 +10,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::palette::{bar, CHOSEN, DIM, INFO, TITLE};
 use super::strip::token_label;
-use crate::app::state::App;
+use crate::app::App;
 use crate::routing::Phase;
 use crate::sampling::StepSnapshot;
 use crate::transcript::TokenEvent;

@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
 use super::palette::{ERROR, INFO};
-use crate::app::state::{App, EngineState};
+use crate::app::{App, EngineState};
 
 const BAR: Style = Style::new().bg(Color::Rgb(30, 40, 60)).fg(Color::Gray);
 

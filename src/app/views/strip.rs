@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
 use super::palette::{entropy_color, expert_color, on, DIM, TITLE};
-use crate::app::state::{App, StripMode, TokenRef};
+use crate::app::{App, StripMode, TokenRef};
 use crate::routing::{LayerSummary, Phase};
 use crate::transcript::TokenEvent;
 

@@ -1,14 +1,17 @@
-//! Lesson actions: the list overlay, stepping, running `run` and `experiment` steps on the
-//! live engine, answering quizzes, and checking `task` conditions after every change.
+//! Stepping through a lesson: the list overlay, opening and closing lessons, running a
+//! `run` step, answering quizzes, pointing at panes for `observe` steps, and checking
+//! `task` conditions after every change. What a step does to the rest of the app goes
+//! through [`App::update`] with the same [`Action`]s keys and slash commands produce.
 //! Progress is saved whenever the step changes.
 
-use super::super::keymap::Action;
-use super::super::lesson::{ActiveLesson, ExperimentCell, LessonSetup, StepState};
-use super::super::state::{App, Pane, ReplyStatus};
-use crate::engine::api::{EngineCommand, EngineEvent, GenerateRequest};
-use crate::lessons::model::experiment_grid;
-use crate::lessons::{Lang, LessonEntry, ObservePane, StepKind};
-use crate::transcript::{ChatMessage, Role};
+use super::{ActiveLesson, LessonSetup, StepState};
+use crate::app::conversation::ReplyStatus;
+use crate::app::keymap::Action;
+use crate::app::overlay::Overlay;
+use crate::app::App;
+use crate::engine::api::EngineCommand;
+use crate::lessons::{Lang, LessonEntry, StepKind};
+use crate::transcript::Role;
 
 impl App {
     /// Give the app its lessons, language and progress file; reopens the lesson that was
@@ -34,7 +37,7 @@ impl App {
             self.open_lesson(i);
         }
         if setup.open_list {
-            self.lessons.list_open = true;
+            self.overlay = Some(Overlay::LessonList);
         }
         self.dirty = true;
     }
@@ -51,29 +54,24 @@ impl App {
             .position(|e| e.lesson().is_some_and(|l| l.id == id))
     }
 
-    /// Lesson keys, and every key while the list is open. `None`: not a lesson matter.
-    pub(super) fn lesson_action(&mut self, action: Action) -> Option<Vec<EngineCommand>> {
-        if self.lessons.list_open && !self.help_open {
-            return Some(self.list_action(action));
-        }
+    /// Lesson keys. `None`: not a lesson matter.
+    pub(crate) fn lesson_action(&mut self, action: &Action) -> Option<Vec<EngineCommand>> {
         match action {
-            Action::ToggleLessons => self.lessons.list_open = true,
+            Action::ToggleLessons => self.overlay = Some(Overlay::LessonList),
             Action::SwitchLang => self.switch_lang(),
             Action::LessonNext => return Some(self.lesson_next()),
-            Action::LessonBack => self.lesson_back(),
+            Action::LessonBack => return Some(self.lesson_back()),
             Action::LessonScrollUp | Action::LessonScrollDown => {
                 if let Some(a) = self.lessons.active.as_mut() {
-                    a.scroll = if action == Action::LessonScrollUp {
+                    a.scroll = if *action == Action::LessonScrollUp {
                         a.scroll.saturating_sub(3)
                     } else {
                         a.scroll.saturating_add(3).min(500)
                     };
                 }
             }
-            Action::Answer(n) => self.answer(n as usize),
-            Action::Stop if self.experiment_running() && !self.help_open => {
-                return Some(self.stop_experiment())
-            }
+            Action::Answer(n) => self.answer(*n as usize),
+            Action::Stop if self.experiment_running() => return Some(self.stop_experiment()),
             _ => return None,
         }
         if !matches!(action, Action::ToggleLessons | Action::SwitchLang) && !self.lesson_open() {
@@ -82,10 +80,11 @@ impl App {
         Some(Vec::new())
     }
 
-    fn list_action(&mut self, action: Action) -> Vec<EngineCommand> {
+    /// Keys while the lesson list is open.
+    pub(crate) fn lesson_list_action(&mut self, action: &Action) -> Vec<EngineCommand> {
         let n = self.lessons.library.entries.len();
         match action {
-            Action::ToggleLessons | Action::Stop => self.lessons.list_open = false,
+            Action::ToggleLessons | Action::Stop => self.overlay = None,
             Action::CursorUp | Action::ScrollUp => {
                 self.lessons.list_selected = self.lessons.list_selected.saturating_sub(1)
             }
@@ -97,8 +96,8 @@ impl App {
                 let i = self.lessons.list_selected;
                 match self.lessons.library.entries.get(i) {
                     Some(LessonEntry::Ok(_)) => {
-                        self.lessons.list_open = false;
-                        self.open_lesson(i);
+                        self.overlay = None;
+                        return self.open_lesson(i);
                     }
                     Some(LessonEntry::Broken { errors, .. }) => {
                         let first = errors.first().map(|e| e.to_string()).unwrap_or_default();
@@ -109,22 +108,20 @@ impl App {
             }
             Action::Delete => {
                 self.close_lesson();
-                self.lessons.list_open = false;
+                self.overlay = None;
             }
             Action::SwitchLang => self.switch_lang(),
-            Action::Quit | Action::Interrupt => return self.update_quit(action),
+            Action::Quit | Action::Interrupt => {
+                self.overlay = None;
+                return self.quit_or_interrupt(action);
+            }
             _ => {}
         }
         Vec::new()
     }
 
-    fn update_quit(&mut self, action: Action) -> Vec<EngineCommand> {
-        self.lessons.list_open = false;
-        self.quit_or_interrupt(action)
-    }
-
     /// Open the lesson of `entries[index]` at its saved step.
-    pub(crate) fn open_lesson(&mut self, index: usize) {
+    pub(crate) fn open_lesson(&mut self, index: usize) -> Vec<EngineCommand> {
         let Some(lesson) = self
             .lessons
             .library
@@ -132,7 +129,7 @@ impl App {
             .get(index)
             .and_then(|e| e.lesson())
         else {
-            return;
+            return Vec::new();
         };
         let saved = self.lessons.progress.lessons.get(&lesson.id);
         let step = match saved {
@@ -146,7 +143,7 @@ impl App {
             scroll: 0,
             rendered: Vec::new(),
         });
-        self.enter_step(step);
+        self.enter_step(step)
     }
 
     fn close_lesson(&mut self) {
@@ -155,9 +152,9 @@ impl App {
         self.save_progress();
     }
 
-    fn enter_step(&mut self, step: usize) {
+    fn enter_step(&mut self, step: usize) -> Vec<EngineCommand> {
         let Some(a) = self.lessons.active.as_mut() else {
-            return;
+            return Vec::new();
         };
         a.step = step.min(a.lesson.steps.len().saturating_sub(1));
         a.state = StepState::default();
@@ -174,44 +171,29 @@ impl App {
         self.lessons.progress.current = Some(id);
         self.save_progress();
         self.render_step();
+        let mut cmds = Vec::new();
         if let Some((pane, layer, token)) = observe {
-            self.observe(pane, layer, token);
-        }
-    }
-
-    /// Bring what an observe step points at into view.
-    fn observe(&mut self, pane: ObservePane, layer: Option<u32>, token: Option<u32>) {
-        self.help_open = false;
-        self.pane = match pane {
-            ObservePane::Routing => Pane::Routing,
-            ObservePane::Sampling => Pane::Sampling,
-            _ => Pane::Chat,
-        };
-        if let Some(l) = layer {
-            let lead = self.model.as_ref().map_or(0, |m| m.n_dense_lead);
-            self.layer = l.saturating_sub(lead) as usize;
-        }
-        if let Some(t) = token {
-            let reply = self
-                .messages
-                .iter()
-                .rposition(|m| m.role == Role::Assistant && !m.tokens.is_empty());
-            if let Some(message) = reply {
-                let n = self.messages[message].tokens.len();
-                let r = super::super::state::TokenRef {
-                    message,
-                    token: (t as usize).min(n - 1),
-                };
-                self.follow = self.newest_token() == Some(r);
-                self.selection = (!self.follow).then_some(r);
+            // Bring what the step points at into view, as the learner's keys would.
+            let mut actions = vec![Action::CloseOverlay, Action::ShowPane(pane)];
+            actions.extend(layer.map(Action::SelectLayer));
+            actions.extend(token.map(Action::SelectReplyToken));
+            for a in actions {
+                cmds.extend(self.apply_from_lesson(a));
             }
         }
+        cmds
+    }
+
+    /// An action a lesson step takes, applied like a key press (without re-entering the
+    /// lesson's own handling).
+    fn apply_from_lesson(&mut self, action: Action) -> Vec<EngineCommand> {
+        self.update(action)
     }
 
     /// Render the current step's text in the current language.
     pub(crate) fn render_step(&mut self) {
         let lang = self.lessons.lang;
-        let Some(a) = self.lessons.active.as_mut() else {
+        let Some(a) = self.lessons.active.as_ref() else {
             return;
         };
         let Some(step) = a.lesson.steps.get(a.step) else {
@@ -230,7 +212,10 @@ impl App {
             }
             _ => {}
         }
-        a.rendered = self.markdown.render(&src);
+        let rendered = self.chat.render_markdown(&src);
+        if let Some(a) = self.lessons.active.as_mut() {
+            a.rendered = rendered;
+        }
     }
 
     /// F10: the other language, remembered for the next start.
@@ -250,7 +235,7 @@ impl App {
         }
     }
 
-    fn current_kind(&self) -> Option<(&StepKind, &StepState)> {
+    pub(super) fn current_kind(&self) -> Option<(&StepKind, &StepState)> {
         let a = self.lessons.active.as_ref()?;
         Some((&a.current()?.kind, &a.state))
     }
@@ -290,18 +275,16 @@ impl App {
             }
             _ => {}
         }
-        self.advance();
-        Vec::new()
+        self.advance()
     }
 
-    fn advance(&mut self) {
+    fn advance(&mut self) -> Vec<EngineCommand> {
         let Some(a) = self.lessons.active.as_ref() else {
-            return;
+            return Vec::new();
         };
         if a.step + 1 < a.lesson.steps.len() {
             let next = a.step + 1;
-            self.enter_step(next);
-            return;
+            return self.enter_step(next);
         }
         let id = a.lesson.id.clone();
         let title = a.lesson.title.get(self.lessons.lang).to_string();
@@ -311,18 +294,18 @@ impl App {
         self.lessons.active = None;
         self.lessons.progress.current = None;
         self.save_progress();
-        self.lessons.list_open = true;
+        self.overlay = Some(Overlay::LessonList);
         self.info(format!("lesson complete: {title}"));
+        Vec::new()
     }
 
-    fn lesson_back(&mut self) {
-        if let Some(step) = self.lessons.active.as_ref().map(|a| a.step) {
-            if step == 0 {
-                self.info("this is the first step");
-            } else {
-                self.enter_step(step - 1);
-            }
+    fn lesson_back(&mut self) -> Vec<EngineCommand> {
+        match self.lessons.active.as_ref().map(|a| a.step) {
+            Some(0) => self.info("this is the first step"),
+            Some(step) => return self.enter_step(step - 1),
+            None => self.info("no lesson is open: Ctrl+L lists the lessons"),
         }
+        Vec::new()
     }
 
     fn answer(&mut self, n: usize) {
@@ -343,7 +326,8 @@ impl App {
         }
     }
 
-    /// Send a run step's prompt as a chat message with the step's settings.
+    /// Send a run step's prompt as a chat message with the step's settings: the same
+    /// actions as setting the dials and pressing Enter.
     fn run_step(&mut self) -> Vec<EngineCommand> {
         let lang = self.lessons.lang;
         let Some((
@@ -357,150 +341,32 @@ impl App {
         else {
             return Vec::new();
         };
-        let (prompt, params, max_tokens) = (prompt.get(lang).to_string(), *params, *max_tokens);
-        if let Some(why) = self.cannot_start().or_else(|| {
+        let (text, params, max_tokens) = (prompt.get(lang).to_string(), *params, *max_tokens);
+        if let Some(why) = self.chat.cannot_start().or_else(|| {
             self.experiment_running()
                 .then_some("the experiment is still running (Esc stops it)")
         }) {
             self.info(why);
             return Vec::new();
         }
-        let mut cmds = self.set_params(params);
-        let typed = self.input.take();
-        self.input.set(prompt);
-        let sent = self.send();
-        if !typed.is_empty() {
-            self.input.set(typed);
-        }
-        let mut generation = None;
-        for c in sent {
-            let mut c = c;
-            if let EngineCommand::Generate {
-                request,
-                generation: g,
-            } = &mut c
-            {
-                request.max_tokens = max_tokens;
-                generation = Some(*g);
-            }
-            cmds.push(c);
-        }
+        let mut cmds = self.apply_from_lesson(Action::SetSampling(params));
+        let before = self.generation();
+        cmds.extend(self.apply_from_lesson(Action::SendText { text, max_tokens }));
+        let sent = (self.generation() != before).then(|| self.generation());
         if let Some(a) = self.lessons.active.as_mut() {
-            a.state.run_generation = generation;
+            a.state.run_generation = sent;
         }
         cmds
-    }
-
-    fn run_experiment(&mut self) -> Vec<EngineCommand> {
-        let lang = self.lessons.lang;
-        let Some((
-            StepKind::Experiment {
-                prompt,
-                temperatures,
-                top_ps,
-                seeds,
-                max_tokens,
-            },
-            _,
-        )) = self.current_kind()
-        else {
-            return Vec::new();
-        };
-        let grid = experiment_grid(temperatures, top_ps, seeds);
-        let (prompt, max_tokens) = (prompt.get(lang).to_string(), *max_tokens);
-        if self.model.is_none() || self.is_generating() {
-            self.info(self.cannot_start().unwrap_or("the model is busy"));
-            return Vec::new();
-        }
-        let mut cmds = Vec::new();
-        let mut cells = Vec::new();
-        for params in grid {
-            self.generation += 1;
-            cells.push(ExperimentCell {
-                params,
-                generation: self.generation,
-                text: String::new(),
-                end: None,
-            });
-            cmds.push(EngineCommand::Generate {
-                generation: self.generation,
-                request: GenerateRequest {
-                    messages: vec![ChatMessage {
-                        role: Role::User,
-                        content: prompt.clone(),
-                    }],
-                    raw: false,
-                    max_tokens,
-                    params,
-                },
-            });
-        }
-        if let Some(a) = self.lessons.active.as_mut() {
-            a.state.cells = cells;
-        }
-        cmds
-    }
-
-    fn experiment_cells(&self) -> &[ExperimentCell] {
-        self.lessons
-            .active
-            .as_ref()
-            .map_or(&[], |a| a.state.cells.as_slice())
-    }
-
-    pub fn experiment_running(&self) -> bool {
-        self.experiment_cells().iter().any(|c| c.end.is_none())
-    }
-
-    fn stop_experiment(&mut self) -> Vec<EngineCommand> {
-        let last = self.experiment_cells().iter().map(|c| c.generation).max();
-        if let Some(a) = self.lessons.active.as_mut() {
-            for c in a.state.cells.iter_mut().filter(|c| c.end.is_none()) {
-                c.end = Some(Err("stopped".into()));
-            }
-            a.state.done = true;
-        }
-        last.map(|generation| vec![EngineCommand::Cancel { generation }])
-            .unwrap_or_default()
-    }
-
-    /// Engine events of experiment runs fill the table and go no further. Returns whether
-    /// the event was one of them.
-    pub(super) fn lesson_engine_event(&mut self, ev: &EngineEvent) -> bool {
-        let g = match ev {
-            EngineEvent::Prompt { generation, .. }
-            | EngineEvent::PrefillProgress { generation, .. }
-            | EngineEvent::Token { generation, .. }
-            | EngineEvent::Tail { generation, .. }
-            | EngineEvent::Done { generation, .. }
-            | EngineEvent::Error { generation, .. } => *generation,
-            EngineEvent::Loaded(_) | EngineEvent::LoadFailed(_) => return false,
-        };
-        let Some(a) = self.lessons.active.as_mut() else {
-            return false;
-        };
-        let Some(cell) = a.state.cells.iter_mut().find(|c| c.generation == g) else {
-            return false;
-        };
-        match ev {
-            EngineEvent::Token { token, .. } if cell.end.is_none() => {
-                cell.text.push_str(&token.text)
-            }
-            EngineEvent::Tail { text, .. } if cell.end.is_none() => cell.text.push_str(text),
-            EngineEvent::Done { reason, .. } if cell.end.is_none() => cell.end = Some(Ok(*reason)),
-            EngineEvent::Error { message, .. } => cell.end = Some(Err(message.clone())),
-            _ => {}
-        }
-        if a.state.cells.iter().all(|c| c.end.is_some()) {
-            a.state.done = true;
-        }
-        true
     }
 
     /// After every action and engine event: has the current step's goal been met?
-    pub(super) fn lesson_tick(&mut self) {
+    pub(crate) fn lesson_tick(&mut self) {
         let holds = self.task_holds();
-        let running = self.running.map(|r| r.generation);
+        let running = self.chat.running.map(|r| r.generation);
+        let cut = self
+            .messages()
+            .last()
+            .is_some_and(|m| m.role == Role::Assistant && m.status == ReplyStatus::MaxTokens);
         let Some(a) = self.lessons.active.as_mut() else {
             return;
         };
@@ -514,9 +380,6 @@ impl App {
                     if running != Some(g) {
                         a.state.done = true;
                         let n = *max_tokens;
-                        let cut = self.messages.last().is_some_and(|m| {
-                            m.role == Role::Assistant && m.status == ReplyStatus::MaxTokens
-                        });
                         if cut {
                             self.info(format!(
                                 "the reply stopped at this step's {n}-token limit: Ctrl+N goes on"

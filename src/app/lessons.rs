@@ -1,6 +1,12 @@
-//! Lesson state inside the app: the library, the language, the list overlay, the open
-//! lesson and what its current step has done (a run started, a quiz answered, experiment
-//! replies). Written by `update::lessons`; read by `views::lesson`.
+//! The lessons part: the library, the language, the progress file, the open lesson and
+//! what its current step has done (a run started, a quiz answered, experiment replies).
+//! `flow` steps through lessons and acts on the app only through [`Action`]s; `grid`
+//! runs an experiment step on the engine; `views::lesson` draws them.
+//!
+//! [`Action`]: super::keymap::Action
+
+mod flow;
+mod grid;
 
 use crate::lessons::{
     load_dir, Lang, Lesson, Library, LiveState, Progress, ProgressStore, Step, StepKind,
@@ -8,9 +14,10 @@ use crate::lessons::{
 use crate::routing::Phase;
 use crate::sampling::SamplingParams;
 use crate::text::markdown::StyledLine;
-use crate::transcript::StopReason;
+use crate::transcript::{Role, StopReason};
 
-use super::state::{App, Pane, ReplyStatus, StripMode};
+use super::conversation::ReplyStatus;
+use super::App;
 
 /// What the TUI gives the app at start.
 #[derive(Debug, Clone, Default)]
@@ -92,8 +99,7 @@ pub struct Lessons {
     pub(crate) lang: Lang,
     pub(crate) store: Option<ProgressStore>,
     pub(crate) progress: Progress,
-    pub(crate) list_open: bool,
-    /// Selected row of the list (an index into `library.entries`).
+    /// Selected row of the list overlay (an index into `library.entries`).
     pub(crate) list_selected: usize,
     pub(crate) active: Option<ActiveLesson>,
 }
@@ -107,9 +113,6 @@ impl Lessons {
     }
     pub fn progress(&self) -> &Progress {
         &self.progress
-    }
-    pub fn list_open(&self) -> bool {
-        self.list_open
     }
     pub fn list_selected(&self) -> usize {
         self.list_selected
@@ -132,21 +135,23 @@ impl App {
     /// The state task conditions are evaluated over.
     pub fn live_state(&self) -> LiveState {
         let selected = self.selected_token().map(|(_, t)| t);
-        let model = self.model.as_ref();
+        let model = self.model();
         let n_moe = self.moe_layer_count();
+        let count = |role: Role, finished: bool| {
+            self.messages()
+                .iter()
+                .filter(|m| m.role == role)
+                .filter(|m| {
+                    !finished || !matches!(m.status, ReplyStatus::Streaming | ReplyStatus::Failed)
+                })
+                .count()
+        };
         LiveState {
-            temperature: self.params.temperature,
-            top_p: self.params.top_p,
-            seed: self.params.seed,
-            pane: match self.pane {
-                Pane::Chat => "chat",
-                Pane::Routing => "routing",
-                Pane::Sampling => "sampling",
-            },
-            strip_mode: match self.strip_mode {
-                StripMode::TopExpert => "top_expert",
-                StripMode::Entropy => "entropy",
-            },
+            temperature: self.params().temperature,
+            top_p: self.params().top_p,
+            seed: self.params().seed,
+            pane: self.pane().name(),
+            strip_mode: self.strip_mode().name(),
             preference: self.show_preference(),
             layer: (n_moe > 0).then(|| {
                 let lead = model.map_or(0, |m| m.n_dense_lead);
@@ -158,24 +163,13 @@ impl App {
                 None => "none",
             },
             selected_pos: selected.map(|t| t.pos),
-            following: self.follow,
-            replies: self
-                .messages
-                .iter()
-                .filter(|m| {
-                    m.role == crate::transcript::Role::Assistant
-                        && !matches!(m.status, ReplyStatus::Streaming | ReplyStatus::Failed)
-                })
-                .count(),
-            messages: self
-                .messages
-                .iter()
-                .filter(|m| m.role == crate::transcript::Role::User)
-                .count(),
+            following: self.is_following(),
+            replies: count(Role::Assistant, true),
+            messages: count(Role::User, false),
             generating: self.is_generating(),
             experts_used: model.map_or(0, |m| m.n_expert_used),
             experts: model.map_or(0, |m| m.n_expert),
-            help_open: self.help_open,
+            help_open: self.help_open(),
             lang: self.lessons.lang.code(),
         }
     }

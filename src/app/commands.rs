@@ -1,0 +1,239 @@
+//! Slash commands typed into the input. One table ([`SLASH`]) holds each command's names,
+//! usage, help rows and handler: dispatch, the help overlay and `/help` all read it, so a
+//! command cannot be dispatched without being listed or listed without being dispatched.
+//! A message starting with `//` is sent with one `/` removed.
+
+mod model;
+
+use super::keymap::Action;
+use super::App;
+use crate::engine::api::EngineCommand;
+
+type Run = fn(&mut App, &Args) -> Vec<EngineCommand>;
+
+/// The words after the command name.
+pub struct Args<'a> {
+    /// The whole line, command included.
+    pub line: &'a str,
+    /// Whitespace-separated words after the name.
+    pub words: Vec<&'a str>,
+    /// Everything after the name, trimmed.
+    pub rest: &'a str,
+}
+
+impl Args<'_> {
+    pub fn first(&self) -> Option<&str> {
+        self.words.first().copied()
+    }
+}
+
+/// One slash command.
+pub struct SlashCommand {
+    /// Its names, the first one canonical (`/temp`, then aliases).
+    pub names: &'static [&'static str],
+    /// How to call it, shown when it is called wrongly.
+    pub usage: &'static str,
+    /// Rows of the help overlay: an example call and what it does.
+    pub help: &'static [(&'static str, &'static str)],
+    run: Run,
+}
+
+impl SlashCommand {
+    /// Whether `name` (with its `/`) calls this command.
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.names.contains(&name)
+    }
+}
+
+const TEMP_USAGE: &str = "/temp <0..2>, e.g. /temp 0.8 (0 = always the most likely token)";
+const TOP_P_USAGE: &str = "/top_p <0.05..1>, e.g. /top_p 0.9";
+const SEED_USAGE: &str = "/seed <number>, e.g. /seed 7";
+
+/// Every slash command, in help order.
+pub const SLASH: &[SlashCommand] = &[
+    SlashCommand {
+        names: &["/temp", "/temperature"],
+        usage: TEMP_USAGE,
+        help: &[("/temp 0.8", "set the temperature (0 = greedy, max 2)")],
+        run: App::cmd_temperature,
+    },
+    SlashCommand {
+        names: &["/top_p", "/topp", "/top-p"],
+        usage: TOP_P_USAGE,
+        help: &[("/top_p 0.9", "set top_p (0.05 ..= 1)")],
+        run: App::cmd_top_p,
+    },
+    SlashCommand {
+        names: &["/seed"],
+        usage: SEED_USAGE,
+        help: &[("/seed 7", "set the sampling seed")],
+        run: App::cmd_seed,
+    },
+    SlashCommand {
+        names: &["/regen", "/regenerate"],
+        usage: "/regen",
+        help: &[("/regen", "regenerate the last reply")],
+        run: |app, _| app.update(Action::Regenerate),
+    },
+    SlashCommand {
+        names: &["/edit"],
+        usage: "/edit",
+        help: &[("/edit", "edit the last message")],
+        run: |app, _| app.update(Action::EditLast),
+    },
+    SlashCommand {
+        names: &["/clear", "/new"],
+        usage: "/clear",
+        help: &[("/clear", "start a new conversation")],
+        run: |app, _| app.clear(),
+    },
+    SlashCommand {
+        names: &["/history", "/conversations"],
+        usage: "/history",
+        help: &[("/history", "saved conversations: search, reopen")],
+        run: |app, _| app.update(Action::Conversations),
+    },
+    SlashCommand {
+        names: &["/export"],
+        usage: "/export [FILE]",
+        help: &[("/export", "save this conversation as Markdown")],
+        run: |app, args| {
+            app.export((!args.rest.is_empty()).then_some(args.rest));
+            Vec::new()
+        },
+    },
+    SlashCommand {
+        names: &["/knockout", "/ko"],
+        usage: model::KNOCKOUT_USAGE,
+        help: &[
+            (
+                "/knockout 1 3 5",
+                "knock experts 3 and 5 of layer 1 out of selection",
+            ),
+            ("/knockout clear", "bring every expert back"),
+        ],
+        run: App::cmd_knockout,
+    },
+    SlashCommand {
+        names: &["/experts", "/k"],
+        usage: "/experts <1..E>",
+        help: &[(
+            "/experts 8",
+            "load the model again with 8 experts per token",
+        )],
+        run: App::cmd_experts,
+    },
+    SlashCommand {
+        names: &["/lora"],
+        usage: "/lora on | off (no argument: switch)",
+        help: &[("/lora off", "switch the LoRA adapter off (on: back on)")],
+        run: App::cmd_lora,
+    },
+    SlashCommand {
+        names: &["/help", "/?"],
+        usage: "/help",
+        help: &[("/help", "this help")],
+        run: |app, _| app.update(Action::ToggleHelp),
+    },
+];
+
+/// The command `name` calls, if any.
+pub fn find(name: &str) -> Option<&'static SlashCommand> {
+    SLASH.iter().find(|c| c.answers_to(name))
+}
+
+impl App {
+    pub(crate) fn slash_command(&mut self, line: &str) -> Vec<EngineCommand> {
+        let mut words = line.split_whitespace();
+        let name = words.next().unwrap_or("");
+        let Some(cmd) = find(name) else {
+            self.error(format!("unknown command {name}: /help lists the commands"));
+            return Vec::new();
+        };
+        let rest = line
+            .trim_start()
+            .split_once(char::is_whitespace)
+            .map_or("", |(_, r)| r.trim());
+        let args = Args {
+            line,
+            words: words.collect(),
+            rest,
+        };
+        (cmd.run)(self, &args)
+    }
+
+    fn number<T: std::str::FromStr>(&mut self, args: &Args, usage: &str) -> Option<T> {
+        let v = args.first().and_then(|a| a.parse::<T>().ok());
+        if v.is_none() {
+            self.error(format!("usage: {usage}"));
+        }
+        v
+    }
+
+    fn cmd_temperature(&mut self, args: &Args) -> Vec<EngineCommand> {
+        let usage = TEMP_USAGE;
+        let Some(t) = self.number::<f32>(args, usage) else {
+            return Vec::new();
+        };
+        if !t.is_finite() {
+            self.error(format!("usage: {usage}"));
+            return Vec::new();
+        }
+        let mut p = self.params();
+        p.temperature = t;
+        let cmds = self.update(Action::SetSampling(p));
+        self.info(format!(
+            "temperature {:.2}, from the next token",
+            self.params().temperature
+        ));
+        cmds
+    }
+
+    fn cmd_top_p(&mut self, args: &Args) -> Vec<EngineCommand> {
+        let usage = TOP_P_USAGE;
+        let Some(v) = self.number::<f32>(args, usage) else {
+            return Vec::new();
+        };
+        if !v.is_finite() {
+            self.error(format!("usage: {usage}"));
+            return Vec::new();
+        }
+        let mut p = self.params();
+        p.top_p = v;
+        let cmds = self.update(Action::SetSampling(p));
+        self.info(format!(
+            "top_p {:.2}, from the next token",
+            self.params().top_p
+        ));
+        cmds
+    }
+
+    fn cmd_seed(&mut self, args: &Args) -> Vec<EngineCommand> {
+        let Some(seed) = self.number::<u64>(args, SEED_USAGE) else {
+            return Vec::new();
+        };
+        let mut p = self.params();
+        p.seed = seed;
+        let cmds = self.update(Action::SetSampling(p));
+        self.info(format!("seed {seed}"));
+        cmds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_start_with_a_slash() {
+        let mut seen = Vec::new();
+        for c in SLASH {
+            assert!(!c.help.is_empty(), "{:?} has no help row", c.names);
+            for n in c.names {
+                assert!(n.starts_with('/'), "{n}");
+                assert!(!seen.contains(n), "{n} named twice");
+                seen.push(*n);
+            }
+        }
+    }
+}

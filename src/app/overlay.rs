@@ -1,0 +1,60 @@
+//! Overlays: at most one is open. The open one gets the keys before anything else and is
+//! drawn over the panes (`views::render` matches on the same enum), so key routing and
+//! draw order cannot disagree. A new overlay is a variant here, its key handler, and its
+//! view.
+
+mod browser;
+
+pub use browser::Browser;
+
+use super::keymap::{self, Action};
+use super::App;
+use crate::engine::api::EngineCommand;
+
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    /// The key and command reference (F1), scrolled this many rows.
+    Help { scroll: usize },
+    /// Saved conversations: search, reopen (F9).
+    History(Browser),
+    /// The lesson list (Ctrl+L).
+    LessonList,
+}
+
+impl App {
+    /// Keys while an overlay is open. `None`: the overlay lets this action through to the
+    /// lessons and the chat.
+    pub(super) fn overlay_action(&mut self, action: &Action) -> Option<Vec<EngineCommand>> {
+        match self.overlay.as_mut()? {
+            Overlay::Help { scroll } => match action {
+                Action::ToggleHelp | Action::Stop => self.overlay = None,
+                Action::ScrollUp | Action::CursorUp => *scroll = scroll.saturating_sub(5),
+                Action::ScrollDown | Action::CursorDown => {
+                    *scroll = (*scroll + 5).min(2 * keymap::KEYMAP.len())
+                }
+                Action::Quit | Action::Interrupt => {
+                    self.overlay = None;
+                    return Some(self.quit_or_interrupt(action));
+                }
+                // Lesson keys work with the help open (a task may ask for it).
+                a if a.is_lesson_key() => return None,
+                _ => {}
+            },
+            Overlay::History(_) => return Some(self.browser_action(action)),
+            Overlay::LessonList => return Some(self.lesson_list_action(action)),
+        }
+        Some(Vec::new())
+    }
+
+    pub(crate) fn open_help(&mut self) {
+        self.overlay = Some(Overlay::Help { scroll: 0 });
+    }
+
+    /// How far the help overlay is scrolled (0 when it is closed).
+    pub fn help_scroll(&self) -> usize {
+        match self.overlay {
+            Some(Overlay::Help { scroll }) => scroll,
+            _ => 0,
+        }
+    }
+}
