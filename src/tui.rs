@@ -108,17 +108,17 @@ pub fn run(opts: TuiOptions) -> anyhow::Result<()> {
 /// left for crossterm to read and the thread sleeps in the kernel between checks. The
 /// thread ends when `stop` is set (checked every 200 ms) or after reporting.
 fn watch_hangup(stop: Arc<AtomicBool>) -> tokio::sync::oneshot::Receiver<()> {
-    use nix::poll::{poll, PollFd, PollFlags};
-    use std::os::fd::AsRawFd;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let fd = std::io::stdin().as_raw_fd();
     let spawned = std::thread::Builder::new()
         .name("stdin-hangup".into())
         .spawn(move || {
+            let stdin = std::io::stdin();
             let gone = PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL;
             while !stop.load(Ordering::Relaxed) {
-                let mut fds = [PollFd::new(fd, PollFlags::empty())];
-                let hung_up = match poll(&mut fds, 200) {
+                let mut fds = [PollFd::new(stdin.as_fd(), PollFlags::empty())];
+                let hung_up = match poll(&mut fds, PollTimeout::from(200u16)) {
                     Ok(0) | Err(nix::errno::Errno::EINTR) => false,
                     Ok(_) => fds[0].revents().is_some_and(|r| r.intersects(gone)),
                     Err(_) => true,

@@ -75,11 +75,11 @@ fn chat_select_route_sample_quit_in_a_real_terminal() {
     assert!(!parser.screen().hide_cursor(), "cursor shown again");
     drop(parser);
     let termios = tui.master.get_termios().expect("termios");
-    use nix::sys::termios::LocalFlags;
-    assert!(
-        termios
-            .local_flags
-            .contains(LocalFlags::ICANON | LocalFlags::ECHO),
+    // portable-pty hands back its own nix's termios: compare the raw bits.
+    let want = (libc::ICANON | libc::ECHO) as u64;
+    assert_eq!(
+        termios.local_flags.bits() as u64 & want,
+        want,
         "raw mode left on: {:?}",
         termios.local_flags
     );

@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -37,13 +37,7 @@ impl Term {
     fn start(args: &[&str], data: &Path, env: &[(&str, &str)], ctty: bool) -> Term {
         let (rows, cols) = (30, 100);
         let pty = nix::pty::openpty(&winsize(rows, cols), None).unwrap();
-        // SAFETY: openpty just returned these descriptors and nothing else owns them.
-        let (master, slave) = unsafe {
-            (
-                OwnedFd::from_raw_fd(pty.master),
-                OwnedFd::from_raw_fd(pty.slave),
-            )
-        };
+        let (master, slave): (OwnedFd, OwnedFd) = (pty.master, pty.slave);
         let flags = unsafe { libc::fcntl(master.as_raw_fd(), libc::F_GETFD) };
         unsafe { libc::fcntl(master.as_raw_fd(), libc::F_SETFD, flags | libc::FD_CLOEXEC) };
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_moe-tutor"));
