@@ -108,6 +108,13 @@ impl App {
         self
     }
 
+    /// Keep at most `bytes` of routing records in memory (older tokens are compacted,
+    /// then folded into the expert-load count; the default is 64 MiB).
+    pub fn with_routing_budget(mut self, bytes: usize) -> Self {
+        self.chat.budget.limit = bytes;
+        self
+    }
+
     /// Use this key table (the default one with the user's rebindings).
     pub fn with_keymap(mut self, keymap: Keymap) -> Self {
         self.keymap = keymap;

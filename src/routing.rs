@@ -160,17 +160,27 @@ impl TokenRouting {
             computed: self.computed[i],
             experts: &self.experts[i * k..(i + 1) * k],
             weights: &self.weights[i * k..(i + 1) * k],
-            probs: &self.probs[i * e..(i + 1) * e],
-            preference: if self.preference.is_empty() {
-                &[]
-            } else {
-                &self.preference[i * e..(i + 1) * e]
-            },
+            // A compacted record has no probabilities: its layers show the choice only.
+            probs: self.probs.get(i * e..(i + 1) * e).unwrap_or(&[]),
+            preference: self.preference.get(i * e..(i + 1) * e).unwrap_or(&[]),
         })
     }
 
     pub fn iter(&self) -> impl Iterator<Item = LayerView<'_>> {
         (0..self.layers.len()).filter_map(|i| self.layer(i))
+    }
+
+    /// Drop the router probabilities and preference (most of the record for a model with
+    /// many experts), keeping which experts were chosen and their weights: what an older
+    /// token keeps when the conversation's routing detail is over its memory budget.
+    pub fn compact(&mut self) {
+        self.probs = Vec::new();
+        self.preference = Vec::new();
+    }
+
+    /// Whether [`TokenRouting::compact`] dropped the probabilities.
+    pub fn is_compact(&self) -> bool {
+        self.probs.is_empty() && self.n_expert > 0 && !self.layers.is_empty()
     }
 
     /// Bytes this record occupies in memory (payload only), for the performance budget.
@@ -215,6 +225,13 @@ mod tests {
         assert!((l1.weight_of(0).unwrap() - 0.3).abs() < 0.001);
         assert_eq!(l1.weight_of(1), None);
         assert_eq!(r.payload_bytes(), 4 + 2 + 8 + 8 + 8);
+        r.compact();
+        assert!(r.is_compact());
+        assert_eq!(r.payload_bytes(), 4 + 2 + 8 + 8);
+        let l1 = r.layer(1).unwrap();
+        assert_eq!(l1.experts, &[3, 0]);
+        assert_eq!(l1.prob(3), 0.0);
+        assert!(l1.probs.is_empty());
     }
 
     #[test]

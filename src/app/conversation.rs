@@ -3,6 +3,10 @@
 //! model, its state, the last reply's timing). Engine events land here; nothing else
 //! writes the messages.
 
+mod budget;
+
+pub use budget::RoutingBudget;
+
 use crate::engine::api::{EngineCommand, GenerateRequest};
 use crate::sampling::SamplingParams;
 use crate::text::markdown::{MarkdownRenderer, StyledLine};
@@ -90,6 +94,8 @@ pub struct Conversation {
     pub(crate) context_used: u32,
     /// Whether the model's LoRA adapter is switched on (it loads on).
     pub(crate) lora_on: bool,
+    /// The bound on routing detail held in memory.
+    pub(crate) budget: RoutingBudget,
     markdown: MarkdownRenderer,
 }
 
@@ -104,6 +110,7 @@ impl Default for Conversation {
             last_stats: None,
             context_used: 0,
             lora_on: true,
+            budget: RoutingBudget::default(),
             markdown: MarkdownRenderer::new(),
         }
     }
@@ -123,6 +130,11 @@ impl Conversation {
     pub(crate) fn next_generation(&mut self) -> u64 {
         self.generation += 1;
         self.generation
+    }
+
+    /// The bound on routing detail held in memory (and what was folded away).
+    pub fn budget(&self) -> &RoutingBudget {
+        &self.budget
     }
 
     /// A reply is running and has not been stopped.
@@ -257,6 +269,7 @@ impl Conversation {
             .is_some_and(|m| m.role == Role::Assistant)
         {
             self.messages.pop();
+            self.budget.recount(&self.messages, false);
         }
     }
 
@@ -266,6 +279,7 @@ impl Conversation {
         let text = self.messages[idx].content.clone();
         self.messages.truncate(idx);
         self.running = None;
+        self.budget.recount(&self.messages, false);
         Some(text)
     }
 
@@ -273,6 +287,7 @@ impl Conversation {
     /// from zero: the engine decodes the new history again.
     pub(crate) fn replace(&mut self, messages: Vec<Message>) {
         self.messages = messages;
+        self.budget.recount(&self.messages, true);
         self.context_used = 0;
         if self.model.is_some() {
             self.engine = EngineState::Ready;
@@ -314,10 +329,13 @@ impl Conversation {
                 continue;
             }
             if let Some(msg) = self.messages.get_mut(user) {
+                self.budget
+                    .added(t.routing.as_ref().map_or(0, |r| r.payload_bytes()));
                 let at = msg.tokens.partition_point(|x| x.pos < t.pos);
                 msg.tokens.insert(at, t);
             }
         }
+        self.budget.enforce(&mut self.messages);
     }
 
     /// The token at context position `pos`, if a message holds one.
@@ -342,8 +360,11 @@ impl Conversation {
             return;
         };
         msg.content.push_str(&token.text);
+        self.budget
+            .added(token.routing.as_ref().map_or(0, |r| r.payload_bytes()));
         msg.tokens.push(token);
         msg.rendered = self.markdown.render(&msg.content);
+        self.budget.enforce(&mut self.messages);
     }
 
     /// The end of a character the reply stopped inside of: part of the text (and of its

@@ -1,7 +1,5 @@
 //! Summaries of routing records used by views (token colours) and lessons.
 
-use std::collections::BTreeMap;
-
 use super::{dequantize_prob, LayerView, TokenRouting};
 
 /// Shannon entropy (nats) of a router distribution given as quantised probabilities,
@@ -122,32 +120,62 @@ pub struct ExpertLoad {
 
 impl ExpertLoad {
     pub fn of<'a>(tokens: impl IntoIterator<Item = &'a TokenRouting>) -> Self {
-        let mut n_expert = 0usize;
-        let mut k = 0usize;
-        let mut layers: BTreeMap<u16, LayerLoad> = BTreeMap::new();
+        let mut load = ExpertLoad::default();
         for r in tokens {
-            n_expert = n_expert.max(r.n_expert as usize);
-            k = k.max(r.k as usize);
-            for v in r.iter().filter(|v| v.computed) {
-                let l = layers.entry(v.layer).or_insert_with(|| LayerLoad {
-                    layer: v.layer,
-                    ..LayerLoad::default()
-                });
-                if l.picks.len() < r.n_expert as usize {
-                    l.picks.resize(r.n_expert as usize, 0);
+            load.add(r);
+        }
+        load
+    }
+
+    /// Count one more token's choices.
+    pub fn add(&mut self, r: &TokenRouting) {
+        self.n_expert = self.n_expert.max(r.n_expert as usize);
+        self.k = self.k.max(r.k as usize);
+        for v in r.iter().filter(|v| v.computed) {
+            let i = match self.layers.binary_search_by_key(&v.layer, |l| l.layer) {
+                Ok(i) => i,
+                Err(i) => {
+                    self.layers.insert(
+                        i,
+                        LayerLoad {
+                            layer: v.layer,
+                            ..LayerLoad::default()
+                        },
+                    );
+                    i
                 }
-                l.tokens += 1;
-                for &e in v.experts {
-                    if let Some(c) = l.picks.get_mut(e as usize) {
-                        *c += 1;
-                    }
+            };
+            let l = &mut self.layers[i];
+            if l.picks.len() < r.n_expert as usize {
+                l.picks.resize(r.n_expert as usize, 0);
+            }
+            l.tokens += 1;
+            for &e in v.experts {
+                if let Some(c) = l.picks.get_mut(e as usize) {
+                    *c += 1;
                 }
             }
         }
-        ExpertLoad {
-            n_expert,
-            k,
-            layers: layers.into_values().collect(),
+    }
+
+    /// Add another count (tokens counted elsewhere, e.g. folded out of memory).
+    pub fn merge(&mut self, other: &ExpertLoad) {
+        self.n_expert = self.n_expert.max(other.n_expert);
+        self.k = self.k.max(other.k);
+        for o in &other.layers {
+            match self.layers.binary_search_by_key(&o.layer, |l| l.layer) {
+                Ok(i) => {
+                    let l = &mut self.layers[i];
+                    if l.picks.len() < o.picks.len() {
+                        l.picks.resize(o.picks.len(), 0);
+                    }
+                    l.tokens += o.tokens;
+                    for (c, x) in l.picks.iter_mut().zip(&o.picks) {
+                        *c += x;
+                    }
+                }
+                Err(i) => self.layers.insert(i, o.clone()),
+            }
         }
     }
 

@@ -73,13 +73,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         block.render(area, buf);
         return Paragraph::new(load_lines(app, model, inner)).render(inner, buf);
     }
-    let Some((_, token)) = app.selected_token() else {
+    let Some((at, token)) = app.selected_token() else {
         let text = "No tokens yet. Send a message; then pick a token with Alt+←/→ to see which \
                     experts each layer sent it to.";
         return message(area, buf, block, vec![Line::styled(text, DIM)]);
     };
     let Some(routing) = token.routing.as_ref() else {
-        let why = if app.config().capture {
+        let why = if app.conversation().budget().was_folded(at) {
+            "This older token's routing was folded into the expert load (F4) to keep memory \
+             bounded; the journal keeps each message's summary."
+        } else if app.config().capture {
             "No routing was recorded for this token."
         } else {
             "Routing capture is off, so tokens carry no routing."
@@ -160,6 +163,12 @@ fn heatmap(
         ));
     }
     lines.push(Line::from(how));
+    if r.is_compact() {
+        lines.push(Line::styled(
+            "older token: its router probabilities were dropped to keep memory bounded; ◆ and the weights remain",
+            DIM,
+        ));
+    }
 
     lines.push(axis(label_w, cols));
 
@@ -290,11 +299,12 @@ fn load_shade(ratio: f32) -> char {
 /// expert's picks relative to an even share; the selected layer's busiest and idlest
 /// experts below.
 fn load_lines(app: &App, model: &ModelInfo, area: Rect) -> Vec<Line<'static>> {
-    let load = ExpertLoad::of(
+    let mut load = ExpertLoad::of(
         app.token_refs()
             .filter_map(|r| app.token(r))
             .filter_map(|t| t.routing.as_ref()),
     );
+    load.merge(app.conversation().budget().folded());
     let n_expert = (model.n_expert as usize).max(load.n_expert).max(1);
     let mut lines = vec![Line::from(vec![
         Span::styled("expert load", TITLE),

@@ -60,7 +60,12 @@ pub fn token_style(mode: StripMode, token: &TokenEvent, slot: usize) -> Style {
             }),
             StripMode::TopExpert,
         ) => on(expert_color(e)),
-        (Some(s), StripMode::Entropy) => on(entropy_color(s.normalized_entropy)),
+        // A compacted older record has no probabilities, so no entropy to colour by.
+        (Some(s), StripMode::Entropy)
+            if !token.routing.as_ref().is_some_and(|r| r.is_compact()) =>
+        {
+            on(entropy_color(s.normalized_entropy))
+        }
         _ if token.routing.is_some() => DIM,
         _ => Style::default(),
     }
