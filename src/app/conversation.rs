@@ -4,6 +4,7 @@
 //! writes the messages.
 
 mod budget;
+mod stream;
 
 pub use budget::RoutingBudget;
 
@@ -11,7 +12,7 @@ use crate::engine::api::{EngineCommand, GenerateRequest};
 use crate::sampling::SamplingParams;
 use crate::text::markdown::{MarkdownRenderer, StyledLine};
 use crate::text::sanitize;
-use crate::transcript::{ChatMessage, GenStats, ModelInfo, Role, StopReason, TokenEvent};
+use crate::transcript::{ChatMessage, GenStats, ModelInfo, Role, TokenEvent};
 
 /// How a message came to be the way it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,133 +301,6 @@ impl Conversation {
             Role::Assistant => self.markdown.render(content),
             _ => plain_lines(content),
         }
-    }
-
-    pub(crate) fn live(&self, generation: u64) -> Option<Running> {
-        self.running
-            .filter(|r| r.generation == generation && !r.stopping)
-    }
-
-    pub(crate) fn loaded(&mut self, mut info: ModelInfo) {
-        info.name = sanitize(&info.name);
-        info.arch = sanitize(&info.arch);
-        info.path = sanitize(&info.path);
-        self.lora_on = info.lora_adapter.is_some();
-        self.model = Some(info);
-        if matches!(self.engine, EngineState::Loading | EngineState::Error) {
-            self.engine = EngineState::Ready;
-        }
-    }
-
-    /// Prompt tokens decoded for the running request, attributed by position: a position
-    /// some message already holds keeps the record it got when it was first read or
-    /// written (a reload or a LoRA switch decodes the whole transcript again; history is
-    /// not rewritten, and every token keeps exactly one record); positions no message
-    /// holds yet belong to the user turn being answered.
-    pub(crate) fn add_prompt(&mut self, user: usize, tokens: Vec<TokenEvent>) {
-        for t in tokens {
-            if self.holder_of(t.pos).is_some() {
-                continue;
-            }
-            if let Some(msg) = self.messages.get_mut(user) {
-                self.budget
-                    .added(t.routing.as_ref().map_or(0, |r| r.payload_bytes()));
-                let at = msg.tokens.partition_point(|x| x.pos < t.pos);
-                msg.tokens.insert(at, t);
-            }
-        }
-        self.budget.enforce(&mut self.messages);
-    }
-
-    /// The token at context position `pos`, if a message holds one.
-    fn holder_of(&self, pos: u32) -> Option<TokenRef> {
-        self.messages.iter().enumerate().find_map(|(i, m)| {
-            let (first, last) = (m.tokens.first()?.pos, m.tokens.last()?.pos);
-            if pos < first || pos > last {
-                return None;
-            }
-            let t = m.tokens.binary_search_by_key(&pos, |t| t.pos).ok()?;
-            Some(TokenRef {
-                message: i,
-                token: t,
-            })
-        })
-    }
-
-    pub(crate) fn add_token(&mut self, reply: usize, token: TokenEvent) {
-        self.engine = EngineState::Generating;
-        self.context_used = self.context_used.max(token.pos + 1);
-        let Some(msg) = self.messages.get_mut(reply) else {
-            return;
-        };
-        msg.content.push_str(&token.text);
-        self.budget
-            .added(token.routing.as_ref().map_or(0, |r| r.payload_bytes()));
-        msg.tokens.push(token);
-        msg.rendered = self.markdown.render(&msg.content);
-        self.budget.enforce(&mut self.messages);
-    }
-
-    /// The end of a character the reply stopped inside of: part of the text (and of its
-    /// last token, so the token strip shows it too).
-    pub(crate) fn add_tail(&mut self, reply: usize, text: &str) {
-        let Some(msg) = self.messages.get_mut(reply) else {
-            return;
-        };
-        msg.content.push_str(text);
-        if let Some(last) = msg.tokens.last_mut() {
-            last.text.push_str(text);
-        }
-        msg.rendered = self.markdown.render(&msg.content);
-    }
-
-    /// The reply of `generation` ended. Returns what to tell the user.
-    pub(crate) fn finish(
-        &mut self,
-        generation: u64,
-        reason: StopReason,
-        stats: GenStats,
-        max_tokens: u32,
-    ) -> Option<Said> {
-        let r = self.running.filter(|r| r.generation == generation)?;
-        self.running = None;
-        self.last_stats = Some(stats);
-        self.context_used = stats.context_used;
-        let status = match reason {
-            _ if r.stopping => ReplyStatus::Stopped,
-            StopReason::EndOfText => ReplyStatus::Complete,
-            StopReason::MaxTokens => ReplyStatus::MaxTokens,
-            StopReason::Cancelled => ReplyStatus::Stopped,
-            StopReason::ContextFull => ReplyStatus::ContextFull,
-        };
-        if let Some(m) = self.messages.get_mut(r.reply) {
-            m.status = status;
-        }
-        self.engine = match status {
-            ReplyStatus::Stopped => EngineState::Stopped,
-            _ => EngineState::Ready,
-        };
-        let n_ctx = self.model.as_ref().map_or(0, |m| m.n_ctx);
-        match status {
-            ReplyStatus::MaxTokens => Some(Said::Info(format!(
-                "the reply stopped at the {max_tokens}-token limit"
-            ))),
-            ReplyStatus::ContextFull => Some(Said::Error(format!(
-                "context full: the conversation fills all {n_ctx} tokens; start a new conversation with /clear"
-            ))),
-            _ => None,
-        }
-    }
-
-    /// The request of `generation` failed. Returns what to tell the user.
-    pub(crate) fn fail(&mut self, generation: u64, message: &str) -> Option<Said> {
-        let r = self.running.filter(|r| r.generation == generation)?;
-        self.running = None;
-        if let Some(m) = self.messages.get_mut(r.reply) {
-            m.status = ReplyStatus::Failed;
-        }
-        self.engine = EngineState::Error;
-        Some(Said::Error(format!("error: {message}")))
     }
 }
 

@@ -7,6 +7,11 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use serde::{Deserialize, Serialize};
 
+mod keys;
+
+pub use keys::{key_label, parse_key};
+use keys::{lower, short_label};
+
 /// Everything the user can ask the app to do: what keys map to, what slash commands
 /// produce, and what lessons send (a lesson acts on the app only through these). Serde
 /// names are snake_case so that the key configuration can name the key actions.
@@ -260,56 +265,6 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
     DEFAULT.action_for(key)
 }
 
-fn lower(code: KeyCode) -> KeyCode {
-    match code {
-        Char(c) => Char(c.to_ascii_lowercase()),
-        other => other,
-    }
-}
-
-fn code_label(code: KeyCode) -> String {
-    match code {
-        Char(c) => c.to_ascii_uppercase().to_string(),
-        F(n) => format!("F{n}"),
-        Left => "←".into(),
-        Right => "→".into(),
-        Up => "↑".into(),
-        Down => "↓".into(),
-        PageUp => "PgUp".into(),
-        PageDown => "PgDn".into(),
-        Esc => "Esc".into(),
-        Enter => "Enter".into(),
-        Backspace => "Backspace".into(),
-        KeyCode::Delete => "Del".into(),
-        other => format!("{other:?}"),
-    }
-}
-
-/// "Ctrl+R", "Alt+←", "F5".
-pub fn key_label(key: &Key) -> String {
-    let mut s = String::new();
-    if key.mods.contains(KeyModifiers::CONTROL) {
-        s.push_str("Ctrl+");
-    }
-    if key.mods.contains(KeyModifiers::ALT) {
-        s.push_str("Alt+");
-    }
-    if key.mods.contains(KeyModifiers::SHIFT) {
-        s.push_str("Shift+");
-    }
-    s.push_str(&code_label(key.code));
-    s
-}
-
-/// Compact form for the key bar: "^R", "Alt+←".
-fn short_label(key: &Key) -> String {
-    if key.mods == KeyModifiers::CONTROL {
-        format!("^{}", code_label(key.code))
-    } else {
-        key_label(key)
-    }
-}
-
 /// Key-bar entries of the default key table.
 pub fn key_bar() -> Vec<(String, &'static str)> {
     DEFAULT.key_bar()
@@ -469,115 +424,5 @@ impl Keymap {
     }
 }
 
-/// "ctrl+r", "alt+left", "f5", "shift+enter", "esc", "pageup" -> a key. A plain character
-/// is refused: typing needs it.
-pub fn parse_key(spec: &str) -> Result<Key, String> {
-    let lowered = spec.trim().to_lowercase();
-    let mut parts: Vec<&str> = lowered.split('+').collect();
-    // "ctrl++" names the plus key.
-    if lowered.ends_with("++") {
-        parts.truncate(parts.len().saturating_sub(2));
-        parts.push("+");
-    }
-    let Some(name) = parts.pop().filter(|n| !n.is_empty()) else {
-        return Err(format!("{spec:?} names no key"));
-    };
-    let mut mods = KeyModifiers::NONE;
-    for m in parts {
-        mods |= match m {
-            "ctrl" | "control" | "c" => KeyModifiers::CONTROL,
-            "alt" | "meta" | "m" => KeyModifiers::ALT,
-            "shift" | "s" => KeyModifiers::SHIFT,
-            other => return Err(format!("{spec:?}: unknown modifier {other:?}")),
-        };
-    }
-    let code = match name {
-        "enter" | "return" => Enter,
-        "esc" | "escape" => Esc,
-        "tab" => Tab,
-        "backspace" => Backspace,
-        "delete" | "del" => KeyCode::Delete,
-        "insert" | "ins" => Insert,
-        "home" => Home,
-        "end" => End,
-        "pageup" | "pgup" => PageUp,
-        "pagedown" | "pgdn" => PageDown,
-        "up" => Up,
-        "down" => Down,
-        "left" => Left,
-        "right" => Right,
-        "space" => Char(' '),
-        f if f.len() > 1 && f.starts_with('f') => match f[1..].parse::<u8>() {
-            Ok(n @ 1..=24) => F(n),
-            _ => return Err(format!("{spec:?}: unknown key {name:?}")),
-        },
-        c if c.chars().count() == 1 => Char(c.chars().next().unwrap_or(' ')),
-        _ => return Err(format!("{spec:?}: unknown key {name:?}")),
-    };
-    let chord = mods.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-    if matches!(code, Char(_)) && !chord {
-        return Err(format!(
-            "{spec:?}: a plain character cannot be a command key (typing needs it)"
-        ));
-    }
-    Ok(Key { code, mods })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn press(code: KeyCode, mods: KeyModifiers) -> Option<Action> {
-        action_for(KeyEvent::new(code, mods))
-    }
-
-    #[test]
-    fn typing_is_never_a_command() {
-        for c in "abcxyzAZ09 ,./[]{}é中".chars() {
-            assert_eq!(press(Char(c), KeyModifiers::NONE), Some(Action::Insert(c)));
-            assert_eq!(press(Char(c), KeyModifiers::SHIFT), Some(Action::Insert(c)));
-        }
-    }
-
-    #[test]
-    fn chords_map_to_actions() {
-        assert_eq!(
-            press(Char('r'), KeyModifiers::CONTROL),
-            Some(Action::Regenerate)
-        );
-        assert_eq!(
-            press(Char('R'), KeyModifiers::CONTROL | KeyModifiers::SHIFT),
-            Some(Action::Regenerate)
-        );
-        assert_eq!(press(Enter, KeyModifiers::ALT), Some(Action::InsertNewline));
-        assert_eq!(press(Enter, KeyModifiers::NONE), Some(Action::Send));
-        assert_eq!(press(Left, KeyModifiers::ALT), Some(Action::PrevToken));
-        assert_eq!(press(F(6), KeyModifiers::NONE), Some(Action::TemperatureUp));
-        assert_eq!(press(Char('x'), KeyModifiers::CONTROL), None);
-    }
-
-    #[test]
-    fn no_key_is_bound_twice() {
-        let mut seen = Vec::new();
-        for b in KEYMAP {
-            for k in b.keys {
-                assert!(!seen.contains(k), "{k:?} bound twice");
-                seen.push(*k);
-            }
-        }
-    }
-
-    #[test]
-    fn key_bar_merges_pairs() {
-        let bar = key_bar();
-        assert!(bar.contains(&("F5/F6".to_string(), "temp")));
-        assert!(bar.contains(&("Alt+←/→".to_string(), "token")));
-        assert!(bar.contains(&("^R".to_string(), "regen")));
-    }
-
-    #[test]
-    fn actions_serialise_snake_case() {
-        let s = serde_json::to_string(&Action::TemperatureUp).unwrap_or_default();
-        assert_eq!(s, "\"temperature_up\"");
-    }
-}
+mod tests;
