@@ -164,3 +164,37 @@ fn observe_steps_move_the_view_through_actions() {
     assert_eq!(sel.token, 1);
     assert!(!app.help_open());
 }
+
+/// `/pane` and `/layer` do by name what F2 and Alt+PgUp/PgDn do step by step (the same
+/// actions observe steps send).
+#[test]
+fn pane_and_layer_commands() {
+    let mut app = loaded(moe_info(8, 2, 6, 1));
+    type_text(&mut app, "/pane sampling");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.pane(), Pane::Sampling);
+    type_text(&mut app, "/pane strip");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.pane(),
+        Pane::Chat,
+        "the strip is on screen with the chat"
+    );
+    type_text(&mut app, "/pane nowhere");
+    press(&mut app, KeyCode::Enter);
+    assert!(app.notice().unwrap().text.contains("usage: /pane"));
+    type_text(&mut app, "/layer 4");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        app.layer_slot(),
+        3,
+        "model layer 4 is MoE slot 3 after one dense layer"
+    );
+    type_text(&mut app, "/layer 0");
+    press(&mut app, KeyCode::Enter);
+    assert!(
+        app.notice().unwrap().text.contains("1..5"),
+        "layer 0 is dense"
+    );
+    assert_eq!(app.layer_slot(), 3);
+}

@@ -8,6 +8,7 @@ mod model;
 use super::keymap::Action;
 use super::App;
 use crate::engine::api::EngineCommand;
+use crate::pane::Pane;
 
 type Run = fn(&mut App, &Args) -> Vec<EngineCommand>;
 
@@ -130,6 +131,18 @@ pub const SLASH: &[SlashCommand] = &[
         run: App::cmd_lora,
     },
     SlashCommand {
+        names: &["/pane"],
+        usage: "/pane chat | routing | sampling | strip | status",
+        help: &[("/pane routing", "show a pane (as F2 does, by name)")],
+        run: App::cmd_pane,
+    },
+    SlashCommand {
+        names: &["/layer"],
+        usage: "/layer <model layer>, e.g. /layer 12",
+        help: &[("/layer 12", "mark model layer 12 in the routing pane")],
+        run: App::cmd_layer,
+    },
+    SlashCommand {
         names: &["/help", "/?"],
         usage: "/help",
         help: &[("/help", "this help")],
@@ -206,6 +219,39 @@ impl App {
             self.params().top_p
         ));
         cmds
+    }
+
+    fn cmd_pane(&mut self, args: &Args) -> Vec<EngineCommand> {
+        match args.first().and_then(Pane::parse) {
+            Some(pane) => self.update(Action::ShowPane(pane)),
+            None => {
+                let names: Vec<&str> = Pane::ALL.iter().map(|p| p.name()).collect();
+                self.error(format!("usage: /pane {}", names.join(" | ")));
+                Vec::new()
+            }
+        }
+    }
+
+    fn cmd_layer(&mut self, args: &Args) -> Vec<EngineCommand> {
+        let Some(model) = self.model() else {
+            self.error("no model loaded yet");
+            return Vec::new();
+        };
+        if !model.is_moe() {
+            self.error("this model has no MoE layers");
+            return Vec::new();
+        }
+        let (lead, n_layer) = (model.n_dense_lead, model.n_layer);
+        match args.first().and_then(|a| a.parse::<u32>().ok()) {
+            Some(l) if (lead..n_layer).contains(&l) => self.update(Action::SelectLayer(l)),
+            _ => {
+                self.error(format!(
+                    "usage: /layer <{lead}..{}>: the MoE layers of this model",
+                    n_layer.saturating_sub(1)
+                ));
+                Vec::new()
+            }
+        }
     }
 
     fn cmd_seed(&mut self, args: &Args) -> Vec<EngineCommand> {
