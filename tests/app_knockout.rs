@@ -36,9 +36,12 @@ fn knockout_sends_the_set_and_marks_the_routing_pane() {
         .find(|r| r.contains("L1 "))
         .expect("layer 1 row");
     assert_eq!(row.matches('✗').count(), 2, "{row}");
+    // The status bar says an intervention is active.
+    let wide = draw(&app, 160, 30);
+    assert!(screen_contains(&wide, "✗ 2 experts out in 1 layer"));
     let cleared = command(&mut app, "/knockout clear");
     assert!(matches!(cleared.as_slice(), [EngineCommand::SetInterventions(i)] if i.is_empty()));
-    let term = draw(&app, 100, 30);
+    let term = draw(&app, 160, 30);
     assert!(!screen_contains(&term, "✗"));
 }
 

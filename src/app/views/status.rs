@@ -92,6 +92,16 @@ pub fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         let text = if on { " LoRA on " } else { " LoRA off " };
         parts.push((text.to_string(), Style::default(), 2));
     }
+    let knocked: usize = app.interventions().knockout.values().map(Vec::len).sum();
+    if knocked > 0 {
+        let layers = app.interventions().knockout.len();
+        let text = format!(
+            " ✗ {knocked} expert{} out in {layers} layer{} ",
+            if knocked == 1 { "" } else { "s" },
+            if layers == 1 { "" } else { "s" }
+        );
+        parts.push((text, super::palette::KNOCKED, 1));
+    }
     parts.push((
         format!(
             " T {:.2} · top_p {:.2} · seed {} ",
