@@ -75,6 +75,9 @@ impl App {
                     self.error(format!("error: {message}"));
                 }
             }
+            // The engine keeps its previous interventions; the lead's app work decides
+            // how the pane shows that (this arm only reports it).
+            EngineEvent::InterventionsRefused { message } => self.error(message),
         }
         self.persist();
     }
