@@ -214,6 +214,71 @@ mod tests {
         assert_eq!(gating_for("something-new", Some(9)), Gating::Unknown);
     }
 
+    fn plan_of(spec: &crate::model::tiny::TinySpec) -> RouterPlan {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("m.gguf");
+        crate::model::tiny::write(&path, spec).expect("write");
+        RouterPlan::from_gguf(&path, spec.n_layer, spec.n_expert_used, spec.n_dense_lead)
+    }
+
+    #[test]
+    fn the_tiny_families_read_back_with_their_gating() {
+        use crate::model::tiny::TinySpec;
+        let p = plan_of(&TinySpec::default());
+        assert_eq!(
+            (p.arch.as_str(), p.gating, p.biased),
+            ("deepseek", Gating::Softmax, false)
+        );
+        let p = plan_of(&TinySpec::dots1());
+        assert_eq!(
+            (p.arch.as_str(), p.gating, p.biased),
+            ("dots1", Gating::Sigmoid, true)
+        );
+        assert_eq!(
+            p.describe(),
+            "dots1's routing (sigmoid gating with a selection bias)"
+        );
+        let p = plan_of(&TinySpec::gpt_oss());
+        assert_eq!((p.gating, p.n_expert), (Gating::SoftmaxWeight, 8));
+        assert_eq!(plan_of(&TinySpec::qwen3moe()).gating, Gating::Softmax);
+        assert!(plan_of(&TinySpec::dots1()).supports_interventions().is_ok());
+    }
+
+    #[test]
+    fn headers_of_unsupported_routing_are_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, arch: &str, groups: u32| {
+            let mut w = crate::model::gguf::GgufWriter::new();
+            w.set("general.architecture", arch);
+            w.set(format!("{arch}.expert_count"), 16u32);
+            w.set(format!("{arch}.expert_used_count"), 2u32);
+            w.set(format!("{arch}.expert_gating_func"), 2u32);
+            if groups > 0 {
+                w.set(format!("{arch}.expert_group_count"), groups);
+            }
+            let path = dir.path().join(name);
+            w.write(&path).expect("write");
+
+            RouterPlan::from_gguf(&path, 4, 2, 0)
+        };
+        let e = write("l4.gguf", "llama4", 0)
+            .supports_interventions()
+            .unwrap_err();
+        assert!(
+            e.contains("llama4's routing") && e.contains("logits"),
+            "{e}"
+        );
+        let e = write("ds.gguf", "deepseek2", 8)
+            .supports_interventions()
+            .unwrap_err();
+        assert!(e.contains("8 expert groups"), "{e}");
+        assert!(write("ok.gguf", "deepseek2", 1)
+            .supports_interventions()
+            .is_ok());
+        let missing = RouterPlan::from_gguf(&dir.path().join("absent.gguf"), 4, 2, 0);
+        assert!(missing.supports_interventions().is_err());
+    }
+
     #[test]
     fn refusals_name_the_routing() {
         let mut p = RouterPlan::unknown("llama4", 4, 16, 1, 0);
