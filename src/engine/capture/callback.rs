@@ -66,7 +66,15 @@ unsafe fn is_node(t: *const ggml_tensor, kind: Kind, layer: u32) -> bool {
 /// Whether `t` was computed into CPU memory. Elsewhere (CUDA, Metal, ...) the backend may
 /// fuse softmax, top-k and the weights gather into one kernel that never writes the
 /// probabilities (CUDA's topk-moe fusion does this), so they must be read at their own
-/// node, which ends the graph split there and so prevents the fusion.
+/// node: saying yes to a node ends the graph split there, so no fused kernel can span the
+/// probabilities, the top-k and the weights, and each is written where we read it. This
+/// costs two more splits per MoE layer on those backends only.
+///
+/// Not yet run on a GPU (this build is CPU-only). A GPU run must check: that the device
+/// type seen here for CUDA compute buffers is not CPU (so the at-node path is taken), that
+/// captured probabilities, top-k and weights equal a CPU run's on the same tokens, that
+/// interventions written with `ggml_backend_tensor_set` into device memory change the
+/// selection, and that Metal, whose buffers may report host memory, takes the same path.
 ///
 /// # Safety
 /// `t` must point to a live, allocated tensor.
@@ -116,8 +124,10 @@ unsafe fn on_node(state: &mut CaptureState, t: *mut ggml_tensor, ask: bool) -> b
     let rules = state.interventions().rules(layer);
     let (intervene, force) = (!rules.is_empty(), !rules.force.is_empty());
     if ask {
+        // Reading the router at its own nodes is needed to capture it, and to restore the
+        // weights of forced experts (which needs the top-k), on backends that may fuse.
         // SAFETY: llama.cpp asks about allocated nodes of the graph it is about to run.
-        let at_nodes = state.enabled && unsafe { read_at_nodes(state, tensor) };
+        let at_nodes = (state.enabled || force) && unsafe { read_at_nodes(state, tensor) };
         return match kind {
             Kind::Probs => intervene || at_nodes,
             Kind::TopK => at_nodes,

@@ -180,3 +180,34 @@ fn the_weights_node_inputs_are_checked_in_the_graph() {
     w.src[1] = std::ptr::null_mut();
     assert!(unsafe { router_inputs(&w, 4) }.is_none());
 }
+
+#[test]
+fn forcing_works_when_reading_at_the_nodes() {
+    use super::plan::Gating;
+    for mode in [ReadMode::Auto, ReadMode::AtNodes] {
+        let plan = RouterPlan {
+            gating: Gating::Softmax,
+            ..RouterPlan::unknown("deepseek", 3, 8, 2, 1)
+        };
+        let mut s = CaptureState::new(true, plan);
+        s.read_mode = mode;
+        let mut i = crate::routing::Interventions::default();
+        i.set_force(2, vec![5]);
+        s.set_interventions(i).expect("accepted");
+        let mut ctx = context(s);
+        let n = decode(&mut ctx, "force five in");
+        ctx.capture(|c| {
+            assert!(!c.failed(), "{mode:?}");
+            let l = &c.layers[&2];
+            assert_eq!(l.topk.len(), 2 * n);
+            for (ids, w) in l.topk.chunks(2).zip(l.weights.chunks(2)) {
+                assert!(ids.contains(&5), "{mode:?}: {ids:?}");
+                // The router's own probability, not the score that forced it.
+                assert!(
+                    w.iter().all(|&x| (0.0..=1.0).contains(&x)),
+                    "{mode:?}: {w:?}"
+                );
+            }
+        });
+    }
+}
