@@ -72,6 +72,8 @@ pub struct App {
     pub(crate) lessons: Lessons,
     /// What the routers were last told to do differently.
     pub(crate) interventions: Interventions,
+    /// What they did before that (restored if the engine refuses the change).
+    pub(crate) interventions_before: Interventions,
     pub(crate) journal: Journaling,
     pub(crate) input: Input,
     notice: Option<Notice>,
@@ -92,6 +94,7 @@ impl App {
             overlay: None,
             lessons: Lessons::default(),
             interventions: Interventions::default(),
+            interventions_before: Interventions::default(),
             journal: Journaling::default(),
             input: Input::default(),
             notice: None,

@@ -47,6 +47,9 @@ pub fn dequantize_prob(q: u8) -> f32 {
 /// them, and `probs[i*n_expert..(i+1)*n_expert]` the router's probabilities (quantised).
 /// A layer whose router did not run for this token (llama.cpp skips the last layer for
 /// tokens whose logits were not requested) has `computed[i] == false` and zeros elsewhere.
+/// `incomplete` says the capture itself went wrong for this token (a tensor could not be
+/// read, a read did not match the graph, the callback failed): some layers may then be
+/// missing or partial, and the record must not be read as the whole truth.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenRouting {
     pub n_expert: u16,
@@ -60,6 +63,9 @@ pub struct TokenRouting {
     /// like `probs`; empty when the model declares no display temperature.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub preference: Vec<u8>,
+    /// The capture of at least one layer failed or was partial for this token.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
 }
 
 /// A borrowed view of one MoE layer inside a [`TokenRouting`].
@@ -112,6 +118,7 @@ impl TokenRouting {
             weights: vec![f16::ZERO; n * k as usize],
             probs: vec![0; n * n_expert as usize],
             preference: Vec::new(),
+            incomplete: false,
             layers,
         }
     }

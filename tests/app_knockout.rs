@@ -60,3 +60,48 @@ fn knockout_refuses_what_cannot_work() {
     let mut dense = loaded(dense_info());
     assert!(command(&mut dense, "/knockout 1 2").is_empty());
 }
+
+#[test]
+fn force_restrict_and_a_refusal_roll_back() {
+    let info = moe_info(8, 2, 3, 1);
+    let mut app = loaded(info.clone());
+    let cmds = command(&mut app, "/force 1 2");
+    assert!(
+        matches!(cmds.as_slice(), [EngineCommand::SetInterventions(i)] if i.forced(1) == [2]),
+        "{cmds:?}"
+    );
+    // Checked against the model before anything is sent: k = 2 needs two allowed experts.
+    let cmds = command(&mut app, "/restrict 2 5");
+    assert!(cmds.is_empty());
+    assert!(app.notice().unwrap().text.contains("needs k = 2"));
+    assert!(app.interventions().restricted_to(2).is_empty());
+    let cmds = command(&mut app, "/knockout all 7");
+    assert!(
+        matches!(cmds.as_slice(), [EngineCommand::SetInterventions(i)]
+            if i.knocked_out(1) == [7] && i.knocked_out(2) == [7] && i.forced(1) == [2]),
+        "{cmds:?}"
+    );
+    exchange(
+        &mut app,
+        Shape::of(&info).as_ref(),
+        "hello there",
+        "general kenobi",
+    );
+    press(&mut app, KeyCode::F(2));
+    let term = draw(&app, 160, 30);
+    assert!(screen_contains(&term, "★ 1 forced"), "status bar");
+    let row = rows(&term)
+        .into_iter()
+        .find(|r| r.contains("L1 "))
+        .expect("layer 1 row");
+    assert_eq!(row.matches('★').count(), 1, "{row}");
+    assert_eq!(row.matches('✗').count(), 1, "{row}");
+    // The engine refuses the last change (say, an unsupported gating function): the app
+    // goes back to what the engine still applies.
+    app.on_engine_event(moe_tutor::engine::api::EngineEvent::InterventionsRefused {
+        message: "gating function not supported".into(),
+    });
+    assert!(app.interventions().knocked_out(1).is_empty());
+    assert_eq!(app.interventions().forced(1), &[2]);
+    assert!(app.notice().unwrap().is_error);
+}

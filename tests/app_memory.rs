@@ -99,5 +99,11 @@ fn a_compacted_token_keeps_its_choice_and_says_why() {
     }
     let term = draw(&app, 100, 30);
     assert!(screen_contains(&term, "router probabilities were dropped"));
-    assert!(screen_contains(&term, "◆"));
+    // Its layer rows still mark the k chosen experts and nothing else.
+    let row = rows(&term)
+        .into_iter()
+        .find(|r| r.contains("▶L1"))
+        .expect("layer 1 row");
+    assert_eq!(row.matches('◆').count(), 4, "{row}");
+    assert!(!row.contains('✗'), "{row}");
 }

@@ -232,3 +232,26 @@ fn f4_cycles_probabilities_preference_load() {
         ]
     );
 }
+
+/// A token whose capture went wrong says so instead of passing as a complete record.
+#[test]
+fn an_incomplete_capture_is_marked() {
+    let info = moe_info(8, 2, 3, 1);
+    let mut app = loaded(info.clone());
+    exchange(
+        &mut app,
+        Shape::of(&info).as_ref(),
+        "hello there",
+        "general kenobi",
+    );
+    press(&mut app, KeyCode::F(2));
+    assert!(!screen_contains(&draw(&app, 100, 30), "capture incomplete"));
+    let generation = send(&mut app, "again");
+    let mut r = routing(8, 2, vec![1, 2], 5, false);
+    r.incomplete = true;
+    app.on_engine_event(moe_tutor::engine::api::EngineEvent::Token {
+        generation,
+        token: Box::new(token(Phase::Generated, 40, " x", Some(r), Some(step(" x")))),
+    });
+    assert!(screen_contains(&draw(&app, 100, 30), "capture incomplete"));
+}

@@ -116,6 +116,24 @@ pub const SLASH: &[SlashCommand] = &[
         run: App::cmd_knockout,
     },
     SlashCommand {
+        names: &["/force"],
+        usage: model::FORCE_USAGE,
+        help: &[(
+            "/force 1 2",
+            "force expert 2 into layer 1's choice for every token",
+        )],
+        run: App::cmd_force,
+    },
+    SlashCommand {
+        names: &["/restrict"],
+        usage: model::RESTRICT_USAGE,
+        help: &[(
+            "/restrict all 0 1 2 3",
+            "let every MoE layer choose only from experts 0-3",
+        )],
+        run: App::cmd_restrict,
+    },
+    SlashCommand {
         names: &["/experts", "/k"],
         usage: "/experts <1..E>",
         help: &[(

@@ -66,7 +66,9 @@ pub enum EngineCommand {
     },
     /// What the routers should do differently (replaces the previous interventions; the
     /// default value restores normal routing). Applies from the next decoded token, also
-    /// mid-reply.
+    /// mid-reply. A request the model cannot honour (a bad layer or expert, too few
+    /// experts left, a gating function the engine does not handle) is answered with
+    /// `InterventionsRefused` and the previous interventions stay in force.
     SetInterventions(crate::routing::Interventions),
     /// Switch the loaded LoRA adapter on or off. Applies from the next decoded token; the
     /// KV cache computed under the other setting is decoded again on the next request.
@@ -116,6 +118,11 @@ pub enum EngineEvent {
     },
     Error {
         generation: u64,
+        message: String,
+    },
+    /// A `SetInterventions` request was refused; the message names the limit or the
+    /// gating function. The interventions in force before it still apply.
+    InterventionsRefused {
         message: String,
     },
 }

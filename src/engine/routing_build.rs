@@ -5,7 +5,8 @@ use crate::routing::TokenRouting;
 use crate::transcript::ModelInfo;
 
 /// The routing of token `j` of a decode call of `n_tokens` tokens (all with outputs
-/// requested). `None` when the model has no MoE layers.
+/// requested). `None` when the model has no MoE layers. The record is marked incomplete
+/// when any layer's capture failed or was partial in this decode call.
 pub fn routing_for_token(
     capture: &CaptureState,
     j: usize,
@@ -17,14 +18,29 @@ pub fn routing_for_token(
         .iter()
         .filter(|(_, l)| l.n_expert > 0 && l.k > 0)
         .collect();
-    let (_, first) = moe.first()?;
+    let Some((_, first)) = moe.first() else {
+        // Nothing captured at all: for a MoE model that is a failed capture, not a dense
+        // model. Say so with an empty record over the layers that have routers.
+        if !(info.is_moe() && capture.failed()) {
+            return None;
+        }
+        let layers = (info.n_dense_lead..info.n_layer)
+            .filter_map(|l| u16::try_from(l).ok())
+            .collect();
+        let k = u16::try_from(info.n_expert_used).unwrap_or(0);
+        let mut rec = TokenRouting::new(u16::try_from(info.n_expert).unwrap_or(0), k, layers);
+        rec.incomplete = true;
+        return Some(rec);
+    };
     let n_expert = first.n_expert;
     let k = first.k;
     let layers: Vec<u16> = moe.iter().map(|(l, _)| **l as u16).collect();
     let mut rec = TokenRouting::new(n_expert as u16, k as u16, layers);
+    rec.incomplete = capture.failed();
     let mut experts = vec![0u16; k];
     for (slot, (_, lc)) in moe.iter().enumerate() {
         if lc.n_expert != n_expert || lc.k != k {
+            rec.incomplete = true;
             continue;
         }
         // llama.cpp routes only output tokens through the last layer; with every token's
@@ -34,17 +50,26 @@ pub fn routing_for_token(
             j
         } else if lc.n_tokens() == 1 && j + 1 == n_tokens {
             0
+        } else if lc.n_tokens() == 1 {
+            // Not computed for this token by llama.cpp's design: not a failure.
+            continue;
         } else {
+            rec.incomplete = true;
             continue;
         };
         let probs = lc.probs.get(col * n_expert..(col + 1) * n_expert);
         let topk = lc.topk.get(col * k..(col + 1) * k);
         let weights = lc.weights.get(col * k..(col + 1) * k);
         let (Some(probs), Some(topk), Some(weights)) = (probs, topk, weights) else {
+            rec.incomplete = true;
             continue;
         };
         for (dst, &id) in experts.iter_mut().zip(topk) {
             *dst = u16::try_from(id).unwrap_or(u16::MAX);
+        }
+        if experts.iter().any(|&e| usize::from(e) >= n_expert) {
+            rec.incomplete = true;
+            continue;
         }
         rec.set_layer(slot, &experts, weights, probs);
         if let Some(t) = info.router_display_temperature {

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
-use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::{AddBos, LlamaModel};
@@ -17,7 +16,7 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::api::*;
-use super::capture::{eval_callback, CaptureCell};
+use super::capture::{CaptureState, CapturedContext, RouterPlan};
 use super::ffi::apply_chat_template;
 use super::routing_build::routing_for_token;
 use super::utf8::Utf8Stream;
@@ -87,8 +86,6 @@ pub(super) enum Exit {
 pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) -> Exit {
     w.interventions = None;
     w.lora = None;
-    // Declared before the model and context so it outlives them: llama.cpp holds its address.
-    let mut capture = CaptureCell::new(opts.capture);
     let (model, mut info) = match super::model::load(backend, opts) {
         Ok(m) => m,
         Err(e) => {
@@ -112,18 +109,22 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
         n => n.min(model.n_ctx_train().max(64)),
     }
     .max(64);
-    let mut cparams = LlamaContextParams::default()
+    let cparams = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
         .with_n_batch(N_BATCH)
         .with_n_ubatch(N_BATCH)
         .with_n_threads(opts.threads.max(1))
         .with_n_threads_batch(opts.threads.max(1));
-    // The callback is always installed: with capture off and no knockout it declines every
-    // tensor, so llama.cpp computes each graph split in one go as without it.
-    cparams = cparams
-        .with_cb_eval(Some(eval_callback))
-        .with_cb_eval_user_data(capture.user_data());
-    let ctx = match model.new_context(backend, cparams) {
+    // The capture callback is always installed: with capture off and no interventions it
+    // declines every tensor, so llama.cpp computes each graph split in one go as without it.
+    let plan = RouterPlan::from_gguf(
+        &opts.model,
+        info.n_layer,
+        info.n_expert_used,
+        info.n_dense_lead,
+    );
+    let state = CaptureState::new(opts.capture, plan);
+    let ctx = match CapturedContext::new(&model, backend, cparams, state) {
         Ok(c) => c,
         Err(e) => {
             w.emit(EngineEvent::LoadFailed(format!(
@@ -171,11 +172,11 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
                 request,
             } => {
                 let mut params = request.params.clamped();
-                session.generate(w, &mut capture, generation, &request, &mut params);
+                session.generate(w, generation, &request, &mut params);
             }
             // Settings sent while idle travel with the next request anyway.
             EngineCommand::SetSampling(_) => {}
-            EngineCommand::SetInterventions(i) => capture.with(|c| c.interventions = i),
+            EngineCommand::SetInterventions(i) => session.set_interventions(w, i),
             EngineCommand::SetLora(on) => session.set_lora(on),
             EngineCommand::Reload { experts_used } => return Exit::Reload(experts_used),
             EngineCommand::Reset => session.reset(),
@@ -188,7 +189,7 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
 
 struct Session<'m> {
     model: &'m LlamaModel,
-    ctx: LlamaContext<'m>,
+    ctx: CapturedContext<'m>,
     /// Tokens whose keys and values are in the KV cache, in order.
     cached: Vec<LlamaToken>,
     info: ModelInfo,
@@ -207,6 +208,13 @@ enum Outcome {
 }
 
 impl Session<'_> {
+    /// Apply interventions the model can honour; refuse the rest with a message.
+    fn set_interventions(&mut self, w: &Worker, i: crate::routing::Interventions) {
+        if let Err(message) = self.ctx.capture(|c| c.set_interventions(i)) {
+            w.emit(EngineEvent::InterventionsRefused { message });
+        }
+    }
+
     fn reset(&mut self) {
         self.ctx.clear_kv_cache();
         self.cached.clear();
@@ -263,13 +271,12 @@ impl Session<'_> {
     fn generate(
         &mut self,
         w: &mut Worker,
-        capture: &mut CaptureCell,
         generation: u64,
         req: &GenerateRequest,
         params: &mut SamplingParams,
     ) {
         let mut stats = GenStats::default();
-        let outcome = self.run(w, capture, generation, req, params, &mut stats);
+        let outcome = self.run(w, generation, req, params, &mut stats);
         stats.context_used = self.cached.len() as u32;
         match outcome {
             Outcome::Stop(reason) => w.emit(EngineEvent::Done {
@@ -292,11 +299,10 @@ impl Session<'_> {
     fn prefill(
         &mut self,
         w: &mut Worker,
-        capture: &mut CaptureCell,
         generation: u64,
         tokens: &[LlamaToken],
     ) -> Result<Vec<TokenEvent>, Option<String>> {
-        let capturing = capture.with(|c| c.enabled);
+        let capturing = self.ctx.capture(|c| c.enabled);
         let total = tokens.len() as u32;
         let mut out = Vec::with_capacity(tokens.len());
         let mut utf8 = Utf8Stream::new();
@@ -318,15 +324,15 @@ impl Session<'_> {
                     .add(t, (start + j) as i32, &[0], logits)
                     .map_err(|e| Some(format!("batch: {e}")))?;
             }
-            capture.with(|c| c.clear());
             self.ctx
                 .decode(&mut self.batch)
                 .map_err(|e| Some(format!("llama.cpp failed to decode the prompt: {e}")))?;
-            capture.with(|c| c.finish_graph());
             self.cached.extend_from_slice(chunk);
             for (j, &t) in chunk.iter().enumerate() {
                 let routing = if capturing {
-                    capture.with(|c| routing_for_token(c, j, chunk.len(), &self.info))
+                    let info = &self.info;
+                    self.ctx
+                        .capture(|c| routing_for_token(c, j, chunk.len(), info))
                 } else {
                     None
                 };
@@ -359,7 +365,6 @@ impl Session<'_> {
     fn run(
         &mut self,
         w: &mut Worker,
-        capture: &mut CaptureCell,
         generation: u64,
         req: &GenerateRequest,
         params: &mut SamplingParams,
@@ -410,7 +415,7 @@ impl Session<'_> {
         stats.cached_tokens = prefix as u32;
 
         let t0 = Instant::now();
-        let prompt_events = match self.prefill(w, capture, generation, &tokens[prefix..]) {
+        let prompt_events = match self.prefill(w, generation, &tokens[prefix..]) {
             Ok(ev) => ev,
             Err(None) => return Outcome::Stop(StopReason::Cancelled),
             Err(Some(e)) => {
@@ -424,7 +429,7 @@ impl Session<'_> {
             tokens: prompt_events,
         });
 
-        let capturing = capture.with(|c| c.enabled);
+        let capturing = self.ctx.capture(|c| c.enabled);
         let mut rng = SplitMix64::new(params.seed);
         let mut utf8 = Utf8Stream::new();
         let mut logits_index = self.batch.n_tokens() - 1;
@@ -432,7 +437,7 @@ impl Session<'_> {
         let result = loop {
             w.drain(params);
             if let Some(i) = w.interventions.take() {
-                capture.with(|c| c.interventions = i);
+                self.set_interventions(w, i);
             }
             if let Some(on) = w.lora.take() {
                 self.set_lora(on);
@@ -463,19 +468,18 @@ impl Session<'_> {
             if let Err(e) = self.batch.add(token, pos as i32, &[0], true) {
                 return Outcome::Failed(format!("batch: {e}"));
             }
-            capture.with(|c| c.clear());
             let t_decode = Instant::now();
             if let Err(e) = self.ctx.decode(&mut self.batch) {
                 self.reset();
                 return Outcome::Failed(format!("llama.cpp failed to decode: {e}"));
             }
             stats.llama_ms += t_decode.elapsed().as_secs_f64() * 1000.0;
-            capture.with(|c| c.finish_graph());
             self.cached.push(token);
             logits_index = 0;
             stats.generated_tokens += 1;
             let routing = if capturing {
-                capture.with(|c| routing_for_token(c, 0, 1, &self.info))
+                let info = &self.info;
+                self.ctx.capture(|c| routing_for_token(c, 0, 1, info))
             } else {
                 None
             };

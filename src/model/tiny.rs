@@ -2,12 +2,19 @@
 //!
 //! [`write`] produces a real model llama.cpp loads and runs: by default a DeepSeek-V1-style
 //! Mixture-of-Experts (`deepseek` architecture) with one leading dense layer, or, with
-//! [`TinySpec::dense`], a plain `llama` model of the same size. Weights are random but
+//! [`TinySpec::dense`], a plain `llama` model of the same size. Other routers, one per
+//! gating function llama.cpp has (see [`TinyFamily`]): Mixtral-style `llama` (softmax,
+//! renormalised), `qwen3moe` (softmax, normalised), `dots1` (sigmoid with a selection
+//! bias) and `gpt-oss` (softmax over the chosen experts' logits). Weights are random but
 //! seeded, so the same spec always gives the same bytes. Router weights are drawn larger
 //! than the rest so that router probabilities are clearly uneven and differ from token to
 //! token.
 
+mod builder;
+mod families;
 mod vocab;
+
+use builder::{Builder, EMBED_STD, WEIGHT_STD};
 
 use std::path::Path;
 
@@ -20,9 +27,45 @@ pub use vocab::{
     TYPE_BYTE, TYPE_CONTROL, TYPE_NORMAL, TYPE_UNKNOWN, UNK_ID,
 };
 
+/// Which MoE architecture (and so which router) a tiny model has. `TinySpec::mixtral`
+/// and `TinySpec::dense` take precedence over it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TinyFamily {
+    /// `deepseek`: softmax, top-k weights not renormalised, shared expert, dense lead.
+    #[default]
+    Deepseek,
+    /// `qwen3moe`: softmax, top-k weights normalised, QK-norm, every layer MoE.
+    Qwen3Moe,
+    /// `dots1`: sigmoid gating, a selection bias (`exp_probs_b`) added before the top-k,
+    /// weights normalised and scaled, shared expert, dense lead, QK-norm.
+    Dots1,
+    /// `gpt-oss`: top-k on the raw logits, softmax over the chosen, biases everywhere,
+    /// attention sinks, sliding-window layers.
+    GptOss,
+}
+
+impl TinyFamily {
+    /// The llama.cpp architecture name.
+    pub fn architecture(self) -> &'static str {
+        match self {
+            TinyFamily::Deepseek => "deepseek",
+            TinyFamily::Qwen3Moe => "qwen3moe",
+            TinyFamily::Dots1 => "dots1",
+            TinyFamily::GptOss => "gpt-oss",
+        }
+    }
+
+    /// Whether the family has shared experts and leading dense layers.
+    fn has_shared_experts(self) -> bool {
+        matches!(self, TinyFamily::Deepseek | TinyFamily::Dots1)
+    }
+}
+
 /// The shape and seed of a tiny model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TinySpec {
+    /// The MoE architecture (ignored for `dense` and `mixtral`).
+    pub family: TinyFamily,
     /// Write a dense `llama` model instead of the `deepseek` MoE.
     pub dense: bool,
     /// Write a Mixtral-style MoE instead (`llama` architecture with experts in every layer,
@@ -52,6 +95,7 @@ impl Default for TinySpec {
     /// 2 used per token, 1 shared expert), n_embd 64, 4 heads / 2 KV heads.
     fn default() -> Self {
         TinySpec {
+            family: TinyFamily::Deepseek,
             dense: false,
             mixtral: false,
             n_layer: 3,
@@ -91,13 +135,48 @@ impl TinySpec {
         }
     }
 
-    /// `deepseek` or `llama`.
+    /// A `qwen3moe` MoE with the standard dimensions (every layer MoE, no shared expert).
+    pub fn qwen3moe() -> Self {
+        TinySpec {
+            family: TinyFamily::Qwen3Moe,
+            n_dense_lead: 0,
+            n_expert_shared: 0,
+            ..TinySpec::default()
+        }
+    }
+
+    /// A `dots1` MoE (sigmoid gating with a selection bias) with the standard dimensions;
+    /// its attention needs as many KV heads as heads.
+    pub fn dots1() -> Self {
+        TinySpec {
+            family: TinyFamily::Dots1,
+            n_head_kv: 4,
+            ..TinySpec::default()
+        }
+    }
+
+    /// A `gpt-oss` MoE (softmax-weight gating) with the standard dimensions.
+    pub fn gpt_oss() -> Self {
+        TinySpec {
+            family: TinyFamily::GptOss,
+            n_dense_lead: 0,
+            n_expert_shared: 0,
+            ..TinySpec::default()
+        }
+    }
+
+    /// The llama.cpp architecture: `llama` for dense and Mixtral-style, else the family's.
     pub fn architecture(&self) -> &'static str {
         if self.dense || self.mixtral {
             "llama"
         } else {
-            "deepseek"
+            self.family.architecture()
         }
+    }
+
+    /// The family actually written (`None` for dense and Mixtral-style models).
+    fn moe_family(&self) -> Option<TinyFamily> {
+        (!self.dense && !self.mixtral).then_some(self.family)
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -133,8 +212,15 @@ impl TinySpec {
             if s.n_expert_used == 0 || s.n_expert_used > s.n_expert {
                 bail!("n_expert_used must be 1..={}", s.n_expert);
             }
-            if !s.mixtral && (s.n_ff_exp == 0 || s.n_expert_shared == 0) {
-                bail!("experts need a width, and llama.cpp's deepseek needs a shared expert");
+            if !s.mixtral && s.n_ff_exp == 0 {
+                bail!("experts need a width");
+            }
+            let shared = s.moe_family().is_some_and(TinyFamily::has_shared_experts);
+            if shared && s.n_expert_shared == 0 {
+                bail!("llama.cpp's {} needs a shared expert", s.architecture());
+            }
+            if s.moe_family() == Some(TinyFamily::Dots1) && s.n_head_kv != s.n_head {
+                bail!("llama.cpp's dots1 needs as many KV heads as heads");
             }
             if s.n_dense_lead > s.n_layer {
                 bail!(
@@ -148,145 +234,16 @@ impl TinySpec {
     }
 }
 
-/// The sampler's SplitMix64 (identical on every platform), one stream per tensor.
-struct Rng(crate::sampling::SplitMix64);
-
-impl Rng {
-    /// A stream for one tensor, independent of the order tensors are generated in.
-    fn for_tensor(seed: u64, name: &str) -> Rng {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in name.bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        Rng(crate::sampling::SplitMix64::new(seed ^ h))
-    }
-
-    fn uniform(&mut self) -> f64 {
-        self.0.next_f64()
-    }
-
-    /// Roughly normal with unit variance: the sum of four uniforms, centred and scaled.
-    /// Plain arithmetic only, so the values are bit-identical everywhere.
-    fn normal(&mut self) -> f32 {
-        let s = self.uniform() + self.uniform() + self.uniform() + self.uniform();
-        ((s - 2.0) * 1.732_050_807_568_877_2) as f32
-    }
-}
-
-struct Builder<'a> {
-    w: GgufWriter,
-    spec: &'a TinySpec,
-}
-
-impl Builder<'_> {
-    fn random(&mut self, name: &str, shape: &[u64], std: f32) -> anyhow::Result<()> {
-        let n: u64 = shape.iter().product();
-        let mut rng = Rng::for_tensor(self.spec.seed, name);
-        let data: Vec<f32> = (0..n).map(|_| rng.normal() * std).collect();
-        self.w.add_f16(name, shape, &data)?;
-        Ok(())
-    }
-
-    fn router(&mut self, name: &str, shape: &[u64]) -> anyhow::Result<()> {
-        let n: u64 = shape.iter().product();
-        let mut rng = Rng::for_tensor(self.spec.seed, name);
-        let data: Vec<f32> = (0..n)
-            .map(|_| rng.normal() * self.spec.router_std)
-            .collect();
-        self.w.add_f32(name, shape, &data)?;
-        Ok(())
-    }
-
-    fn ones(&mut self, name: &str, len: u64) -> anyhow::Result<()> {
-        self.w.add_f32(name, &[len], &vec![1.0; len as usize])?;
-        Ok(())
-    }
-}
-
-/// Standard deviation of the ordinary weight matrices.
-const WEIGHT_STD: f32 = 0.08;
-const EMBED_STD: f32 = 0.5;
-
 /// Build the whole model in memory.
 pub fn build(spec: &TinySpec) -> anyhow::Result<GgufWriter> {
     spec.validate()?;
     let arch = spec.architecture();
     let s = spec;
     let mut w = GgufWriter::new();
-    let k = |suffix: &str| format!("{arch}.{suffix}");
-    w.set("general.architecture", arch);
-    w.set(
-        "general.name",
-        if s.dense {
-            "moe-tutor tiny dense"
-        } else if s.mixtral {
-            "moe-tutor tiny mixtral-style"
-        } else {
-            "moe-tutor tiny deepseek"
-        },
-    );
-    w.set("general.file_type", 1u32); // mostly F16
-    w.set(k("context_length"), s.n_ctx);
-    w.set(k("embedding_length"), s.n_embd);
-    w.set(k("block_count"), s.n_layer);
-    w.set(k("feed_forward_length"), s.n_ff);
-    w.set(k("attention.head_count"), s.n_head);
-    w.set(k("attention.head_count_kv"), s.n_head_kv);
-    w.set(k("rope.dimension_count"), s.n_embd / s.n_head);
-    w.set(k("rope.freq_base"), 10_000.0f32);
-    w.set(k("attention.layer_norm_rms_epsilon"), 1e-5f32);
-    if s.mixtral && !s.dense {
-        w.set(k("expert_count"), s.n_expert);
-        w.set(k("expert_used_count"), s.n_expert_used);
-    } else if !s.dense {
-        w.set(k("expert_count"), s.n_expert);
-        w.set(k("expert_used_count"), s.n_expert_used);
-        w.set(k("expert_shared_count"), s.n_expert_shared);
-        w.set(k("expert_feed_forward_length"), s.n_ff_exp);
-        w.set(k("expert_weights_scale"), 1.0f32);
-        w.set(k("leading_dense_block_count"), s.n_dense_lead);
-    }
+    families::metadata(&mut w, s, arch);
     write_vocab(&mut w);
-
     let mut b = Builder { w, spec };
-    let (e, v) = (u64::from(s.n_embd), vocab::pieces().len() as u64);
-    let kv = u64::from(s.n_embd / s.n_head * s.n_head_kv);
-    let (ff, ffe, ne) = (
-        u64::from(s.n_ff),
-        u64::from(s.n_ff_exp),
-        u64::from(s.n_expert),
-    );
-    let ffs = ffe * u64::from(s.n_expert_shared);
-    b.random("token_embd.weight", &[e, v], EMBED_STD)?;
-    for i in 0..s.n_layer {
-        let t = |n: &str| format!("blk.{i}.{n}.weight");
-        b.ones(&t("attn_norm"), e)?;
-        b.random(&t("attn_q"), &[e, e], WEIGHT_STD)?;
-        b.random(&t("attn_k"), &[e, kv], WEIGHT_STD)?;
-        b.random(&t("attn_v"), &[e, kv], WEIGHT_STD)?;
-        b.random(&t("attn_output"), &[e, e], WEIGHT_STD)?;
-        b.ones(&t("ffn_norm"), e)?;
-        if s.mixtral && !s.dense {
-            b.router(&t("ffn_gate_inp"), &[e, ne])?;
-            b.random(&t("ffn_gate_exps"), &[e, ff, ne], WEIGHT_STD)?;
-            b.random(&t("ffn_up_exps"), &[e, ff, ne], WEIGHT_STD)?;
-            b.random(&t("ffn_down_exps"), &[ff, e, ne], WEIGHT_STD)?;
-        } else if s.dense || i < s.n_dense_lead {
-            b.random(&t("ffn_gate"), &[e, ff], WEIGHT_STD)?;
-            b.random(&t("ffn_up"), &[e, ff], WEIGHT_STD)?;
-            b.random(&t("ffn_down"), &[ff, e], WEIGHT_STD)?;
-        } else {
-            b.router(&t("ffn_gate_inp"), &[e, ne])?;
-            b.random(&t("ffn_gate_exps"), &[e, ffe, ne], WEIGHT_STD)?;
-            b.random(&t("ffn_up_exps"), &[e, ffe, ne], WEIGHT_STD)?;
-            b.random(&t("ffn_down_exps"), &[ffe, e, ne], WEIGHT_STD)?;
-            b.random(&t("ffn_gate_shexp"), &[e, ffs], WEIGHT_STD)?;
-            b.random(&t("ffn_up_shexp"), &[e, ffs], WEIGHT_STD)?;
-            b.random(&t("ffn_down_shexp"), &[ffs, e], WEIGHT_STD)?;
-        }
-    }
-    b.ones("output_norm.weight", e)?;
-    b.random("output.weight", &[e, v], WEIGHT_STD)?;
+    families::tensors(&mut b, vocab::pieces().len() as u64)?;
     Ok(b.w)
 }
 
@@ -327,23 +284,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rng_is_stable() {
-        let mut r = Rng::for_tensor(1, "x");
-        let a: Vec<u64> = (0..3).map(|_| r.0.next_u64()).collect();
-        let mut r = Rng::for_tensor(1, "x");
-        let b: Vec<u64> = (0..3).map(|_| r.0.next_u64()).collect();
-        assert_eq!(a, b);
-        let mut r = Rng::for_tensor(7, "x");
-        let n: Vec<f32> = (0..10_000).map(|_| r.normal()).collect();
-        let mean = n.iter().sum::<f32>() / n.len() as f32;
-        let var = n.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n.len() as f32;
-        assert!(
-            mean.abs() < 0.05 && (var - 1.0).abs() < 0.05,
-            "{mean} {var}"
-        );
-    }
-
-    #[test]
     fn invalid_specs_are_refused() {
         let bad = [
             TinySpec {
@@ -366,6 +306,38 @@ mod tests {
         for spec in bad {
             assert!(build(&spec).is_err(), "{spec:?}");
         }
+    }
+
+    #[test]
+    fn each_family_builds_with_its_own_architecture_and_rules() {
+        for (spec, arch) in [
+            (TinySpec::qwen3moe(), "qwen3moe"),
+            (TinySpec::dots1(), "dots1"),
+            (TinySpec::gpt_oss(), "gpt-oss"),
+        ] {
+            assert_eq!(spec.architecture(), arch);
+            let w = build(&spec).unwrap();
+            assert!(w
+                .get(&format!("{arch}.expert_feed_forward_length"))
+                .is_some());
+        }
+        let dots = build(&TinySpec::dots1()).unwrap();
+        assert!(dots.get("dots1.expert_gating_func").is_some());
+        // dots1's attention has as many KV heads as heads; a deepseek needs its shared expert.
+        let bad_dots = TinySpec {
+            n_head_kv: 2,
+            ..TinySpec::dots1()
+        };
+        assert!(build(&bad_dots).is_err());
+        let no_shared = TinySpec {
+            n_expert_shared: 0,
+            ..TinySpec::default()
+        };
+        assert!(build(&no_shared).is_err());
+        assert!(
+            build(&TinySpec::qwen3moe()).is_ok(),
+            "qwen3moe has no shared expert"
+        );
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //!   "layers":[{"layer":int, "computed":bool, "experts":[int;k], "weights":[float;k],
 //!              "probs":[float;E], "preference":[float;E]?}],
 //!   "sampled_prob":float?, "sampled_p_raw":float?, "temperature":float?, "top_p":float?,
-//!   "nucleus_size":int?, "candidates":[{"token_id","text","p_raw","p","in_nucleus"}]?}`
+//!   "nucleus_size":int?, "candidates":[{"token_id","text","p_raw","p","in_nucleus"}]?,
+//!   "capture_incomplete":true?}`
+//! `capture_incomplete` appears (as `true`) only when the routing capture failed or was
+//! partial for that token; readers of older traces get `false`.
 //! `layers` lists the MoE layers only, in model order; it is empty for a dense model.
 
 use std::io::Write;
@@ -57,6 +60,9 @@ pub struct TraceRecord {
     pub nucleus_size: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidates: Option<Vec<TraceCandidate>>,
+    /// The routing capture failed or was partial for this token (`layers` may lack some).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub capture_incomplete: bool,
 }
 
 fn round4(x: f32) -> f32 {
@@ -123,6 +129,7 @@ impl TraceRecord {
                     })
                     .collect()
             }),
+            capture_incomplete: ev.routing.as_ref().is_some_and(|r| r.incomplete),
         }
     }
 }
@@ -194,5 +201,31 @@ mod tests {
         assert_eq!(recs[0].layers[0].experts, vec![2, 0]);
         assert!((recs[0].layers[0].probs.iter().sum::<f32>() - 1.0).abs() < 0.02);
         assert!(read_trace("{bad}\n{}\n").is_err());
+        assert!(!recs[0].capture_incomplete);
+        assert!(!text.contains("capture_incomplete"), "absent when complete");
+    }
+
+    #[test]
+    fn incomplete_capture_is_written_and_old_lines_read_as_complete() {
+        let mut r = TokenRouting::new(4, 2, vec![1, 2]);
+        r.set_layer(0, &[2, 0], &[0.5, 0.3], &[0.3, 0.1, 0.5, 0.1]);
+        r.incomplete = true;
+        let ev = TokenEvent {
+            phase: Phase::Generated,
+            pos: 0,
+            token_id: 1,
+            text: "x".into(),
+            routing: Some(r),
+            step: None,
+        };
+        let mut w = TraceWriter::new(Vec::new());
+        w.write(&ev).unwrap();
+        let text = String::from_utf8(w.finish().unwrap()).unwrap();
+        assert!(text.contains("\"capture_incomplete\":true"), "{text}");
+        let back = read_trace(&text).unwrap();
+        assert!(back[0].capture_incomplete);
+        assert!(!back[0].layers[1].computed);
+        let old = r#"{"v":1,"phase":"prompt","pos":0,"token_id":1,"text":"a","layers":[]}"#;
+        assert!(!read_trace(old).unwrap()[0].capture_incomplete);
     }
 }

@@ -45,6 +45,27 @@ pub fn tiny_mixtral() -> PathBuf {
         .clone()
 }
 
+/// A tiny `qwen3moe` (softmax, normalised top-k weights, every layer MoE).
+pub fn tiny_qwen3moe() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| model("tiny-qwen3moe.gguf", TinySpec::qwen3moe()))
+        .clone()
+}
+
+/// A tiny `dots1` (sigmoid gating with a selection bias, normalised and scaled weights).
+pub fn tiny_dots1() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| model("tiny-dots1.gguf", TinySpec::dots1()))
+        .clone()
+}
+
+/// A tiny `gpt-oss` (top-k on the logits, softmax over the chosen).
+pub fn tiny_gpt_oss() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| model("tiny-gpt-oss.gguf", TinySpec::gpt_oss()))
+        .clone()
+}
+
 /// A tiny dense (llama architecture) model.
 pub fn tiny_dense() -> PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();

@@ -93,7 +93,9 @@ impl App {
             | EngineEvent::Tail { generation, .. }
             | EngineEvent::Done { generation, .. }
             | EngineEvent::Error { generation, .. } => *generation,
-            EngineEvent::Loaded(_) | EngineEvent::LoadFailed(_) => return false,
+            EngineEvent::Loaded(_)
+            | EngineEvent::LoadFailed(_)
+            | EngineEvent::InterventionsRefused { .. } => return false,
         };
         let Some(a) = self.lessons.active.as_mut() else {
             return false;

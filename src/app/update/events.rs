@@ -71,6 +71,11 @@ impl App {
                 generation,
                 message,
             } => self.chat.fail(generation, &message),
+            // The engine keeps the interventions it had: so does the app.
+            EngineEvent::InterventionsRefused { message } => {
+                self.interventions = self.interventions_before.clone();
+                Some(crate::app::conversation::Said::Error(message))
+            }
         };
         if let Some(s) = said {
             self.say(s);

@@ -9,6 +9,8 @@ pub const CHOSEN: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::
 pub const ERROR: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
 /// An expert knocked out of selection with `/knockout`.
 pub const KNOCKED: Style = Style::new().fg(Color::Red);
+/// An expert forced into the choice with `/force`.
+pub const FORCED: Style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD);
 pub const INFO: Style = Style::new().fg(Color::Yellow);
 
 fn hsv(h: f32, s: f32, v: f32) -> Color {

@@ -8,8 +8,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
-use super::palette::{shade, shade_style, CHOSEN, DIM, KNOCKED, TITLE};
+use super::palette::{shade, shade_style, CHOSEN, DIM, FORCED, KNOCKED, TITLE};
 use crate::app::{App, RoutingView};
+use crate::routing::interventions::LayerRules;
 use crate::routing::{dequantize_prob, Phase, TokenRouting};
 use crate::transcript::{ModelInfo, TokenEvent};
 
@@ -167,6 +168,20 @@ fn heatmap(
         ));
     }
     lines.push(Line::from(how));
+    if r.incomplete {
+        lines.push(Line::styled(
+            "capture incomplete: some of this token's router tensors could not be read (see the log)",
+            KNOCKED,
+        ));
+    }
+    if !app.interventions().is_empty() {
+        lines.push(Line::from(vec![
+            Span::styled("✗", KNOCKED),
+            Span::styled(" knocked out or not allowed  ", DIM),
+            Span::styled("★", FORCED),
+            Span::styled(" forced (interventions, /knockout /force /restrict)", DIM),
+        ]));
+    }
     if r.is_compact() {
         lines.push(Line::styled(
             "older token: its router probabilities were dropped to keep memory bounded; ◆ and the weights remain",
@@ -197,7 +212,7 @@ fn heatmap(
             &grid,
             layer,
             sel_layer == Some(layer),
-            app.interventions().knocked_out(layer as u32),
+            app.interventions().rules(layer as u32),
         ));
     }
     lines.extend(weights);
@@ -297,7 +312,7 @@ struct Grid<'a> {
     model: &'a ModelInfo,
 }
 
-fn row(grid: &Grid<'_>, layer: usize, selected: bool, knocked: &[u16]) -> Line<'static> {
+fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> Line<'static> {
     let Grid {
         r,
         cols,
@@ -330,27 +345,35 @@ fn row(grid: &Grid<'_>, layer: usize, selected: bool, knocked: &[u16]) -> Line<'
     } else {
         view.probs
     };
+    let n_expert = r.n_expert as usize;
     for c in 0..cols.count {
-        let experts = c * cols.per..((c + 1) * cols.per).min(probs.len());
+        let experts = c * cols.per..((c + 1) * cols.per).min(n_expert);
+        // A compacted older record has no probabilities: its cells are blank but for ◆.
         let p = experts
             .clone()
-            .map(|e| dequantize_prob(probs[e]))
+            .filter_map(|e| probs.get(e))
+            .map(|&q| dequantize_prob(q))
             .fold(0.0f32, f32::max);
         let chosen = experts
             .clone()
             .any(|e| view.experts.iter().any(|&x| x as usize == e));
-        let out = experts.clone().all(|e| knocked.contains(&(e as u16)));
+        let out = !experts.is_empty() && experts.clone().all(|e| !rules.allows(e as u16));
+        let forced = experts.clone().any(|e| rules.force.contains(&(e as u16)));
         let g = shade(p);
-        let cell = match (cols.cw, chosen, out) {
-            (2, _, true) => "✗ ".into(),
-            (_, _, true) => "✗".into(),
-            (2, true, _) => format!("{g}◆"),
-            (2, false, _) => format!("{g} "),
-            (_, true, _) => "◆".into(),
-            (_, false, _) => g.to_string(),
+        let cell = match (cols.cw, chosen, out, forced) {
+            (2, _, true, _) => "✗ ".into(),
+            (_, _, true, _) => "✗".into(),
+            (2, _, _, true) => format!("{g}★"),
+            (_, _, _, true) => "★".into(),
+            (2, true, _, _) => format!("{g}◆"),
+            (2, false, _, _) => format!("{g} "),
+            (_, true, _, _) => "◆".into(),
+            (_, false, _, _) => g.to_string(),
         };
         let style = if out {
             KNOCKED
+        } else if forced {
+            FORCED
         } else if chosen {
             CHOSEN
         } else {

@@ -42,6 +42,31 @@ pub fn moe_shape(app: &App, short: bool) -> Option<String> {
     ))
 }
 
+/// "✗ 2 experts out in 1 layer · ★ 1 forced · 3 layers restricted", when any is active.
+fn interventions_summary(app: &App) -> Option<String> {
+    let i = app.interventions();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let mut parts = Vec::new();
+    let knocked: usize = i.knockout.values().map(Vec::len).sum();
+    if knocked > 0 {
+        let l = i.knockout.len();
+        parts.push(format!(
+            "✗ {knocked} expert{} out in {l} layer{}",
+            plural(knocked),
+            plural(l)
+        ));
+    }
+    let forced: usize = i.force.values().map(Vec::len).sum();
+    if forced > 0 {
+        parts.push(format!("★ {forced} forced"));
+    }
+    if !i.restrict.is_empty() {
+        let l = i.restrict.len();
+        parts.push(format!("{l} layer{} restricted", plural(l)));
+    }
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
 fn state(app: &App) -> (String, Style) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
     match app.engine_state() {
@@ -92,15 +117,8 @@ pub fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         let text = if on { " LoRA on " } else { " LoRA off " };
         parts.push((text.to_string(), Style::default(), 2));
     }
-    let knocked: usize = app.interventions().knockout.values().map(Vec::len).sum();
-    if knocked > 0 {
-        let layers = app.interventions().knockout.len();
-        let text = format!(
-            " ✗ {knocked} expert{} out in {layers} layer{} ",
-            if knocked == 1 { "" } else { "s" },
-            if layers == 1 { "" } else { "s" }
-        );
-        parts.push((text, super::palette::KNOCKED, 1));
+    if let Some(text) = interventions_summary(app) {
+        parts.push((format!(" {text} "), super::palette::KNOCKED, 1));
     }
     parts.push((
         format!(
