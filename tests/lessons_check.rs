@@ -105,7 +105,10 @@ fn problems_are_reported_with_file_and_line() {
 /// Every text of a lesson in one language, code included.
 fn all_texts(l: &moe_tutor::lessons::Lesson, lang: Lang) -> Vec<String> {
     use moe_tutor::lessons::StepKind;
-    let mut out = vec![l.title.get(lang).to_string(), l.summary.get(lang).to_string()];
+    let mut out = vec![
+        l.title.get(lang).to_string(),
+        l.summary.get(lang).to_string(),
+    ];
     for s in &l.steps {
         out.push(s.text.get(lang).to_string());
         match &s.kind {
@@ -150,7 +153,10 @@ fn every_figure_placeholder_names_a_figure_and_is_filled_in_both_languages() {
             used += 1;
         }
     }
-    assert!(used >= 30, "the lessons use the figures file ({used} placeholders)");
+    assert!(
+        used >= 30,
+        "the lessons use the figures file ({used} placeholders)"
+    );
     let lib = moe_tutor::lessons::load_dir(&lessons_dir());
     assert!(lib.diagnostics().next().is_none());
     for lesson in lib.lessons() {
