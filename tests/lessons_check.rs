@@ -101,3 +101,128 @@ fn problems_are_reported_with_file_and_line() {
     assert!(text.starts_with("fine  好  en,zh-CN  1 step\n"), "{text}");
     assert!(text.contains("02-broken.toml  (does not load:"), "{text}");
 }
+
+/// Every text of a lesson in one language, code included.
+fn all_texts(l: &moe_tutor::lessons::Lesson, lang: Lang) -> Vec<String> {
+    use moe_tutor::lessons::StepKind;
+    let mut out = vec![
+        l.title.get(lang).to_string(),
+        l.summary.get(lang).to_string(),
+    ];
+    for s in &l.steps {
+        out.push(s.text.get(lang).to_string());
+        match &s.kind {
+            StepKind::Code { code, .. } => out.push(code.clone()),
+            StepKind::Run { prompt, .. } | StepKind::Experiment { prompt, .. } => {
+                out.push(prompt.get(lang).to_string())
+            }
+            StepKind::Task {
+                hint: Some(hint), ..
+            } => out.push(hint.get(lang).to_string()),
+            StepKind::Quiz { question, choices } => {
+                out.push(question.get(lang).to_string());
+                for c in choices {
+                    out.push(c.text.get(lang).to_string());
+                    out.push(c.explain.get(lang).to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn every_figure_placeholder_names_a_figure_and_is_filled_in_both_languages() {
+    use moe_tutor::lessons::load::Figures;
+    let figures = Figures::builtin().expect("assets/default-model/figures.toml parses");
+    let mut used = 0;
+    for entry in std::fs::read_dir(lessons_dir()).expect("lessons/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let src = std::fs::read_to_string(&path).expect("read");
+        for part in src.split("{fig:").skip(1) {
+            let key = part.split('}').next().unwrap_or_default();
+            assert!(
+                figures.get(key).is_some(),
+                "{}: unknown figure {key}",
+                path.display()
+            );
+            used += 1;
+        }
+    }
+    assert!(
+        used >= 30,
+        "the lessons use the figures file ({used} placeholders)"
+    );
+    let lib = moe_tutor::lessons::load_dir(&lessons_dir());
+    assert!(lib.diagnostics().next().is_none());
+    for lesson in lib.lessons() {
+        for lang in Lang::ALL {
+            for text in all_texts(lesson, lang) {
+                assert!(
+                    !text.contains("{fig:"),
+                    "{} ({}): a placeholder was left: {text}",
+                    lesson.id,
+                    lang.code()
+                );
+            }
+        }
+    }
+    // Spot checks of the substitution, one per scale, in both languages.
+    let lora = lib.get("lora").expect("the LoRA lesson");
+    let text = |lang| all_texts(lora, lang).join("\n");
+    let shown = |key: &str, lang| figures.get(key).expect(key).show(lang);
+    for lang in Lang::ALL {
+        for key in ["params.trainable", "size.lora", "lora.rank.shared"] {
+            assert!(text(lang).contains(&shown(key, lang)), "{key} in {lang:?}");
+        }
+    }
+    assert!(text(Lang::En).contains("9.22M") && text(Lang::ZhCn).contains("922 万"));
+    assert!(text(Lang::En).contains("17.9 MB"));
+}
+
+#[test]
+fn a_project_figure_written_by_hand_or_an_unknown_key_fails_the_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let by_hand = GOOD
+        .replace("id = \"fine\"", "id = \"by-hand\"")
+        .replace("Cites [1].", "KL at k = 4 is 0.403 [1].");
+    write(dir.path(), "01-by-hand.toml", &by_hand);
+    let unknown = GOOD
+        .replace("id = \"fine\"", "id = \"unknown\"")
+        .replace("引用 [1]。", "引用 {fig:kl.app.k5} [1]。");
+    write(dir.path(), "02-unknown.toml", &unknown);
+    let placeholder = GOOD
+        .replace("id = \"fine\"", "id = \"placeholder\"")
+        .replace("Cites [1].", "KL at k = 4 is {fig:kl.app.k4} [1].");
+    write(dir.path(), "03-placeholder.toml", &placeholder);
+    let errors: Vec<String> = check_dir(dir.path())
+        .iter()
+        .map(|d| {
+            let name = d.path.file_name().map(|n| n.to_string_lossy().into_owned());
+            format!("{}:{}: {}", name.unwrap_or_default(), d.line, d.message)
+        })
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("01-by-hand.toml:12:") && e.contains("{fig:kl.app.k4}")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("02-unknown.toml:13:") && e.contains("kl.app.k5")),
+        "{errors:#?}"
+    );
+    assert!(
+        !errors.iter().any(|e| e.starts_with("03-placeholder")),
+        "{errors:#?}"
+    );
+    let lib = moe_tutor::lessons::load_dir(dir.path());
+    let step = &lib.get("placeholder").expect("loads").steps[0];
+    assert_eq!(step.text.en, "KL at k = 4 is 0.403 [1].");
+}

@@ -12,7 +12,7 @@ use moe_tutor::lessons::{Lang, ProgressStore};
 #[test]
 fn a_lesson_resumes_at_the_step_it_was_left_at() {
     let data = tempfile::tempdir().expect("tempdir");
-    // The only test in this binary: nothing else reads the environment concurrently.
+    // No other test in this binary uses the data directory from the environment.
     std::env::set_var("MOE_TUTOR_DATA_DIR", data.path());
     let setup = || LessonSetup::standard(Lang::En, false, false);
 
@@ -55,4 +55,44 @@ fn a_lesson_resumes_at_the_step_it_was_left_at() {
     let mut fifth = loaded(moe_info(8, 2, 3, 1));
     fifth.setup_lessons(LessonSetup::standard(Lang::En, true, false));
     assert_eq!(fifth.lang(), Lang::En, "--lang / config language wins");
+}
+
+/// A lesson removed from lessons/ (01-sampling-dials was folded into 020/030) may still be
+/// named in a learner's progress file: it loads without complaint, nothing opens, and the
+/// other lessons keep their steps. (Its own store, not the environment's data directory.)
+#[test]
+fn a_progress_file_naming_a_removed_lesson_still_loads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("progress.json");
+    std::fs::write(
+        &path,
+        r#"{"version":1,"current":"sampling-dials","lessons":{
+            "sampling-dials":{"step":3,"reached":3,"completed":false},
+            "temperature":{"step":2,"reached":2,"completed":false}}}"#,
+    )
+    .expect("write");
+    let library = moe_tutor::lessons::load_dir(&moe_tutor::lessons::default_dir());
+    assert!(library.get("sampling-dials").is_none());
+    let index = library
+        .entries
+        .iter()
+        .position(|e| e.lesson().is_some_and(|l| l.id == "temperature"))
+        .expect("the temperature lesson");
+    let mut app = loaded(moe_info(8, 2, 3, 1));
+    app.setup_lessons(LessonSetup {
+        library,
+        lang: Lang::En,
+        store: Some(ProgressStore::at(&path)),
+        open_list: false,
+        lang_explicit: true,
+    });
+    assert!(!app.lesson_open(), "nothing to reopen");
+    assert!(app.notice().is_none(), "no complaint about the file");
+    ctrl(&mut app, 'l');
+    for _ in 0..index {
+        press(&mut app, KeyCode::Down);
+    }
+    press(&mut app, KeyCode::Enter);
+    let a = app.lessons().active().expect("opens");
+    assert_eq!((a.lesson.id.as_str(), a.step), ("temperature", 2));
 }

@@ -125,3 +125,71 @@ fn f10_switches_the_language_in_place() {
     assert_eq!(app.lang(), Lang::ZhCn);
     assert!(shows(&draw(&app, 80, 24), "那是稠密层"));
 }
+
+/// A code line wider than the lesson pane wraps inside the code frame: every row between
+/// `┌─` and `└─` starts with the frame's `│`, none spills under it.
+#[test]
+fn a_long_code_line_wraps_inside_its_frame_at_80x24() {
+    let lesson = r#"id = "code"
+[title]
+en = "Code"
+zh-CN = "代码"
+[summary]
+en = "s"
+zh-CN = "概"
+[[step]]
+kind = "code"
+language = "python"
+code = """print(kv_cache_bytes(30, 3, 64, 2, 4096), kv_cache_bytes(30, 9, 64, 2, 8192))  # a long comment"""
+[step.text]
+en = "Caption."
+zh-CN = "说明。"
+"#;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("01-code.toml"), lesson).expect("write");
+    let mut app = loaded(moe_info(16, 4, 6, 1));
+    app.setup_lessons(LessonSetup {
+        library: load_dir(dir.path()),
+        lang: Lang::En,
+        store: None,
+        open_list: true,
+        lang_explicit: true,
+    });
+    press(&mut app, KeyCode::Enter);
+    let screen = rows(&draw(&app, 80, 24));
+    // The lesson pane's own column: the text after its left border.
+    let inner: Vec<String> = screen
+        .iter()
+        .map(|r| r.chars().skip(1).collect::<String>())
+        .collect();
+    let top = inner
+        .iter()
+        .position(|r| r.starts_with("┌─"))
+        .expect("frame top");
+    let bottom = inner
+        .iter()
+        .position(|r| r.starts_with("└─"))
+        .expect("frame bottom");
+    assert!(bottom > top + 2, "the long line wrapped: {screen:#?}");
+    for r in &inner[top + 1..bottom] {
+        assert!(
+            r.starts_with("│ "),
+            "a code row outside the frame: {r:?}\n{screen:#?}"
+        );
+    }
+    let code: String = inner[top + 1..bottom]
+        .iter()
+        .map(|r| {
+            r.trim_start_matches("│ ")
+                .split('│')
+                .next()
+                .unwrap_or("")
+                .trim_end()
+        })
+        .collect();
+    let code: String = code.chars().filter(|c| *c != ' ').collect();
+    assert!(
+        code.contains("#alongcomment"),
+        "nothing was cut: {screen:#?}"
+    );
+}

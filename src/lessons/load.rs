@@ -9,6 +9,9 @@ use super::model::Lesson;
 use super::raw::{line_of, Diagnostic, RawLesson};
 use super::validate;
 
+/// The project figures lessons refer to as `{fig:KEY}` (`assets/default-model/figures.toml`).
+pub use super::validate::figures::{Figure, Figures, Scale, FILE as FIGURES_FILE};
+
 /// One file of the lesson directory: a lesson, or why it could not be loaded.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LessonEntry {

@@ -6,14 +6,16 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+pub mod figures;
 mod step;
 
 use syntect::parsing::SyntaxSet;
 use toml::Spanned;
 
-use super::model::{Lesson, Step, Text};
+use super::model::{Lang, Lesson, Step, Text};
 use super::raw::{line_of, Diagnostic, RawLesson, RawText};
 use crate::text::sanitize;
+use figures::Figures;
 
 /// The step kinds and the fields each may use (besides `kind`).
 pub const KINDS: &[(&str, &[&str])] = &[
@@ -108,7 +110,8 @@ impl<'a> Validator<'a> {
             Some(s) if !s.get_ref().trim().is_empty() => {
                 let line = line_of(self.src, s.span().start);
                 self.texts.push((line, s.get_ref().clone()));
-                sanitize(s.get_ref())
+                let lang = if lang == "en" { Lang::En } else { Lang::ZhCn };
+                self.with_figures(line, s.get_ref(), lang)
             }
             Some(s) => {
                 let line = line_of(self.src, s.span().start);
@@ -127,6 +130,36 @@ impl<'a> Validator<'a> {
         let en = get(&raw.en, "en");
         let zh_cn = get(&raw.zh_cn, "zh-CN");
         Text { en, zh_cn }
+    }
+
+    /// `raw` sanitised, its `{fig:KEY}` placeholders filled in for `lang`; an unknown key,
+    /// or a project figure written by hand, is an error at `line`.
+    pub(super) fn with_figures(&mut self, line: usize, raw: &str, lang: Lang) -> String {
+        let figures = match Figures::builtin() {
+            Ok(f) => f,
+            Err(e) => {
+                self.err_at(line, e);
+                return sanitize(raw);
+            }
+        };
+        for (key, written) in figures::hand_written(raw, figures) {
+            self.err_at(
+                line,
+                format!(
+                    "{written} is the project figure `{key}` written by hand: write {{fig:{key}}} (see {})",
+                    figures::FILE
+                ),
+            );
+        }
+        match figures::substitute(&sanitize(raw), lang, figures) {
+            Ok(text) => text,
+            Err(errors) => {
+                for e in errors {
+                    self.err_at(line, e);
+                }
+                sanitize(raw)
+            }
+        }
     }
 
     fn req_text(&mut self, t: &Option<Spanned<RawText>>, what: &str, at: &Range<usize>) -> Text {

@@ -7,11 +7,10 @@ use toml::Spanned;
 
 use super::{known_language, Validator, KINDS, MAX_GRID, MAX_TOKENS};
 use crate::lessons::condition::Condition;
-use crate::lessons::model::{Choice, Step, StepKind, Text};
+use crate::lessons::model::{Choice, Lang, Step, StepKind, Text};
 use crate::lessons::raw::RawStep;
 use crate::pane::Pane;
 use crate::sampling::SamplingParams;
-use crate::text::sanitize;
 
 impl Validator<'_> {
     pub(super) fn step(&mut self, s: &Spanned<RawStep>) -> Option<Step> {
@@ -73,7 +72,10 @@ impl Validator<'_> {
                     }
                 };
                 let code = match &r.code {
-                    Some(c) => sanitize(c.get_ref()),
+                    Some(c) => {
+                        let line = self.line(&c.span());
+                        self.with_figures(line, c.get_ref(), Lang::En)
+                    }
                     None => {
                         self.err(&at, "code step: missing code = \"\"\"...\"\"\"");
                         String::new()
