@@ -18,8 +18,11 @@ pub struct RunSpec {
     pub seed: u64,
     /// Experts per token the model runs with.
     pub experts_used: u32,
-    /// The intervention set's name.
+    /// The intervention set's name (`interventions` in the files).
+    #[serde(rename = "interventions")]
     pub set: String,
+    /// What the set does, resolved for the model (`intervention_rules` in the files).
+    #[serde(rename = "intervention_rules")]
     pub interventions: Interventions,
     /// The run this one is compared with (same sampling settings, baseline set and k);
     /// None for a baseline run itself, or when the grid has no such run.
