@@ -89,6 +89,12 @@ pub enum Command {
     /// (same model file and threads, same run), routing record size, render times and key
     /// latency while streaming; the last line is machine-readable
     Bench(BenchArgs),
+    /// Run a grid of sampling settings, experts per token and interventions on one model;
+    /// write runs.jsonl, runs.csv, grid.toml, traces and PNG plots into --out
+    Experiment(crate::experiments::cli::ExperimentArgs),
+    /// Expert statistics of a trace file: usage and balance per layer, co-activation, the
+    /// tokens each expert handles most, drops under a capacity factor
+    Stats(crate::experiments::stats_cmd::StatsArgs),
 }
 
 /// `model` shares its id with the global option (clap copies the value up to the top-level

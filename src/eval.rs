@@ -71,12 +71,14 @@ impl std::fmt::Display for KlReport {
     }
 }
 
-struct Side<'a> {
-    ctx: LlamaContext<'a>,
+/// One model's context for scoring token sequences (shared with experiments' teacher
+/// forcing).
+pub(crate) struct Side<'a> {
+    pub(crate) ctx: LlamaContext<'a>,
     batch: LlamaBatch<'static>,
 }
 
-fn load(
+pub(crate) fn load(
     backend: &LlamaBackend,
     path: &std::path::Path,
     experts_used: Option<u32>,
@@ -89,7 +91,7 @@ fn load(
     crate::engine::model::load(backend, &o).map(|(m, _)| m)
 }
 
-fn side<'a>(
+pub(crate) fn side<'a>(
     backend: &LlamaBackend,
     model: &'a LlamaModel,
     window: usize,
@@ -112,7 +114,8 @@ fn side<'a>(
 }
 
 impl Side<'_> {
-    fn run(&mut self, tokens: &[LlamaToken]) -> Result<(), String> {
+    /// Decode `tokens` from an empty cache, with logits at every position.
+    pub(crate) fn run(&mut self, tokens: &[LlamaToken]) -> Result<(), String> {
         self.ctx.clear_kv_cache();
         self.batch.clear();
         for (j, &t) in tokens.iter().enumerate() {

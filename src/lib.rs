@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod eval;
+pub mod experiments;
 pub mod headless;
 pub mod lessons;
 pub mod model;

@@ -240,6 +240,29 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Bench(a)) => bench_command(a, &model_args),
+        Some(Command::Experiment(a)) => {
+            let resolve = || {
+                cli.model
+                    .model
+                    .clone()
+                    .map_or_else(default_model, Ok)
+                    .map(load)
+            };
+            ExitCode::from(moe_tutor::experiments::cli::experiment(
+                a,
+                &resolve,
+                &mut |e| {
+                    let _ = fail(e, 2);
+                },
+            ))
+        }
+        Some(Command::Stats(a)) => match moe_tutor::experiments::stats_cmd::stats(&a) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e, 2),
+        },
         Some(Command::Lessons(LessonsArgs { command: None })) | None => {
             let open_lessons = matches!(cli.command, Some(Command::Lessons(_)));
             let model = match cli.model.model.clone().map_or_else(default_model, Ok) {

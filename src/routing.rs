@@ -4,8 +4,11 @@
 //! scale) so that long conversations with large models stay small. Nothing here knows about
 //! llama.cpp or the UI.
 
+pub mod capacity;
+pub mod expert_stats;
 pub mod interventions;
 mod stats;
+pub mod stats_export;
 pub mod trace;
 
 use half::f16;
