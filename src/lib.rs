@@ -8,6 +8,9 @@
 
 #![deny(unsafe_code)]
 
+// The app's own text in English and Simplified Chinese (assets/i18n/app.toml).
+rust_i18n::i18n!("assets/i18n", fallback = "en");
+
 pub mod app;
 pub mod bench;
 pub mod cli;
@@ -16,6 +19,7 @@ pub mod engine;
 pub mod eval;
 pub mod experiments;
 pub mod headless;
+pub mod i18n;
 pub mod lessons;
 pub mod model;
 pub mod pane;

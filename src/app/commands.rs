@@ -34,7 +34,7 @@ pub struct SlashCommand {
     pub names: &'static [&'static str],
     /// How to call it, shown when it is called wrongly.
     pub usage: &'static str,
-    /// Rows of the help overlay: an example call and what it does.
+    /// Rows of the help overlay: an example call and what it does (a message key).
     pub help: &'static [(&'static str, &'static str)],
     run: Run,
 }
@@ -55,49 +55,49 @@ pub const SLASH: &[SlashCommand] = &[
     SlashCommand {
         names: &["/temp", "/temperature"],
         usage: TEMP_USAGE,
-        help: &[("/temp 0.8", "set the temperature (0 = greedy, max 2)")],
+        help: &[("/temp 0.8", "slash.temp")],
         run: App::cmd_temperature,
     },
     SlashCommand {
         names: &["/top_p", "/topp", "/top-p"],
         usage: TOP_P_USAGE,
-        help: &[("/top_p 0.9", "set top_p (0.05 ..= 1)")],
+        help: &[("/top_p 0.9", "slash.top_p")],
         run: App::cmd_top_p,
     },
     SlashCommand {
         names: &["/seed"],
         usage: SEED_USAGE,
-        help: &[("/seed 7", "set the sampling seed")],
+        help: &[("/seed 7", "slash.seed")],
         run: App::cmd_seed,
     },
     SlashCommand {
         names: &["/regen", "/regenerate"],
         usage: "/regen",
-        help: &[("/regen", "regenerate the last reply")],
+        help: &[("/regen", "slash.regen")],
         run: |app, _| app.update(Action::Regenerate),
     },
     SlashCommand {
         names: &["/edit"],
         usage: "/edit",
-        help: &[("/edit", "edit the last message")],
+        help: &[("/edit", "slash.edit")],
         run: |app, _| app.update(Action::EditLast),
     },
     SlashCommand {
         names: &["/clear", "/new"],
         usage: "/clear",
-        help: &[("/clear", "start a new conversation")],
+        help: &[("/clear", "slash.clear")],
         run: |app, _| app.clear(),
     },
     SlashCommand {
         names: &["/history", "/conversations"],
         usage: "/history",
-        help: &[("/history", "saved conversations: search, reopen")],
+        help: &[("/history", "slash.history")],
         run: |app, _| app.update(Action::Conversations),
     },
     SlashCommand {
         names: &["/export"],
         usage: "/export [FILE]",
-        help: &[("/export", "save this conversation as Markdown")],
+        help: &[("/export", "slash.export")],
         run: |app, args| {
             app.export((!args.rest.is_empty()).then_some(args.rest));
             Vec::new()
@@ -107,63 +107,51 @@ pub const SLASH: &[SlashCommand] = &[
         names: &["/knockout", "/ko"],
         usage: model::KNOCKOUT_USAGE,
         help: &[
-            (
-                "/knockout 1 3 5",
-                "knock experts 3 and 5 of layer 1 out of selection",
-            ),
-            ("/knockout clear", "bring every expert back"),
+            ("/knockout 1 3 5", "slash.knockout"),
+            ("/knockout clear", "slash.knockout_clear"),
         ],
         run: App::cmd_knockout,
     },
     SlashCommand {
         names: &["/force"],
         usage: model::FORCE_USAGE,
-        help: &[(
-            "/force 1 2",
-            "force expert 2 into layer 1's choice for every token",
-        )],
+        help: &[("/force 1 2", "slash.force")],
         run: App::cmd_force,
     },
     SlashCommand {
         names: &["/restrict"],
         usage: model::RESTRICT_USAGE,
-        help: &[(
-            "/restrict all 0 1 2 3",
-            "let every MoE layer choose only from experts 0-3",
-        )],
+        help: &[("/restrict all 0 1 2 3", "slash.restrict")],
         run: App::cmd_restrict,
     },
     SlashCommand {
         names: &["/experts", "/k"],
         usage: "/experts <1..E>",
-        help: &[(
-            "/experts 8",
-            "load the model again with 8 experts per token",
-        )],
+        help: &[("/experts 8", "slash.experts")],
         run: App::cmd_experts,
     },
     SlashCommand {
         names: &["/lora"],
         usage: "/lora on | off (no argument: switch)",
-        help: &[("/lora off", "switch the LoRA adapter off (on: back on)")],
+        help: &[("/lora off", "slash.lora")],
         run: App::cmd_lora,
     },
     SlashCommand {
         names: &["/pane"],
         usage: "/pane chat | routing | sampling | strip | status",
-        help: &[("/pane routing", "show a pane (as F2 does, by name)")],
+        help: &[("/pane routing", "slash.pane")],
         run: App::cmd_pane,
     },
     SlashCommand {
         names: &["/layer"],
         usage: "/layer <model layer>, e.g. /layer 12",
-        help: &[("/layer 12", "mark model layer 12 in the routing pane")],
+        help: &[("/layer 12", "slash.layer")],
         run: App::cmd_layer,
     },
     SlashCommand {
         names: &["/help", "/?"],
         usage: "/help",
-        help: &[("/help", "this help")],
+        help: &[("/help", "slash.help")],
         run: |app, _| app.update(Action::ToggleHelp),
     },
 ];

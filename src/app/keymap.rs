@@ -138,14 +138,15 @@ impl Section {
         Section::Editing,
     ];
 
+    /// The section's heading, as a message key (`crate::i18n::tr`).
     pub fn title(self) -> &'static str {
         match self {
-            Section::Chat => "Chat",
-            Section::Tokens => "Tokens",
-            Section::Panes => "Panes",
-            Section::Sampling => "Sampling",
-            Section::Lessons => "Lessons",
-            Section::Editing => "Editing the input",
+            Section::Chat => "section.chat",
+            Section::Tokens => "section.tokens",
+            Section::Panes => "section.panes",
+            Section::Sampling => "section.sampling",
+            Section::Lessons => "section.lessons",
+            Section::Editing => "section.editing",
         }
     }
 }
@@ -214,49 +215,49 @@ use Section as S;
 /// The key table, in key-bar priority order (the bar shows what fits, left to right).
 #[rustfmt::skip]
 pub const KEYMAP: &[Binding] = &[
-    b(Action::ToggleHelp, &[k(F(1))], "show / hide this help", Some("help"), S::Panes),
-    b(Action::Send, &[k(Enter)], "send the message (or run a /command)", Some("send"), S::Chat),
-    b(Action::Stop, &[k(Esc)], "stop the reply (keeps what it has); close help", Some("stop"), S::Chat),
-    b(Action::PrevToken, &[alt(Left), ctrl(Left)], "select the previous token", Some("token"), S::Tokens),
-    b(Action::NextToken, &[alt(Right), ctrl(Right)], "select the next token", Some("token"), S::Tokens),
-    b(Action::CyclePane, &[k(F(2))], "cycle the side pane: chat -> routing -> sampling", Some("pane"), S::Panes),
-    b(Action::Regenerate, &[ctrl(Char('r'))], "regenerate the last reply", Some("regen"), S::Chat),
-    b(Action::EditLast, &[ctrl(Char('e'))], "edit and resend the last message", Some("edit"), S::Chat),
-    b(Action::PrevLayer, &[alt(PageUp), alt(Char(','))], "routing: previous MoE layer", Some("layer"), S::Tokens),
-    b(Action::NextLayer, &[alt(PageDown), alt(Char('.'))], "routing: next MoE layer", Some("layer"), S::Tokens),
-    b(Action::TemperatureDown, &[k(F(5))], "temperature - 0.1 (from the next token)", Some("temp"), S::Sampling),
-    b(Action::TemperatureUp, &[k(F(6))], "temperature + 0.1", Some("temp"), S::Sampling),
-    b(Action::TopPDown, &[k(F(7))], "top_p - 0.05 (from the next token)", Some("top_p"), S::Sampling),
-    b(Action::TopPUp, &[k(F(8))], "top_p + 0.05", Some("top_p"), S::Sampling),
-    b(Action::ToggleStripMode, &[k(F(3))], "token colours: top expert / router entropy", Some("colour"), S::Panes),
-    b(Action::TogglePreference, &[k(F(4))], "routing view: probabilities / router preference / expert load", None, S::Panes),
-    b(Action::PrevTurn, &[alt(Up), ctrl(Up)], "select the previous message's tokens", None, S::Tokens),
-    b(Action::NextTurn, &[alt(Down), ctrl(Down)], "select the next message's tokens", None, S::Tokens),
-    b(Action::NewestToken, &[alt(End), ctrl(End)], "select the newest token and follow new ones", None, S::Tokens),
-    b(Action::ScrollUp, &[k(PageUp)], "scroll the conversation up", None, S::Chat),
-    b(Action::ScrollDown, &[k(PageDown)], "scroll down (to the end: follow new text)", None, S::Chat),
-    b(Action::Interrupt, &[ctrl(Char('c'))], "stop the reply; when idle, twice to quit", None, S::Chat),
-    b(Action::Quit, &[ctrl(Char('q'))], "quit", Some("quit"), S::Chat),
-    b(Action::Conversations, &[k(F(9)), ctrl(Char('o'))], "saved conversations: search, reopen", Some("history"), S::Chat),
-    b(Action::ToggleLessons, &[ctrl(Char('l'))], "lessons: open / close the list (↑/↓ Enter, Del closes the lesson)", Some("lessons"), S::Lessons),
-    b(Action::LessonNext, &[ctrl(Char('n'))], "lesson: do the step (run, experiment) or go on", None, S::Lessons),
-    b(Action::LessonBack, &[ctrl(Char('p'))], "lesson: previous step", None, S::Lessons),
-    b(Action::LessonScrollUp, &[ctrl(Char('u'))], "lesson: scroll up", None, S::Lessons),
-    b(Action::LessonScrollDown, &[ctrl(Char('d'))], "lesson: scroll down", None, S::Lessons),
-    b(Action::Answer(1), &[alt(Char('1'))], "quiz: pick that answer", None, S::Lessons),
-    b(Action::Answer(2), &[alt(Char('2'))], "quiz: pick that answer", None, S::Lessons),
-    b(Action::Answer(3), &[alt(Char('3'))], "quiz: pick that answer", None, S::Lessons),
-    b(Action::Answer(4), &[alt(Char('4'))], "quiz: pick that answer", None, S::Lessons),
-    b(Action::SwitchLang, &[k(F(10))], "lessons: English / Chinese", None, S::Lessons),
-    b(Action::InsertNewline, &[alt(Enter), shift(Enter), ctrl(Char('j'))], "new line in the input", None, S::Editing),
-    b(Action::CursorLeft, &[k(Left)], "cursor left", None, S::Editing),
-    b(Action::CursorRight, &[k(Right)], "cursor right", None, S::Editing),
-    b(Action::CursorUp, &[k(Up)], "cursor up a line", None, S::Editing),
-    b(Action::CursorDown, &[k(Down)], "cursor down a line", None, S::Editing),
-    b(Action::CursorHome, &[k(Home), ctrl(Char('a'))], "start of the line", None, S::Editing),
-    b(Action::CursorEnd, &[k(End)], "end of the line", None, S::Editing),
-    b(Action::Backspace, &[k(Backspace)], "delete before the cursor", None, S::Editing),
-    b(Action::Delete, &[k(KeyCode::Delete)], "delete at the cursor", None, S::Editing),
+    b(Action::ToggleHelp, &[k(F(1))], "keys.toggle_help", Some("bar.help"), S::Panes),
+    b(Action::Send, &[k(Enter)], "keys.send", Some("bar.send"), S::Chat),
+    b(Action::Stop, &[k(Esc)], "keys.stop", Some("bar.stop"), S::Chat),
+    b(Action::PrevToken, &[alt(Left), ctrl(Left)], "keys.prev_token", Some("bar.token"), S::Tokens),
+    b(Action::NextToken, &[alt(Right), ctrl(Right)], "keys.next_token", Some("bar.token"), S::Tokens),
+    b(Action::CyclePane, &[k(F(2))], "keys.cycle_pane", Some("bar.pane"), S::Panes),
+    b(Action::Regenerate, &[ctrl(Char('r'))], "keys.regenerate", Some("bar.regen"), S::Chat),
+    b(Action::EditLast, &[ctrl(Char('e'))], "keys.edit_last", Some("bar.edit"), S::Chat),
+    b(Action::PrevLayer, &[alt(PageUp), alt(Char(','))], "keys.prev_layer", Some("bar.layer"), S::Tokens),
+    b(Action::NextLayer, &[alt(PageDown), alt(Char('.'))], "keys.next_layer", Some("bar.layer"), S::Tokens),
+    b(Action::TemperatureDown, &[k(F(5))], "keys.temperature_down", Some("bar.temp"), S::Sampling),
+    b(Action::TemperatureUp, &[k(F(6))], "keys.temperature_up", Some("bar.temp"), S::Sampling),
+    b(Action::TopPDown, &[k(F(7))], "keys.top_p_down", Some("bar.top_p"), S::Sampling),
+    b(Action::TopPUp, &[k(F(8))], "keys.top_p_up", Some("bar.top_p"), S::Sampling),
+    b(Action::ToggleStripMode, &[k(F(3))], "keys.toggle_strip_mode", Some("bar.colour"), S::Panes),
+    b(Action::TogglePreference, &[k(F(4))], "keys.toggle_preference", None, S::Panes),
+    b(Action::PrevTurn, &[alt(Up), ctrl(Up)], "keys.prev_turn", None, S::Tokens),
+    b(Action::NextTurn, &[alt(Down), ctrl(Down)], "keys.next_turn", None, S::Tokens),
+    b(Action::NewestToken, &[alt(End), ctrl(End)], "keys.newest_token", None, S::Tokens),
+    b(Action::ScrollUp, &[k(PageUp)], "keys.scroll_up", None, S::Chat),
+    b(Action::ScrollDown, &[k(PageDown)], "keys.scroll_down", None, S::Chat),
+    b(Action::Interrupt, &[ctrl(Char('c'))], "keys.interrupt", None, S::Chat),
+    b(Action::Quit, &[ctrl(Char('q'))], "keys.quit", Some("bar.quit"), S::Chat),
+    b(Action::Conversations, &[k(F(9)), ctrl(Char('o'))], "keys.conversations", Some("bar.history"), S::Chat),
+    b(Action::ToggleLessons, &[ctrl(Char('l'))], "keys.toggle_lessons", Some("bar.lessons"), S::Lessons),
+    b(Action::LessonNext, &[ctrl(Char('n'))], "keys.lesson_next", None, S::Lessons),
+    b(Action::LessonBack, &[ctrl(Char('p'))], "keys.lesson_back", None, S::Lessons),
+    b(Action::LessonScrollUp, &[ctrl(Char('u'))], "keys.lesson_scroll_up", None, S::Lessons),
+    b(Action::LessonScrollDown, &[ctrl(Char('d'))], "keys.lesson_scroll_down", None, S::Lessons),
+    b(Action::Answer(1), &[alt(Char('1'))], "keys.answer", None, S::Lessons),
+    b(Action::Answer(2), &[alt(Char('2'))], "keys.answer", None, S::Lessons),
+    b(Action::Answer(3), &[alt(Char('3'))], "keys.answer", None, S::Lessons),
+    b(Action::Answer(4), &[alt(Char('4'))], "keys.answer", None, S::Lessons),
+    b(Action::SwitchLang, &[k(F(10))], "keys.switch_lang", None, S::Lessons),
+    b(Action::InsertNewline, &[alt(Enter), shift(Enter), ctrl(Char('j'))], "keys.insert_newline", None, S::Editing),
+    b(Action::CursorLeft, &[k(Left)], "keys.cursor_left", None, S::Editing),
+    b(Action::CursorRight, &[k(Right)], "keys.cursor_right", None, S::Editing),
+    b(Action::CursorUp, &[k(Up)], "keys.cursor_up", None, S::Editing),
+    b(Action::CursorDown, &[k(Down)], "keys.cursor_down", None, S::Editing),
+    b(Action::CursorHome, &[k(Home), ctrl(Char('a'))], "keys.cursor_home", None, S::Editing),
+    b(Action::CursorEnd, &[k(End)], "keys.cursor_end", None, S::Editing),
+    b(Action::Backspace, &[k(Backspace)], "keys.backspace", None, S::Editing),
+    b(Action::Delete, &[k(KeyCode::Delete)], "keys.delete", None, S::Editing),
 ];
 
 /// The action for a key press in the default key table. Plain characters become
@@ -265,7 +266,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
     DEFAULT.action_for(key)
 }
 
-/// Key-bar entries of the default key table.
+/// Key-bar entries of the default key table (labels are message keys).
 pub fn key_bar() -> Vec<(String, &'static str)> {
     DEFAULT.key_bar()
 }
@@ -278,9 +279,9 @@ fn common_prefix<'a>(a: &str, b: &'a str) -> &'a str {
     }
 }
 
-/// Help rows of one section of the default key table.
-pub fn help_rows(section: Section) -> impl Iterator<Item = (String, &'static str)> {
-    DEFAULT.help_rows(section).into_iter()
+/// Help rows of one section of the default key table, in `lang`.
+pub fn help_rows(section: Section, lang: &str) -> impl Iterator<Item = (String, String)> {
+    DEFAULT.help_rows(section, lang).into_iter()
 }
 
 static DEFAULT: std::sync::LazyLock<Keymap> = std::sync::LazyLock::new(Keymap::default);
@@ -397,9 +398,10 @@ impl Keymap {
         out
     }
 
-    /// Bindings of one help section, with all their keys joined ("Alt+← Ctrl+←");
-    /// adjacent bindings with the same help text share a row (the quiz answers).
-    pub fn help_rows(&self, section: Section) -> Vec<(String, &'static str)> {
+    /// Bindings of one help section, with all their keys joined ("Alt+← Ctrl+←") and
+    /// the help in `lang`; adjacent bindings with the same help share a row (the quiz
+    /// answers).
+    pub fn help_rows(&self, section: Section, lang: &str) -> Vec<(String, String)> {
         let mut rows: Vec<(Vec<String>, &'static str)> = Vec::new();
         for (b, keys) in KEYMAP.iter().zip(&self.keys) {
             if b.section != section {
@@ -418,7 +420,7 @@ impl Keymap {
                 } else {
                     keys.join(" ")
                 };
-                (keys, help)
+                (keys, crate::i18n::tr(help, lang))
             })
             .collect()
     }

@@ -36,7 +36,7 @@ pub const WIDE: u16 = 120;
 pub fn render(app: &App, f: &mut Frame) {
     let area = f.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        too_small(area, f.buffer_mut());
+        too_small(area, f.buffer_mut(), app.lang().code());
         return;
     }
     let notice_h = u16::from(app.notice().is_some());
@@ -159,13 +159,19 @@ fn chat_column(
     input::render(app, input_area, buf)
 }
 
-fn too_small(area: Rect, buf: &mut Buffer) {
+fn too_small(area: Rect, buf: &mut Buffer, lang: &str) {
     if area.width == 0 || area.height == 0 {
         return;
     }
-    let text = format!(
-        "terminal too small ({}x{}), need at least {MIN_WIDTH}x{MIN_HEIGHT}",
-        area.width, area.height
+    let text = crate::i18n::tr_with(
+        "small",
+        lang,
+        &[
+            ("w", &area.width),
+            ("h", &area.height),
+            ("min_w", &MIN_WIDTH),
+            ("min_h", &MIN_HEIGHT),
+        ],
     );
     let line = crate::text::markdown::StyledLine::plain(text, palette::INFO);
     let rows: Vec<Line> = wrap::wrap(&line, area.width)

@@ -45,9 +45,9 @@ fn no_key_is_bound_twice() {
 #[test]
 fn key_bar_merges_pairs() {
     let bar = key_bar();
-    assert!(bar.contains(&("F5/F6".to_string(), "temp")));
-    assert!(bar.contains(&("Alt+←/→".to_string(), "token")));
-    assert!(bar.contains(&("^R".to_string(), "regen")));
+    assert!(bar.contains(&("F5/F6".to_string(), "bar.temp")));
+    assert!(bar.contains(&("Alt+←/→".to_string(), "bar.token")));
+    assert!(bar.contains(&("^R".to_string(), "bar.regen")));
 }
 
 #[test]

@@ -10,64 +10,64 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 use super::palette::{DIM, ERROR, INFO};
 use super::wrap::wrap;
 use crate::app::{App, Message, ReplyStatus, Scroll};
+use crate::i18n::{tr, tr_with};
 use crate::transcript::Role;
 
 const INDENT: u16 = 2;
 
-fn header(m: &Message) -> Line<'static> {
+fn header(m: &Message, lang: &str) -> Line<'static> {
     let (name, style) = match m.role {
         Role::User => (
-            "you",
+            "chat.you",
             Style::new().fg(Color::Green).add_modifier(Modifier::BOLD),
         ),
         Role::Assistant => (
-            "model",
+            "chat.model",
             Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
         ),
-        Role::System => ("system", DIM),
+        Role::System => ("chat.system", DIM),
     };
-    let mut spans = vec![Span::styled(name, style)];
+    let mut spans = vec![Span::styled(tr(name, lang), style)];
     let note = match m.status {
         ReplyStatus::Complete => None,
-        ReplyStatus::Streaming if m.content.is_empty() => Some(("reading the prompt…", DIM)),
-        ReplyStatus::Streaming => Some(("writing…", DIM)),
-        ReplyStatus::Stopped => Some(("stopped", INFO)),
-        ReplyStatus::MaxTokens => Some(("cut at max tokens", INFO)),
-        ReplyStatus::ContextFull => Some(("context full", ERROR)),
-        ReplyStatus::Failed => Some(("error", ERROR)),
+        ReplyStatus::Streaming if m.content.is_empty() => Some(("chat.reading", DIM)),
+        ReplyStatus::Streaming => Some(("chat.writing", DIM)),
+        ReplyStatus::Stopped => Some(("chat.stopped", INFO)),
+        ReplyStatus::MaxTokens => Some(("chat.max_tokens", INFO)),
+        ReplyStatus::ContextFull => Some(("chat.context_full", ERROR)),
+        ReplyStatus::Failed => Some(("chat.error", ERROR)),
     };
-    if let Some((text, style)) = note {
+    if let Some((key, style)) = note {
         spans.push(Span::styled(" · ", DIM));
-        spans.push(Span::styled(text, style));
+        spans.push(Span::styled(tr(key, lang), style));
     }
     if !m.tokens.is_empty() {
-        let what = if m.role == Role::User {
-            "read"
-        } else {
-            "written"
-        };
         let n = m.tokens.len();
-        let s = if n == 1 { "" } else { "s" };
-        spans.push(Span::styled(format!(" · {n} token{s} {what}"), DIM));
+        let key = match (m.role == Role::User, n == 1) {
+            (true, true) => "chat.token_read",
+            (true, false) => "chat.tokens_read",
+            (false, true) => "chat.token_written",
+            (false, false) => "chat.tokens_written",
+        };
+        spans.push(Span::styled(tr_with(key, lang, &[("n", &n)]), DIM));
     }
     Line::from(spans)
 }
 
 fn welcome(app: &App) -> Vec<Line<'static>> {
+    let lang = app.lang().code();
     let state = if app.model().is_some() {
-        "The model is ready."
+        "chat.ready"
     } else {
-        "The model is loading…"
+        "chat.loading"
     };
-    vec![
-        Line::styled(state.to_string(), DIM),
-        Line::styled("Type a message and press Enter.", DIM),
-        Line::styled(
-            "Then pick a token with Alt+←/→ and watch which experts it went to.",
-            DIM,
-        ),
-        Line::styled("F1 lists every key; /help too.", DIM),
-    ]
+    ["chat.type", "chat.then", "chat.keys"].into_iter().fold(
+        vec![Line::styled(tr(state, lang), DIM)],
+        |mut v, k| {
+            v.push(Line::styled(tr(k, lang), DIM));
+            v
+        },
+    )
 }
 
 /// Every row of the transcript at `width` columns.
@@ -80,14 +80,18 @@ pub fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
     }
     let inner = width.saturating_sub(INDENT);
     let pad = " ".repeat(INDENT as usize);
+    let lang = app.lang().code();
     let mut out = Vec::new();
     for (i, m) in app.messages().iter().enumerate() {
         if i > 0 {
             out.push(Line::default());
         }
-        out.push(header(m));
+        out.push(header(m, lang));
         if m.role == Role::Assistant && m.content.is_empty() && m.status != ReplyStatus::Streaming {
-            out.push(Line::styled(format!("{pad}(empty reply)"), DIM));
+            out.push(Line::styled(
+                format!("{pad}{}", tr("chat.empty", lang)),
+                DIM,
+            ));
         }
         for sl in &m.rendered {
             for mut row in wrap(sl, inner) {
@@ -105,7 +109,10 @@ pub fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let block = Block::bordered().title(Span::styled(" chat ", super::palette::TITLE));
+    let block = Block::bordered().title(Span::styled(
+        tr("title.chat", app.lang().code()),
+        super::palette::TITLE,
+    ));
     let inner = block.inner(area);
     let all = lines(app, inner.width);
     let height = inner.height as usize;
@@ -117,10 +124,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     app.layout().chat_geometry.set((inner.height, max));
     let mut block = block;
     if top > 0 {
-        block = block.title_top(Line::styled(" ↑ PgUp ", DIM).right_aligned());
+        block = block
+            .title_top(Line::styled(tr("chat.more_above", app.lang().code()), DIM).right_aligned());
     }
     if top < max {
-        block = block.title_bottom(Line::styled(" ↓ PgDn (more below) ", INFO).right_aligned());
+        block = block.title_bottom(
+            Line::styled(tr("chat.more_below", app.lang().code()), INFO).right_aligned(),
+        );
     }
     let visible: Vec<Line<'static>> = all.into_iter().skip(top).take(height).collect();
     Paragraph::new(visible).block(block).render(area, buf);

@@ -11,12 +11,14 @@ use super::palette::{CHOSEN, DIM, TITLE};
 use crate::app::commands::SLASH;
 use crate::app::keymap::Section;
 use crate::app::App;
+use crate::i18n::tr;
 
 fn lines(app: &App) -> Vec<Line<'static>> {
     let keymap = app.keymap();
+    let lang = app.lang().code();
     let key_w = Section::ALL
         .iter()
-        .flat_map(|s| keymap.help_rows(*s))
+        .flat_map(|s| keymap.help_rows(*s, lang))
         .map(|(k, _)| k.chars().count())
         .chain(SLASH.iter().flat_map(|c| c.help).map(|(c, _)| c.len()))
         .max()
@@ -25,8 +27,8 @@ fn lines(app: &App) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     let head = Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
     for section in Section::ALL {
-        out.push(Line::styled(section.title(), head));
-        for (keys, help) in keymap.help_rows(section) {
+        out.push(Line::styled(tr(section.title(), lang), head));
+        for (keys, help) in keymap.help_rows(section, lang) {
             out.push(Line::from(vec![
                 Span::styled(format!("  {keys:<key_w$}"), CHOSEN),
                 Span::raw(help),
@@ -34,24 +36,17 @@ fn lines(app: &App) -> Vec<Line<'static>> {
         }
         out.push(Line::default());
     }
-    out.push(Line::styled(
-        "Slash commands (type them into the input)",
-        head,
-    ));
+    out.push(Line::styled(tr("help.slash", lang), head));
     for (cmd, help) in SLASH.iter().flat_map(|c| c.help) {
         out.push(Line::from(vec![
             Span::styled(format!("  {cmd:<key_w$}"), CHOSEN),
-            Span::raw(*help),
+            Span::raw(tr(help, lang)),
         ]));
     }
     out.push(Line::default());
-    out.push(Line::styled("Reading the panes", head));
-    for text in [
-        "Token strip: each token coloured by the chosen layer's router: its top expert (F3: or its entropy, blue = confident, red = uncertain).",
-        "Routing: rows are layers, columns experts; shade = router probability, ◆ = chosen (top-k); the ▶ row lists the mixing weights.",
-        "Sampling: bars are the raw and after-temperature probabilities; the line marks where top_p cuts; ▶ is the token drawn.",
-    ] {
-        out.push(Line::from(format!("  {text}")));
+    out.push(Line::styled(tr("help.reading", lang), head));
+    for key in ["help.read_strip", "help.read_routing", "help.read_sampling"] {
+        out.push(Line::from(format!("  {}", tr(key, lang))));
     }
     out
 }
@@ -59,6 +54,7 @@ fn lines(app: &App) -> Vec<Line<'static>> {
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let w = area.width.saturating_sub(4).min(100);
     let h = area.height.saturating_sub(2);
+    let lang = app.lang().code();
     let popup = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -67,8 +63,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     );
     Clear.render(popup, buf);
     let block = Block::bordered()
-        .title(Span::styled(" help ", TITLE))
-        .title_bottom(Line::styled(" Esc / F1 close · PgUp/PgDn scroll ", DIM).right_aligned());
+        .title(Span::styled(tr("title.help", lang), TITLE))
+        .title_bottom(Line::styled(tr("help.footer", lang), DIM).right_aligned());
     Paragraph::new(lines(app))
         .wrap(Wrap { trim: false })
         .scroll((app.help_scroll().min(u16::MAX as usize) as u16, 0))

@@ -10,6 +10,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::palette::{CHOSEN, DIM, ERROR, TITLE};
 use crate::app::{App, Browser};
+use crate::i18n::tr;
 use crate::store::time;
 
 /// Draw the overlay over `area`; returns where the cursor goes (the end of the query).
@@ -28,7 +29,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> Option<Position> {
     );
     Clear.render(popup, buf);
     let block = Block::bordered()
-        .title(Span::styled(" saved conversations ", TITLE))
+        .title(Span::styled(tr("title.history", app.lang().code()), TITLE))
         .title_bottom(
             Line::styled(
                 " type to search · ↑/↓ select · Enter open · Esc close ",

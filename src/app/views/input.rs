@@ -9,6 +9,7 @@ use unicode_width::UnicodeWidthChar;
 
 use super::palette::{DIM, TITLE};
 use crate::app::App;
+use crate::i18n::tr;
 
 const MAX_ROWS: usize = 6;
 
@@ -58,13 +59,17 @@ pub fn height(app: &App, width: u16) -> u16 {
 
 /// Draw the box; returns where the terminal cursor belongs.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> Option<Position> {
-    let hint = if app.is_generating() {
-        " Esc stops the reply "
-    } else {
-        " Enter send · Alt+Enter new line "
-    };
+    let lang = app.lang().code();
+    let hint = tr(
+        if app.is_generating() {
+            "input.hint_stop"
+        } else {
+            "input.hint_send"
+        },
+        lang,
+    );
     let block = Block::bordered()
-        .title(Span::styled(" message ", TITLE))
+        .title(Span::styled(tr("title.message", lang), TITLE))
         .title_top(Line::styled(hint, DIM).right_aligned());
     let inner = block.inner(area);
     block.render(area, buf);
@@ -73,7 +78,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> Option<Position> {
     }
     let input = app.input();
     if input.text().is_empty() {
-        let placeholder = "Ask the model something… (/help for commands)";
+        let placeholder = tr("input.placeholder", lang);
         Paragraph::new(Line::styled(placeholder, DIM)).render(inner, buf);
         return Some(Position::new(inner.x, inner.y));
     }

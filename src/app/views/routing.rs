@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
 use super::palette::{shade, shade_style, CHOSEN, DIM, FORCED, KNOCKED, TITLE};
 use crate::app::{App, RoutingView};
+use crate::i18n::tr;
 use crate::routing::interventions::LayerRules;
 use crate::routing::{dequantize_prob, Phase, TokenRouting};
 use crate::transcript::{ModelInfo, TokenEvent};
@@ -59,7 +60,8 @@ fn message(area: Rect, buf: &mut Buffer, block: Block, lines: Vec<Line<'static>>
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let block = Block::bordered().title(Span::styled(" routing ", TITLE));
+    let block =
+        Block::bordered().title(Span::styled(tr("title.routing", app.lang().code()), TITLE));
     let Some(model) = app.model() else {
         return message(
             area,

@@ -11,6 +11,7 @@ use unicode_width::UnicodeWidthStr;
 use super::palette::{bar, CHOSEN, DIM, INFO, TITLE};
 use super::strip::token_label;
 use crate::app::App;
+use crate::i18n::tr;
 use crate::routing::Phase;
 use crate::sampling::StepSnapshot;
 use crate::transcript::TokenEvent;
@@ -38,7 +39,8 @@ fn fit(s: &str, w: usize) -> String {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let block = Block::bordered().title(Span::styled(" sampling ", TITLE));
+    let block =
+        Block::bordered().title(Span::styled(tr("title.sampling", app.lang().code()), TITLE));
     let Some((_, token)) = app.selected_token() else {
         return message(
             area,

@@ -10,6 +10,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::palette::{ERROR, INFO};
 use crate::app::{App, EngineState};
+use crate::i18n::{tr, tr_with};
 
 const BAR: Style = Style::new().bg(Color::Rgb(30, 40, 60)).fg(Color::Gray);
 
@@ -69,20 +70,24 @@ fn interventions_summary(app: &App) -> Option<String> {
 
 fn state(app: &App) -> (String, Style) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
+    let lang = app.lang().code();
     match app.engine_state() {
-        EngineState::Loading => ("loading".into(), bold.fg(Color::Yellow)),
-        EngineState::Ready => ("ready".into(), bold.fg(Color::Green)),
-        EngineState::Prefill { total: 0, .. } => ("prefill".into(), bold.fg(Color::Yellow)),
+        EngineState::Loading => (tr("state.loading", lang), bold.fg(Color::Yellow)),
+        EngineState::Ready => (tr("state.ready", lang), bold.fg(Color::Green)),
+        EngineState::Prefill { total: 0, .. } => {
+            (tr("state.prefill", lang), bold.fg(Color::Yellow))
+        }
         EngineState::Prefill { done, total } => (
-            format!(
-                "prefill {}%",
-                (done as u64 * 100 / total.max(1) as u64).min(100)
+            tr_with(
+                "state.prefill_pct",
+                lang,
+                &[("pct", &(done as u64 * 100 / total.max(1) as u64).min(100))],
             ),
             bold.fg(Color::Yellow),
         ),
-        EngineState::Generating => ("generating".into(), bold.fg(Color::Cyan)),
-        EngineState::Stopped => ("stopped".into(), bold.fg(Color::Yellow)),
-        EngineState::Error => ("error".into(), bold.fg(Color::Red)),
+        EngineState::Generating => (tr("state.generating", lang), bold.fg(Color::Cyan)),
+        EngineState::Stopped => (tr("state.stopped", lang), bold.fg(Color::Yellow)),
+        EngineState::Error => (tr("state.error", lang), bold.fg(Color::Red)),
     }
 }
 
@@ -191,7 +196,9 @@ pub fn render_keys(app: &App, area: Rect, buf: &mut Buffer) {
     let label_style = Style::new().fg(Color::Gray);
     let mut spans = Vec::new();
     let mut used = 0;
+    let lang = app.lang().code();
     for (keys, label) in app.keymap().key_bar() {
+        let label = tr(label, lang);
         let w = keys.width() + label.width() + 3;
         if used + w > area.width as usize {
             break;

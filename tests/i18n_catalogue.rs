@@ -1,0 +1,138 @@
+//! The app's own text lives in one catalogue (`assets/i18n/app.toml`): every message has
+//! English and Simplified Chinese, every key the code asks for exists, and placeholders
+//! match between the two languages.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn catalogue() -> toml::Table {
+    let text = std::fs::read_to_string("assets/i18n/app.toml").expect("read the catalogue");
+    text.parse::<toml::Table>().expect("the catalogue is TOML")
+}
+
+/// Leaf messages as (dotted key, table of languages).
+fn messages(t: &toml::Table, prefix: &str, out: &mut Vec<(String, toml::Table)>) {
+    for (k, v) in t {
+        if k == "_version" {
+            continue;
+        }
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        let Some(sub) = v.as_table() else {
+            panic!("{key}: expected a table of languages");
+        };
+        if sub.values().all(|v| v.is_str()) {
+            out.push((key, sub.clone()));
+        } else {
+            messages(sub, &key, out);
+        }
+    }
+}
+
+fn placeholders(s: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("%{") {
+        let Some(j) = rest[i..].find('}') else { break };
+        out.insert(rest[i + 2..i + j].to_string());
+        rest = &rest[i + j..];
+    }
+    out
+}
+
+#[test]
+fn every_message_has_both_languages_with_the_same_placeholders() {
+    let mut all = Vec::new();
+    messages(&catalogue(), "", &mut all);
+    assert!(!all.is_empty());
+    for (key, langs) in &all {
+        let en = langs.get("en").and_then(|v| v.as_str());
+        let zh = langs.get("zh-CN").and_then(|v| v.as_str());
+        let (Some(en), Some(zh)) = (en, zh) else {
+            panic!("{key}: needs both en and zh-CN");
+        };
+        assert!(
+            !en.trim().is_empty() && !zh.trim().is_empty(),
+            "{key}: empty"
+        );
+        assert_eq!(
+            placeholders(en),
+            placeholders(zh),
+            "{key}: placeholders differ"
+        );
+        assert_eq!(langs.len(), 2, "{key}: only en and zh-CN");
+    }
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).expect("read src").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_key_the_code_uses_exists() {
+    let mut all = Vec::new();
+    messages(&catalogue(), "", &mut all);
+    let known: BTreeSet<String> = all.into_iter().map(|(k, _)| k).collect();
+    let mut files = Vec::new();
+    rust_files(Path::new("src"), &mut files);
+    let mut used = 0;
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read");
+        for pat in ["t!(\"", "tr(\"", "tr_with(\""] {
+            for (i, _) in text.match_indices(pat) {
+                // `tr(` must be a call of its own, not the end of `get_str(`.
+                let before = text[..i].chars().next_back();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let rest = &text[i + pat.len()..];
+                let key = &rest[..rest.find('"').expect("closing quote")];
+                let keyish = !key.is_empty()
+                    && key.contains('.')
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._".contains(c));
+                if !keyish {
+                    continue; // another function's string, not a message key
+                }
+                used += 1;
+                assert!(
+                    known.contains(key),
+                    "{}: unknown message key {key}",
+                    f.display()
+                );
+            }
+        }
+    }
+    assert!(used > 0, "the code uses the catalogue");
+}
+
+/// Keys held in tables (key help, key bar, help sections, slash commands) exist too.
+#[test]
+fn every_key_in_the_tables_exists() {
+    use moe_tutor::app::commands::SLASH;
+    use moe_tutor::app::keymap::{Section, KEYMAP};
+    let mut all = Vec::new();
+    messages(&catalogue(), "", &mut all);
+    let known: BTreeSet<String> = all.into_iter().map(|(k, _)| k).collect();
+    let mut keys: Vec<&str> = Vec::new();
+    for b in KEYMAP {
+        keys.push(b.help);
+        keys.extend(b.bar);
+    }
+    keys.extend(Section::ALL.iter().map(|s| s.title()));
+    keys.extend(SLASH.iter().flat_map(|c| c.help.iter().map(|(_, h)| *h)));
+    for k in keys {
+        assert!(known.contains(k), "unknown message key {k}");
+    }
+}
