@@ -1,4 +1,3 @@
-use std::fs::OpenOptions;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -10,6 +9,7 @@ use moe_tutor::engine::LoadOptions;
 use moe_tutor::headless::{self, RunOptions};
 use moe_tutor::model::{acquire, tiny};
 use moe_tutor::sampling::SamplingParams;
+use moe_tutor::store::private;
 use moe_tutor::{bench, config, eval, paths, tui};
 
 const NO_MODEL: &str = "no model given: moe-tutor needs a GGUF model file (--model PATH.gguf).
@@ -34,10 +34,12 @@ fn default_lora() -> Option<std::path::PathBuf> {
         .filter(|p| p.is_file())
 }
 
+/// The log file, readable by the user only (0600 in a 0700 folder). Nothing logged carries
+/// message text: the engine logs errors and sizes, never prompts or replies.
 fn init_logging() -> Option<std::fs::File> {
     let path = paths::log_file();
-    std::fs::create_dir_all(path.parent()?).ok()?;
-    let file = OpenOptions::new()
+    private::create_dir_all(path.parent()?).ok()?;
+    let file = private::open_options()
         .create(true)
         .append(true)
         .open(&path)
@@ -116,7 +118,22 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let settings = config::load(&config::config_file());
+    // Conversations, settings, progress and logs left readable by other accounts (older
+    // versions created them under the umask) are tightened before anything is opened.
+    let tightened = private::tighten_on_start(&paths::data_dir(), &config::config_file());
+    let mut settings = config::load(&config::config_file());
+    let tui_mode = matches!(
+        cli.command,
+        None | Some(Command::Lessons(LessonsArgs { command: None }))
+    );
+    if let Some(notice) = tightened {
+        if tui_mode {
+            // The app shows the settings' notices in its notice line.
+            settings.notices.push(notice);
+        } else {
+            eprintln!("moe-tutor: {notice}");
+        }
+    }
     config::apply_to_cli(&settings.config, &mut cli, &matches);
     let log = init_logging();
     let model_args = cli.model.clone();
