@@ -81,7 +81,12 @@ fn lessons_command(cmd: LessonsCommand, lang: moe_tutor::lessons::Lang) -> ExitC
 /// `bench`: progress on stderr, the table and the machine-readable last line on stdout.
 fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCode {
     let threads = model_args.threads.unwrap_or(2);
-    let model = match a.model.map_or_else(bench::synthetic_moe, Ok) {
+    let model = if a.default_model {
+        default_model()
+    } else {
+        a.model.map_or_else(bench::synthetic_moe, Ok)
+    };
+    let model = match model {
         Ok(m) => m,
         Err(e) => return fail(&e, 1),
     };
@@ -96,6 +101,9 @@ fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCo
     o.frames = a.frames;
     o.experts_used = model_args.experts_used;
     o.lora = model_args.lora.clone();
+    o.background_load = a.background_load;
+    o.startup_runs = a.startup_runs;
+    o.startup_default_model = a.default_model;
     match bench::run(&o, &mut |l| eprintln!("moe-tutor: {l}")) {
         Ok(report) => {
             print!("{}", report.table());
@@ -106,7 +114,28 @@ fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCo
     }
 }
 
+/// llama.cpp's OpenMP runtime reads its wait policy once, as the process loads it: start
+/// again with the one `engine::threads` picked, unless the user set their own. If that
+/// fails, go on with the runtime's defaults.
+fn restart_with_openmp_wait_policy() {
+    use std::os::unix::process::CommandExt;
+    let Some(env) = moe_tutor::engine::threads::openmp_wait_env() else {
+        return;
+    };
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(arg0) = args.next() {
+        cmd.arg0(arg0);
+    }
+    // `exec` returns only when it failed.
+    let _ = cmd.args(args).envs(env).exec();
+}
+
 fn main() -> ExitCode {
+    restart_with_openmp_wait_policy();
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Some(Command::Completions { shell }) = cli.command {

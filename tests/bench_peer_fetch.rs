@@ -80,7 +80,14 @@ fn bench(data: &Path, pip: &Path) -> (bool, String, String) {
             "1",
         ])
         .args(["--reps", "1", "--prompt-tokens", "16", "--gen-tokens", "16"])
-        .args(["--latency-secs", "0.3", "--frames", "3"])
+        .args([
+            "--latency-secs",
+            "0.3",
+            "--frames",
+            "3",
+            "--startup-runs",
+            "0",
+        ])
         .output()
         .unwrap();
     (

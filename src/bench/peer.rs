@@ -24,6 +24,17 @@ pub struct PeerSpeed {
     pub depth: u32,
 }
 
+/// llama-bench as it ships: when the app chose the OpenMP wait setting for itself (see
+/// `engine::threads`), the peer runs with the runtime's default instead.
+fn peer_command(bin: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    if std::env::var_os(crate::engine::threads::CHOSEN_MARKER).is_some() {
+        cmd.env_remove("GOMP_SPINCOUNT")
+            .env_remove(crate::engine::threads::CHOSEN_MARKER);
+    }
+    cmd
+}
+
 pub(crate) fn peer_dir() -> PathBuf {
     crate::paths::data_dir().join("peer").join("llama-bench")
 }
@@ -72,6 +83,75 @@ pub fn parse_json(text: &str) -> Result<PeerSpeed, String> {
     Ok(out)
 }
 
+/// llama-bench's generation rates from an empty cache only (`-p 0`), one per repetition.
+/// If it has not finished within `limit` (beside busy processes its threads can stall for
+/// minutes), it is stopped and the rate it cannot have beaten is returned instead, with
+/// `bounded` set: its one-token warm-up and `reps` runs of `tg` tokens over the time taken.
+pub fn tg_rates(
+    bin: &Path,
+    model: &Path,
+    threads: i32,
+    tg: u32,
+    reps: u32,
+    limit: std::time::Duration,
+) -> Result<(Vec<f64>, bool), String> {
+    use std::io::Read;
+    let t0 = std::time::Instant::now();
+    let mut child = peer_command(bin)
+        .arg("-m")
+        .arg(model)
+        .args(["-t", &threads.max(1).to_string()])
+        .args(["-p", "0", "-n", &tg.max(1).to_string()])
+        .args(["-r", &reps.max(1).to_string(), "-o", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    // Its JSON is small and comes at the end: read it on a thread so the pipe never fills.
+    let mut stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(out) = stdout.as_mut() {
+            let _ = out.read_to_end(&mut s);
+        }
+        s
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(|e| format!("llama-bench: {e}"))? {
+            break st;
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let tokens = 1.0 + f64::from(reps.max(1)) * f64::from(tg.max(1));
+            return Ok((vec![tokens / t0.elapsed().as_secs_f64()], true));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(format!("llama-bench failed ({status})"));
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out).map_err(|e| format!("llama-bench output: {e}"))?;
+    let rates: Vec<f64> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["n_gen"].as_u64().unwrap_or(0) > 0)
+        .flat_map(|t| {
+            t["samples_ts"]
+                .as_array()
+                .map(|s| s.iter().filter_map(|x| x.as_f64()).collect::<Vec<_>>())
+                .unwrap_or_else(|| t["avg_ts"].as_f64().into_iter().collect())
+        })
+        .collect();
+    if rates.is_empty() {
+        return Err("llama-bench output has no generation result".into());
+    }
+    Ok((rates, false))
+}
+
 /// Run llama-bench on `model` with `threads` threads: `pp` prompt tokens, and `tg`
 /// generated tokens both from an empty cache and after `pp` tokens (as the engine's two
 /// kinds of decode run).
@@ -83,7 +163,7 @@ pub fn run(
     tg: u32,
     reps: u32,
 ) -> Result<PeerSpeed, String> {
-    let out = Command::new(bin)
+    let out = peer_command(bin)
         .arg("-m")
         .arg(model)
         .args(["-t", &threads.max(1).to_string()])
