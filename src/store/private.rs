@@ -106,7 +106,8 @@ fn private_places(data_dir: &Path, config_file: &Path) -> Vec<(PathBuf, u32)> {
 
 /// On start: create the data folder 0700 if it is missing, and take other accounts'
 /// access off the data folder, conversations, exports, lesson progress, logs and settings.
-/// Returns a notice to show when anything had to change.
+/// Returns a notice to show when a file had been readable by others (folders holding no
+/// such file are tightened without one: nothing of the user's was exposed).
 pub fn tighten_on_start(data_dir: &Path, config_file: &Path) -> Option<String> {
     let _ = create_dir_all(data_dir);
     let mut t = Tightened::default();
@@ -117,12 +118,11 @@ pub fn tighten_on_start(data_dir: &Path, config_file: &Path) -> Option<String> {
 }
 
 fn notice(t: &Tightened, data_dir: &Path) -> Option<String> {
-    if t.files == 0 && t.dirs == 0 {
+    if t.files == 0 {
         return None;
     }
     let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
     let what = match (t.files, t.dirs) {
-        (0, d) => n(d, "folder", "folders"),
         (f, 0) => n(f, "file", "files"),
         (f, d) => format!(
             "{} and {}",
@@ -174,6 +174,16 @@ mod tests {
         // The model cache is not private data; the data folder's 0700 covers it.
         assert_eq!(mode(&cache.join("m.gguf")), 0o644);
         assert_eq!(tighten_on_start(&data, &cfg), None);
+
+        // Folders alone (a fresh data folder made under umask 022) are tightened quietly.
+        let fresh = root.path().join("fresh");
+        fs::create_dir_all(fresh.join("logs")).unwrap();
+        for d in [&fresh, &fresh.join("logs")] {
+            fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        assert_eq!(tighten_on_start(&fresh, &fresh.join("config.toml")), None);
+        assert_eq!(mode(&fresh), 0o700);
+        assert_eq!(mode(&fresh.join("logs")), 0o700);
     }
 
     #[test]
