@@ -1,7 +1,9 @@
 //! `moe-tutor bench`: how fast the engine is with routing capture off and on, against
 //! llama.cpp's own `llama-bench` on the same model file and thread count, measured in the
 //! same run; how big routing records are; how long the routing heatmap and a whole frame
-//! take to draw; and how long a key press waits for the next frame while a reply streams.
+//! take to draw; how long a key press waits for the next frame while a reply streams; how
+//! long the app takes from launch to a ready prompt and how much memory it holds while
+//! chatting; and, with `--background-load N`, decode speed beside N busy processes.
 //!
 //! Every speed is the best of several interleaved repetitions (other work on the machine
 //! only ever slows a run down, so the best is the least disturbed), and the figures that
@@ -10,14 +12,20 @@
 
 mod engine_speed;
 mod latency;
+mod load;
 mod peer;
+mod report;
+mod startup;
 mod ui;
 
-use std::fmt;
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub use engine_speed::Speed;
+pub use load::{BusyLoad, Contention};
 pub use peer::{cached_llama_bench, ensure_llama_bench, PeerSpeed};
+pub use report::BenchReport;
+pub use startup::{Startup, StartupOptions};
 pub use ui::{synthetic_app, RenderTimes};
 
 /// What to measure.
@@ -44,6 +52,12 @@ pub struct BenchOptions {
     pub experts_used: Option<u32>,
     /// A LoRA adapter for the engine runs.
     pub lora: Option<PathBuf>,
+    /// Busy processes to measure decode beside (0: no contention measurement).
+    pub background_load: u32,
+    /// Timed launches of the app to a ready prompt (0: none).
+    pub startup_runs: u32,
+    /// Launch the app on its built-in default model (no `--model`) rather than on `model`.
+    pub startup_default_model: bool,
 }
 
 impl BenchOptions {
@@ -60,164 +74,32 @@ impl BenchOptions {
             experts_used: None,
             lora: None,
             latency_secs: 4.0,
+            background_load: 0,
+            startup_runs: 3,
+            startup_default_model: false,
         }
     }
-}
 
-/// Everything measured; `Display` is the machine-readable last line.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BenchReport {
-    pub capture_off: Speed,
-    pub capture_on: Speed,
-    pub peer: Option<PeerSpeed>,
-    /// Bytes of one token's routing record at 48 layers x 128 experts, k = 8.
-    pub routing_bytes_per_token: usize,
-    pub render: RenderTimes,
-    /// Key press to the end of the next drawn frame while a reply streams: median, 95th
-    /// percentile and the number of presses timed.
-    pub key_to_frame_ms: f64,
-    pub key_to_frame_p95_ms: f64,
-    pub keys_timed: usize,
-}
-
-fn ratio(a: f64, b: f64) -> Option<f64> {
-    (a > 0.0 && b > 0.0).then(|| a / b)
-}
-
-impl BenchReport {
-    pub fn decode_on_vs_off(&self) -> Option<f64> {
-        ratio(self.capture_on.decode_tps, self.capture_off.decode_tps)
-    }
-    pub fn decode_on_vs_peer(&self) -> Option<f64> {
-        ratio(self.capture_on.decode_tps, self.peer.as_ref()?.tg_tps)
-    }
-    pub fn decode_off_vs_peer(&self) -> Option<f64> {
-        ratio(self.capture_off.decode_tps, self.peer.as_ref()?.tg_tps)
-    }
-    /// Decode after the prompt, capture on, against llama-bench at the same depth.
-    pub fn decode_deep_on_vs_peer(&self) -> Option<f64> {
-        ratio(
-            self.capture_on.decode_deep_tps,
-            self.peer.as_ref()?.tg_deep_tps,
-        )
-    }
-    pub fn prompt_on_vs_off(&self) -> Option<f64> {
-        ratio(self.capture_on.prompt_tps, self.capture_off.prompt_tps)
-    }
-    pub fn prompt_off_vs_peer(&self) -> Option<f64> {
-        ratio(self.capture_off.prompt_tps, self.peer.as_ref()?.pp_tps)
-    }
-
-    /// The human-readable table printed before the last line.
-    pub fn table(&self) -> String {
-        let mut s = String::new();
-        let depth = self
-            .capture_off
-            .prompt_tokens
-            .max(self.capture_on.prompt_tokens);
-        let row = |s: &mut String, name: &str, pp: f64, tg: f64, deep: f64| {
-            s.push_str(&format!("{name:<22} {pp:>10.1} {tg:>10.1} {deep:>14.1}\n"));
-        };
-        s.push_str(&format!(
-            "{:<22} {:>10} {:>10} {:>14}\n",
-            "tokens/s (best of runs)",
-            format!("pp{depth}"),
-            format!("tg{}", self.capture_on.gen_tokens),
-            format!("tg after pp{depth}")
-        ));
-        for (name, sp) in [
-            ("engine, capture off", &self.capture_off),
-            ("engine, capture on", &self.capture_on),
-        ] {
-            row(
-                &mut s,
-                name,
-                sp.prompt_tps,
-                sp.decode_tps,
-                sp.decode_deep_tps,
-            );
+    /// The app's command line for the start-up measurement: the same model (or the
+    /// default), threads, experts and adapter as the engine runs.
+    fn app_args(&self) -> Vec<OsString> {
+        let mut v: Vec<OsString> = Vec::new();
+        if !self.startup_default_model {
+            v.push("--model".into());
+            v.push(self.model.clone().into());
         }
-        match &self.peer {
-            Some(p) => row(&mut s, "llama-bench", p.pp_tps, p.tg_tps, p.tg_deep_tps),
-            None => s.push_str("llama-bench            skipped\n"),
+        v.push("--threads".into());
+        v.push(self.threads.to_string().into());
+        if let Some(k) = self.experts_used {
+            v.push("--experts-used".into());
+            v.push(k.to_string().into());
         }
-        let on = &self.capture_on;
-        s.push_str(&format!(
-            "per generated token, capture on: {:.3} ms = llama.cpp decode {:.3} + sampling {:.3} + engine {:.3}\n",
-            on.ms_per_token,
-            on.llama_ms_per_token,
-            on.sample_ms_per_token,
-            on.engine_ms_per_token()
-        ));
-        s.push_str(&format!(
-            "routing record, 48 layers x 128 experts, k 8: {} bytes per token\n",
-            self.routing_bytes_per_token
-        ));
-        s.push_str(&format!(
-            "render at 160x48 (median of {} frames): routing heatmap {:.2} ms, whole frame {:.2} ms, expert-load view {:.2} ms\n",
-            self.render.frames, self.render.heatmap_ms, self.render.frame_ms, self.render.load_ms
-        ));
-        s.push_str(&format!(
-            "key press to next frame while streaming: median {:.1} ms, p95 {:.1} ms ({} presses)\n",
-            self.key_to_frame_ms, self.key_to_frame_p95_ms, self.keys_timed
-        ));
-        s
-    }
-}
-
-struct Opt(Option<f64>, usize);
-
-impl fmt::Display for Opt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(v) if v.is_finite() => write!(f, "{v:.*}", self.1),
-            _ => f.write_str("na"),
+        if let Some(l) = &self.lora {
+            v.push("--lora".into());
+            v.push(l.clone().into());
         }
-    }
-}
-
-impl fmt::Display for BenchReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let peer = self.peer.as_ref();
-        write!(
-            f,
-            "capture_on_vs_off={} capture_on_vs_llama_bench={} capture_off_vs_llama_bench={} \
-             capture_on_vs_llama_bench_deep={} \
-             prompt_on_vs_off={} prompt_off_vs_llama_bench={} \
-             decode_off_tps={:.1} decode_on_tps={:.1} llama_bench_tg_tps={} \
-             decode_on_deep_tps={:.1} llama_bench_tg_deep_tps={} depth={} \
-             prompt_off_tps={:.1} prompt_on_tps={:.1} llama_bench_pp_tps={} \
-             token_ms={:.3} token_llama_ms={:.3} token_sample_ms={:.3} token_engine_ms={:.3} \
-             heatmap_ms={:.3} frame_ms={:.3} load_view_ms={:.3} routing_bytes_per_token={} \
-             key_to_frame_ms={:.1} key_to_frame_p95_ms={:.1}",
-            Opt(self.decode_on_vs_off(), 3),
-            Opt(self.decode_on_vs_peer(), 3),
-            Opt(self.decode_off_vs_peer(), 3),
-            Opt(self.decode_deep_on_vs_peer(), 3),
-            Opt(self.prompt_on_vs_off(), 3),
-            Opt(self.prompt_off_vs_peer(), 3),
-            self.capture_off.decode_tps,
-            self.capture_on.decode_tps,
-            Opt(peer.map(|p| p.tg_tps), 1),
-            self.capture_on.decode_deep_tps,
-            Opt(peer.map(|p| p.tg_deep_tps), 1),
-            self.capture_off
-                .prompt_tokens
-                .max(self.capture_on.prompt_tokens),
-            self.capture_off.prompt_tps,
-            self.capture_on.prompt_tps,
-            Opt(peer.map(|p| p.pp_tps), 1),
-            self.capture_on.ms_per_token,
-            self.capture_on.llama_ms_per_token,
-            self.capture_on.sample_ms_per_token,
-            self.capture_on.engine_ms_per_token(),
-            self.render.heatmap_ms,
-            self.render.frame_ms,
-            self.render.load_ms,
-            self.routing_bytes_per_token,
-            self.key_to_frame_ms,
-            self.key_to_frame_p95_ms,
-        )
+        v.extend(["--max-tokens", "48"].map(OsString::from));
+        v
     }
 }
 
@@ -267,6 +149,24 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
 
     progress("ui: key presses while a reply streams");
     let lat = latency::measure(opts)?;
+
+    let startup = if opts.startup_runs > 0 {
+        progress("startup: launching the app to a ready prompt, then one short chat");
+        let exe = std::env::current_exe().map_err(|e| format!("startup: {e}"))?;
+        Some(startup::measure(&StartupOptions {
+            exe,
+            args: opts.app_args(),
+            runs: opts.startup_runs,
+        })?)
+    } else {
+        None
+    };
+    let contention = if opts.background_load > 0 {
+        let tg = capture_on.gen_tokens.max(opts.gen_tokens.min(64)).max(8);
+        Some(load::measure(opts, peer_bin.as_deref(), tg, progress)?)
+    } else {
+        None
+    };
     Ok(BenchReport {
         capture_off,
         capture_on,
@@ -276,6 +176,8 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
         key_to_frame_ms: lat.median_ms,
         key_to_frame_p95_ms: lat.p95_ms,
         keys_timed: lat.count,
+        startup,
+        contention,
     })
 }
 
@@ -322,45 +224,6 @@ pub(crate) fn quantile(v: &mut [f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn last_line_says_na_without_a_peer() {
-        let sp = Speed {
-            prompt_tps: 100.0,
-            decode_tps: 50.0,
-            decode_deep_tps: 45.0,
-            prompt_tokens: 64,
-            gen_tokens: 64,
-            llama_ms_per_token: 18.0,
-            sample_ms_per_token: 0.5,
-            ms_per_token: 20.0,
-        };
-        let r = BenchReport {
-            capture_off: sp.clone(),
-            capture_on: Speed {
-                decode_tps: 49.0,
-                ..sp
-            },
-            peer: None,
-            routing_bytes_per_token: 7824,
-            render: RenderTimes {
-                heatmap_ms: 1.0,
-                frame_ms: 2.0,
-                load_ms: 1.5,
-                frames: 10,
-            },
-            key_to_frame_ms: 17.0,
-            key_to_frame_p95_ms: 33.0,
-            keys_timed: 20,
-        };
-        let line = r.to_string();
-        assert!(line.starts_with("capture_on_vs_off=0.980 capture_on_vs_llama_bench=na"));
-        assert!(line.contains("routing_bytes_per_token=7824"));
-        assert!(line.contains(
-            "token_ms=20.000 token_llama_ms=18.000 token_sample_ms=0.500 token_engine_ms=1.500"
-        ));
-        assert!(!line.contains('\n'));
-    }
 
     #[test]
     fn quantiles_use_nearest_rank() {

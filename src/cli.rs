@@ -37,7 +37,8 @@ pub struct ModelArgs {
     /// LoRA adapter GGUF to load with the model (switch it live with /lora on|off)
     #[arg(long, global = true, value_name = "PATH")]
     pub lora: Option<PathBuf>,
-    /// CPU threads for llama.cpp (default: the number of cores, at most 8)
+    /// CPU threads for llama.cpp (default: the cores other processes do not keep busy
+    /// when the model loads, at most 8)
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<i32>,
     /// Context size in tokens
@@ -86,8 +87,9 @@ pub enum Command {
     #[command(subcommand)]
     Eval(EvalCommand),
     /// Speed of the engine with routing capture off and on against llama.cpp's llama-bench
-    /// (same model file and threads, same run), routing record size, render times and key
-    /// latency while streaming; the last line is machine-readable
+    /// (same model file and threads, same run), routing record size, render times, key
+    /// latency while streaming, launch to ready prompt and peak memory, and optionally
+    /// decode beside busy processes; the last line is machine-readable
     Bench(BenchArgs),
     /// Run a grid of sampling settings, experts per token and interventions on one model;
     /// write runs.jsonl, runs.csv, grid.toml, traces and PNG plots into --out
@@ -107,9 +109,13 @@ pub struct BenchArgs {
         long,
         short = 'm',
         value_name = "PATH",
-        required_unless_present = "synthetic"
+        required_unless_present_any = ["synthetic", "default_model"]
     )]
     pub model: Option<PathBuf>,
+    /// Measure the built-in default model (prepared now if needed); the start-up timing
+    /// launches the app without --model, as a first-time user does
+    #[arg(long, conflicts_with_all = ["model", "synthetic"])]
+    pub default_model: bool,
     /// Measure a synthetic MoE of realistic size instead (30 layers, n_embd 576, 16
     /// experts, 4 used, 8 shared; random f16 weights), written once into the data directory
     #[arg(long, conflicts_with = "model")]
@@ -135,6 +141,13 @@ pub struct BenchArgs {
     /// Frames drawn per render timing
     #[arg(long, default_value_t = 200, value_name = "N")]
     pub frames: u32,
+    /// Also measure decode beside N busy processes (started and stopped by the bench),
+    /// engine and llama-bench, idle and loaded, in the same run
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub background_load: u32,
+    /// Timed launches of the app to a ready prompt, after one warm-up (0: skip)
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub startup_runs: u32,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@ mod capture;
 mod ffi;
 pub(crate) mod model;
 mod routing_build;
+pub mod threads;
 mod utf8;
 mod worker;
 

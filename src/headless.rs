@@ -1,6 +1,5 @@
 //! Headless mode: `moe-tutor run` prints a reply to stdout and can write a routing trace.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -41,9 +40,17 @@ impl RunError {
 /// Generate one reply. The reply goes to `out` as it streams.
 pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<StopReason, RunError> {
     let mut trace = match &opts.trace {
-        Some(p) => Some(TraceWriter::new(BufWriter::new(File::create(p).map_err(
-            |e| RunError::new(2, format!("cannot create trace file {}: {e}", p.display())),
-        )?))),
+        // The trace holds the conversation's text: readable by its owner only.
+        Some(p) => Some(TraceWriter::new(BufWriter::new(
+            crate::store::private::open_options()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(p)
+                .map_err(|e| {
+                    RunError::new(2, format!("cannot create trace file {}: {e}", p.display()))
+                })?,
+        ))),
         None => None,
     };
     let mut load = opts.load.clone();

@@ -1,4 +1,3 @@
-use std::fs::OpenOptions;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -10,6 +9,7 @@ use moe_tutor::engine::LoadOptions;
 use moe_tutor::headless::{self, RunOptions};
 use moe_tutor::model::{acquire, tiny};
 use moe_tutor::sampling::SamplingParams;
+use moe_tutor::store::private;
 use moe_tutor::{bench, config, eval, paths, tui};
 
 const NO_MODEL: &str = "no model given: moe-tutor needs a GGUF model file (--model PATH.gguf).
@@ -34,10 +34,12 @@ fn default_lora() -> Option<std::path::PathBuf> {
         .filter(|p| p.is_file())
 }
 
+/// The log file, readable by the user only (0600 in a 0700 folder). Nothing logged carries
+/// message text: the engine logs errors and sizes, never prompts or replies.
 fn init_logging() -> Option<std::fs::File> {
     let path = paths::log_file();
-    std::fs::create_dir_all(path.parent()?).ok()?;
-    let file = OpenOptions::new()
+    private::create_dir_all(path.parent()?).ok()?;
+    let file = private::open_options()
         .create(true)
         .append(true)
         .open(&path)
@@ -79,7 +81,12 @@ fn lessons_command(cmd: LessonsCommand, lang: moe_tutor::lessons::Lang) -> ExitC
 /// `bench`: progress on stderr, the table and the machine-readable last line on stdout.
 fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCode {
     let threads = model_args.threads.unwrap_or(2);
-    let model = match a.model.map_or_else(bench::synthetic_moe, Ok) {
+    let model = if a.default_model {
+        default_model()
+    } else {
+        a.model.map_or_else(bench::synthetic_moe, Ok)
+    };
+    let model = match model {
         Ok(m) => m,
         Err(e) => return fail(&e, 1),
     };
@@ -94,6 +101,9 @@ fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCo
     o.frames = a.frames;
     o.experts_used = model_args.experts_used;
     o.lora = model_args.lora.clone();
+    o.background_load = a.background_load;
+    o.startup_runs = a.startup_runs;
+    o.startup_default_model = a.default_model;
     match bench::run(&o, &mut |l| eprintln!("moe-tutor: {l}")) {
         Ok(report) => {
             print!("{}", report.table());
@@ -104,7 +114,28 @@ fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCo
     }
 }
 
+/// llama.cpp's OpenMP runtime reads its wait policy once, as the process loads it: start
+/// again with the one `engine::threads` picked, unless the user set their own. If that
+/// fails, go on with the runtime's defaults.
+fn restart_with_openmp_wait_policy() {
+    use std::os::unix::process::CommandExt;
+    let Some(env) = moe_tutor::engine::threads::openmp_wait_env() else {
+        return;
+    };
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(arg0) = args.next() {
+        cmd.arg0(arg0);
+    }
+    // `exec` returns only when it failed.
+    let _ = cmd.args(args).envs(env).exec();
+}
+
 fn main() -> ExitCode {
+    restart_with_openmp_wait_policy();
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Some(Command::Completions { shell }) = cli.command {
@@ -116,7 +147,22 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let settings = config::load(&config::config_file());
+    // Conversations, settings, progress and logs left readable by other accounts (older
+    // versions created them under the umask) are tightened before anything is opened.
+    let tightened = private::tighten_on_start(&paths::data_dir(), &config::config_file());
+    let mut settings = config::load(&config::config_file());
+    let tui_mode = matches!(
+        cli.command,
+        None | Some(Command::Lessons(LessonsArgs { command: None }))
+    );
+    if let Some(notice) = tightened {
+        if tui_mode {
+            // The app shows the settings' notices in its notice line.
+            settings.notices.push(notice);
+        } else {
+            eprintln!("moe-tutor: {notice}");
+        }
+    }
     config::apply_to_cli(&settings.config, &mut cli, &matches);
     let log = init_logging();
     let model_args = cli.model.clone();

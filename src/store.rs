@@ -1,10 +1,12 @@
 //! Conversations on disk. Each conversation is an append-only JSON Lines journal in
 //! `<data dir>/conversations/` (see [`record`] for the lines); whole-file saves (exports,
-//! the config) go through [`atomic`]. Reading tolerates a torn or damaged line.
+//! the config) go through [`atomic`]. Reading tolerates a torn or damaged line. Everything
+//! written here is readable by its owner only ([`private`]).
 
 pub mod atomic;
 pub mod journal;
 pub mod list;
+pub mod private;
 pub mod reader;
 pub mod record;
 pub mod time;

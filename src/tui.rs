@@ -51,12 +51,36 @@ fn restore_terminal() {
     );
 }
 
+/// A panic as the log records it: where, and the message up to its first quoted part.
+/// Panic messages can quote the text being worked on (a string sliced off a character
+/// boundary, an error's debug form), and logs never carry message text.
+fn panic_for_log(info: &std::panic::PanicHookInfo) -> String {
+    let payload = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    let place = info
+        .location()
+        .map(|l| format!("{}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    format!("{} at {place}", withhold_quoted(&payload))
+}
+
+fn withhold_quoted(message: &str) -> String {
+    match message.find(['`', '\'', '"']) {
+        Some(i) => format!("{} [quoted text withheld]", message[..i].trim_end()),
+        None => message.to_string(),
+    }
+}
+
 fn setup_terminal() -> anyhow::Result<Term> {
     enable_raw_mode().context("cannot switch the terminal to raw mode (is this a terminal?)")?;
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
-        tracing::error!("panic: {info}");
+        tracing::error!("panic: {}", panic_for_log(info));
         // stderr goes to the log while the UI runs: say it on the terminal itself.
         let _ = writeln!(
             stdout(),
@@ -232,4 +256,21 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
     stop_watch.store(true, Ordering::Relaxed);
     engine.shutdown();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn panic_messages_lose_their_quoted_text_in_the_log() {
+        assert_eq!(
+            super::withhold_quoted(
+                "byte index 3 is not a char boundary; it is inside 'é' (bytes 2..4) of `héllo secret`"
+            ),
+            "byte index 3 is not a char boundary; it is inside [quoted text withheld]"
+        );
+        assert_eq!(
+            super::withhold_quoted("index out of bounds: the len is 3 but the index is 5"),
+            "index out of bounds: the len is 3 but the index is 5"
+        );
+    }
 }

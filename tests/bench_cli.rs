@@ -34,6 +34,18 @@ const KEYS: &[&str] = &[
     "routing_bytes_per_token",
     "key_to_frame_ms",
     "key_to_frame_p95_ms",
+    "startup_ms",
+    "startup_median_ms",
+    "peak_rss_mb",
+    "background_load",
+    "decode_idle_tps",
+    "decode_load_tps",
+    "decode_load_vs_idle",
+    "llama_bench_idle_tps",
+    "llama_bench_load_tps",
+    "llama_bench_load_vs_idle",
+    "decode_load_vs_llama_bench_load",
+    "llama_bench_load_bounded",
 ];
 
 fn bench(extra: &[&str]) -> BTreeMap<String, String> {
@@ -74,7 +86,12 @@ fn bench(extra: &[&str]) -> BTreeMap<String, String> {
     }
     assert_eq!(fields.len(), KEYS.len(), "{last}");
     for (k, v) in &fields {
-        if k.contains("llama_bench") && v == "na" {
+        let optional = k.contains("llama_bench")
+            || k.starts_with("startup")
+            || k == "peak_rss_mb"
+            || k.starts_with("decode_load")
+            || k == "decode_idle_tps";
+        if optional && v == "na" {
             continue;
         }
         let x: f64 = v.parse().unwrap_or_else(|_| panic!("{k}={v} in {last}"));
@@ -100,10 +117,17 @@ fn bench(extra: &[&str]) -> BTreeMap<String, String> {
 
 #[test]
 fn bench_without_a_peer_prints_na_for_its_ratios() {
-    let f = bench(&["--no-peer"]);
+    let f = bench(&["--no-peer", "--startup-runs", "1"]);
     assert_eq!(f["capture_on_vs_llama_bench"], "na");
     assert_eq!(f["llama_bench_tg_tps"], "na");
     assert!(f["capture_on_vs_off"].parse::<f64>().unwrap() > 0.0);
+    // The app was launched in a terminal, reached its ready prompt and chatted.
+    let ms: f64 = f["startup_ms"].parse().unwrap();
+    assert!(ms > 0.0 && ms < 120_000.0, "{f:?}");
+    let rss: f64 = f["peak_rss_mb"].parse().unwrap();
+    assert!(rss > 1.0, "{f:?}");
+    assert_eq!(f["background_load"], "0");
+    assert_eq!(f["decode_load_tps"], "na");
 }
 
 #[test]
@@ -111,7 +135,7 @@ fn bench_reads_llama_bench_json() {
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("llama-bench");
     // Prints what llama-bench -o json prints (generation at depth 0 and at the prompt's
-    // length), whatever it is asked, and keeps its arguments.
+    // length), whatever it is asked, and keeps the arguments of every call.
     let json = r#"[{"n_prompt": 16, "n_gen": 0, "n_depth": 0, "avg_ts": 90.0, "samples_ts": [80.0, 100.0]},
 {"n_prompt": 0, "n_gen": 16, "n_depth": 0, "avg_ts": 40.0, "samples_ts": [50.0, 30.0]},
 {"n_prompt": 16, "n_gen": 0, "n_depth": 16, "avg_ts": 70.0, "samples_ts": [70.0]},
@@ -120,19 +144,45 @@ fn bench_reads_llama_bench_json() {
     std::fs::write(
         &fake,
         format!(
-            "#!/bin/sh\necho \"$@\" > '{}'\ncat <<'EOF'\n{json}\nEOF\n",
+            "#!/bin/sh\necho \"$@\" >> '{}'\ncat <<'EOF'\n{json}\nEOF\n",
             args.display()
         ),
     )
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let f = bench(&["--llama-bench", fake.to_str().unwrap()]);
+    let f = bench(&[
+        "--llama-bench",
+        fake.to_str().unwrap(),
+        "--startup-runs",
+        "0",
+        "--background-load",
+        "1",
+    ]);
+    assert_eq!(f["startup_ms"], "na");
+    // Contention: both idle and loaded rates of engine and peer, in the same run.
+    assert_eq!(f["background_load"], "1");
+    let num = |k: &str| f[k].parse::<f64>().unwrap();
+    assert!(
+        num("decode_idle_tps") > 0.0 && num("decode_load_tps") > 0.0,
+        "{f:?}"
+    );
+    let r = num("decode_load_vs_idle");
+    assert!(
+        (r - num("decode_load_tps") / num("decode_idle_tps")).abs() < 0.01,
+        "{f:?}"
+    );
+    // The stand-in peer answers the same under load.
+    assert_eq!(f["llama_bench_idle_tps"], f["llama_bench_load_tps"]);
+    assert_eq!(f["llama_bench_load_vs_idle"], "1.000");
+    assert_eq!(f["llama_bench_load_bounded"], "0");
     // The peer runs generation from an empty cache and after the engine's prompt length.
     let args = std::fs::read_to_string(&args).unwrap();
     let depth: u32 = f["depth"].parse().unwrap();
     assert!(depth > 1, "{f:?}");
     assert!(args.contains(&format!("-d 0,{depth}")), "{args}");
+    // And, for the contention rounds, generation alone (idle and loaded, two rounds).
+    assert_eq!(args.matches("-p 0 -n 16").count(), 4, "{args}");
     assert_eq!(f["llama_bench_tg_tps"], "50.0");
     assert_eq!(f["llama_bench_tg_deep_tps"], "45.0");
     let deep: f64 = f["decode_on_deep_tps"].parse().unwrap();

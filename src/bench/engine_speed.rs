@@ -134,6 +134,21 @@ impl Engine {
     }
 }
 
+/// Decode rates of `reps` replies after a one-word prompt, capture on (as the app runs),
+/// one engine loaded for them all.
+pub(super) fn decode_rates(opts: &BenchOptions, reps: u32) -> Result<Vec<f64>, String> {
+    let mut e = Engine::load(opts, true)?;
+    e.reply(SHORT_PROMPT, 4)?;
+    let mut v = Vec::new();
+    for _ in 0..reps.max(1) {
+        let s = e.reply(SHORT_PROMPT, opts.gen_tokens.max(8))?;
+        if s.generated_tokens >= 8 {
+            v.push(s.decode_tokens_per_s());
+        }
+    }
+    Ok(v)
+}
+
 /// The two engines and the prompt they both read.
 pub(super) struct Pair {
     opts: BenchOptions,

@@ -2,12 +2,12 @@
 //! the PyPI source distribution of `llama-cpp-python` (fetched with the machine's own pip,
 //! so its package-index settings apply) and cached in the data directory.
 
+mod build;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The source distribution that carries a full llama.cpp tree (with tools/llama-bench).
-pub const SDIST: &str = "llama-cpp-python==0.3.36";
-const SDIST_DIR: &str = "llama_cpp_python-0.3.36";
+pub use build::ensure_llama_bench;
 
 /// llama-bench's best prompt and generation rates.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +24,18 @@ pub struct PeerSpeed {
     pub depth: u32,
 }
 
-fn peer_dir() -> PathBuf {
+/// llama-bench as it ships: when the app chose the OpenMP wait setting for itself (see
+/// `engine::threads`), the peer runs with the runtime's default instead.
+fn peer_command(bin: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    if std::env::var_os(crate::engine::threads::CHOSEN_MARKER).is_some() {
+        cmd.env_remove("GOMP_SPINCOUNT")
+            .env_remove(crate::engine::threads::CHOSEN_MARKER);
+    }
+    cmd
+}
+
+pub(crate) fn peer_dir() -> PathBuf {
     crate::paths::data_dir().join("peer").join("llama-bench")
 }
 
@@ -32,107 +43,6 @@ fn peer_dir() -> PathBuf {
 pub fn cached_llama_bench() -> Option<PathBuf> {
     let p = peer_dir().join("build").join("bin").join("llama-bench");
     p.is_file().then_some(p)
-}
-
-fn run_step(what: &str, cmd: &mut Command) -> Result<(), String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("{what}: cannot run {:?}: {e}", cmd.get_program()))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("no message");
-    Err(format!(
-        "{what} failed ({}): {}",
-        out.status,
-        crate::text::sanitize(last.trim())
-    ))
-}
-
-fn pip_download(into: &Path) -> Result<(), String> {
-    let candidates: [&[&str]; 3] = [&["pip"], &["pip3"], &["python3", "-m", "pip"]];
-    for cand in candidates {
-        let mut cmd = Command::new(cand[0]);
-        cmd.args(&cand[1..])
-            .args(["download", "--no-deps", "--no-binary", ":all:"])
-            .args(["--disable-pip-version-check", "--no-input", "--dest"])
-            .arg(into)
-            .arg(SDIST);
-        match cmd.output() {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            _ => return run_step("pip download", &mut cmd),
-        }
-    }
-    Err(
-        "pip was not found (tried pip, pip3, python3 -m pip); give --llama-bench PATH or --no-peer"
-            .into(),
-    )
-}
-
-/// The llama-bench binary: cached, or built now (about 10 minutes on 2 cores, once).
-pub fn ensure_llama_bench(progress: &mut dyn FnMut(&str)) -> Result<PathBuf, String> {
-    if let Some(p) = cached_llama_bench() {
-        return Ok(p);
-    }
-    let dir = peer_dir();
-    let sdist = dir.join("sdist");
-    let src = dir.join("src");
-    let build = dir.join("build");
-    std::fs::create_dir_all(&sdist).map_err(|e| format!("{}: {e}", sdist.display()))?;
-    let tarball = sdist.join(format!("{}.tar.gz", SDIST_DIR.replace('-', "_")));
-    if !tarball.is_file() {
-        progress(&format!("llama-bench: fetching {SDIST} (source) with pip"));
-        pip_download(&sdist)?;
-    }
-    let tree = src.join(SDIST_DIR).join("vendor").join("llama.cpp");
-    if !tree.join("CMakeLists.txt").is_file() {
-        progress("llama-bench: unpacking llama.cpp");
-        std::fs::create_dir_all(&src).map_err(|e| format!("{}: {e}", src.display()))?;
-        run_step(
-            "unpacking the source",
-            Command::new("tar")
-                .arg("-xzf")
-                .arg(&tarball)
-                .arg("-C")
-                .arg(&src),
-        )?;
-    }
-    progress("llama-bench: building llama.cpp's llama-bench (about 10 minutes on 2 cores, once)");
-    run_step(
-        "cmake (configure)",
-        Command::new("cmake")
-            .arg("-S")
-            .arg(&tree)
-            .arg("-B")
-            .arg(&build)
-            .args([
-                "-DCMAKE_BUILD_TYPE=Release",
-                "-DLLAMA_CURL=OFF",
-                "-DLLAMA_OPENSSL=OFF",
-                "-DLLAMA_BUILD_SERVER=OFF",
-                "-DLLAMA_BUILD_TESTS=OFF",
-                "-DBUILD_SHARED_LIBS=OFF",
-            ]),
-    )?;
-    let jobs = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .to_string();
-    run_step(
-        "cmake (build)",
-        Command::new("cmake").arg("--build").arg(&build).args([
-            "--target",
-            "llama-bench",
-            "-j",
-            &jobs,
-        ]),
-    )?;
-    cached_llama_bench().ok_or_else(|| "the llama-bench build produced no binary".into())
 }
 
 /// Parse llama-bench's `-o json` output: the best sample of the prompt test and of the
@@ -173,6 +83,75 @@ pub fn parse_json(text: &str) -> Result<PeerSpeed, String> {
     Ok(out)
 }
 
+/// llama-bench's generation rates from an empty cache only (`-p 0`), one per repetition.
+/// If it has not finished within `limit` (beside busy processes its threads can stall for
+/// minutes), it is stopped and the rate it cannot have beaten is returned instead, with
+/// `bounded` set: its one-token warm-up and `reps` runs of `tg` tokens over the time taken.
+pub fn tg_rates(
+    bin: &Path,
+    model: &Path,
+    threads: i32,
+    tg: u32,
+    reps: u32,
+    limit: std::time::Duration,
+) -> Result<(Vec<f64>, bool), String> {
+    use std::io::Read;
+    let t0 = std::time::Instant::now();
+    let mut child = peer_command(bin)
+        .arg("-m")
+        .arg(model)
+        .args(["-t", &threads.max(1).to_string()])
+        .args(["-p", "0", "-n", &tg.max(1).to_string()])
+        .args(["-r", &reps.max(1).to_string(), "-o", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", bin.display()))?;
+    // Its JSON is small and comes at the end: read it on a thread so the pipe never fills.
+    let mut stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        if let Some(out) = stdout.as_mut() {
+            let _ = out.read_to_end(&mut s);
+        }
+        s
+    });
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(|e| format!("llama-bench: {e}"))? {
+            break st;
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let tokens = 1.0 + f64::from(reps.max(1)) * f64::from(tg.max(1));
+            return Ok((vec![tokens / t0.elapsed().as_secs_f64()], true));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = reader.join().unwrap_or_default();
+    if !status.success() {
+        return Err(format!("llama-bench failed ({status})"));
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&out).map_err(|e| format!("llama-bench output: {e}"))?;
+    let rates: Vec<f64> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["n_gen"].as_u64().unwrap_or(0) > 0)
+        .flat_map(|t| {
+            t["samples_ts"]
+                .as_array()
+                .map(|s| s.iter().filter_map(|x| x.as_f64()).collect::<Vec<_>>())
+                .unwrap_or_else(|| t["avg_ts"].as_f64().into_iter().collect())
+        })
+        .collect();
+    if rates.is_empty() {
+        return Err("llama-bench output has no generation result".into());
+    }
+    Ok((rates, false))
+}
+
 /// Run llama-bench on `model` with `threads` threads: `pp` prompt tokens, and `tg`
 /// generated tokens both from an empty cache and after `pp` tokens (as the engine's two
 /// kinds of decode run).
@@ -184,7 +163,7 @@ pub fn run(
     tg: u32,
     reps: u32,
 ) -> Result<PeerSpeed, String> {
-    let out = Command::new(bin)
+    let out = peer_command(bin)
         .arg("-m")
         .arg(model)
         .args(["-t", &threads.max(1).to_string()])

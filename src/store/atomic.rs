@@ -1,7 +1,9 @@
 //! Whole-file saves that never leave a half-written file behind: write a temporary file
 //! in the same folder, flush it to disk, then rename it over the old one (atomic on POSIX).
+//! The file is created readable by its owner only (0600), and a folder made for it 0700:
+//! every save goes through here, and settings, progress and exports are private.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -20,7 +22,7 @@ pub fn write_atomic_with(
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    fs::create_dir_all(&dir)?;
+    super::private::create_dir_all(&dir)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -46,7 +48,11 @@ fn temp_file(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
     let mut n = 0u32;
     loop {
         let tmp = dir.join(format!(".{name}.{pid}.{n}.tmp"));
-        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+        match super::private::open_options()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
             Ok(f) => return Ok((tmp, f)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
             Err(e) => return Err(e),

@@ -4,6 +4,8 @@
 //! onto a good record.
 
 use std::fs::{File, OpenOptions};
+
+use super::private;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -32,8 +34,9 @@ pub struct Journal<W: Sink = File> {
 
 impl Journal<File> {
     /// Start a new journal in `dir`, named after its start time; writes the `start` line.
+    /// The journal is readable by its owner only (0600; a folder made for it, 0700).
     pub fn create(dir: &Path, created: u64, model: &str) -> io::Result<Journal> {
-        std::fs::create_dir_all(dir)?;
+        private::create_dir_all(dir)?;
         let stamp = super::time::file_stamp(created);
         let mut n = 0u32;
         let (path, file) = loop {
@@ -43,7 +46,11 @@ impl Journal<File> {
                 format!("{stamp}-{n}")
             };
             let path = dir.join(format!("{id}.jsonl"));
-            match OpenOptions::new().append(true).create_new(true).open(&path) {
+            match private::open_options()
+                .append(true)
+                .create_new(true)
+                .open(&path)
+            {
                 Ok(f) => break (path, f),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
                 Err(e) => return Err(e),

@@ -17,6 +17,12 @@ pub struct Tui {
 impl Tui {
     /// Start `moe-tutor ARGS` in a `cols` x `rows` terminal with its own data directory.
     pub fn start(args: &[&str], cols: u16, rows: u16) -> Tui {
+        Tui::start_under(&[], args, cols, rows)
+    }
+
+    /// The same, run through `wrapper` (e.g. `sh -c 'umask 022; exec "$0" "$@"'`), which
+    /// gets the binary's path and `args` after its own arguments.
+    pub fn start_under(wrapper: &[&str], args: &[&str], cols: u16, rows: u16) -> Tui {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -26,7 +32,16 @@ impl Tui {
             })
             .unwrap();
         let data = tempfile::tempdir().unwrap();
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_moe-tutor"));
+        let bin = env!("CARGO_BIN_EXE_moe-tutor");
+        let mut cmd = match wrapper.split_first() {
+            Some((prog, rest)) => {
+                let mut c = CommandBuilder::new(prog);
+                c.args(rest);
+                c.arg(bin);
+                c
+            }
+            None => CommandBuilder::new(bin),
+        };
         cmd.args(args);
         cmd.env("MOE_TUTOR_DATA_DIR", data.path());
         cmd.env("TERM", "xterm-256color");
@@ -52,6 +67,10 @@ impl Tui {
             master: pair.master,
             _data: data,
         }
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data.path()
     }
 
     pub fn screen(&self) -> String {

