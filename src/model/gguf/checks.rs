@@ -11,6 +11,7 @@
 //! type or an array of the wrong length) are left to llama.cpp.
 
 mod arch;
+mod graph;
 mod hparams;
 mod vocab;
 
@@ -50,9 +51,9 @@ pub(crate) fn refuse(key: impl Into<String>, reason: impl Into<String>) -> Refus
     }
 }
 
-/// Every rule, in the order llama.cpp meets them while loading: hyper-parameters, the
-/// architecture-specific parts, then the vocabulary.
-pub const RULES: &[&[Rule]] = &[hparams::RULES, arch::RULES, vocab::RULES];
+/// Every rule: hyper-parameters, the architecture-specific parts, the graph builders'
+/// head sizes, then the vocabulary.
+pub const RULES: &[&[Rule]] = &[hparams::RULES, arch::RULES, graph::RULES, vocab::RULES];
 
 /// All rules as one list.
 pub fn rules() -> impl Iterator<Item = &'static Rule> {
