@@ -8,9 +8,12 @@ pub mod api;
 // does not offer. Every block carries a SAFETY comment.
 #[allow(unsafe_code)]
 mod capture;
+mod check_cache;
 #[allow(unsafe_code)]
 mod ffi;
 pub(crate) mod model;
+mod preflight;
+pub mod probe;
 mod routing_build;
 mod utf8;
 mod worker;

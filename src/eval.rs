@@ -86,7 +86,7 @@ fn load(
     o.experts_used = experts_used;
     o.threads = threads;
     o.capture = false;
-    crate::engine::model::load(backend, &o).map(|(m, _)| m)
+    crate::engine::model::load(backend, &o, &|| false).map(|(m, _)| m)
 }
 
 fn side<'a>(

@@ -212,3 +212,44 @@ fn the_pre_parser_refuses_every_crafted_file_by_its_rule() {
         }
     }
 }
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_moe-tutor"));
+    let data = tempfile::tempdir().expect("tempdir").keep();
+    c.env("MOE_TUTOR_DATA_DIR", data);
+    c.env("MOE_TUTOR_PIP", "false");
+    c
+}
+
+#[test]
+fn run_exits_2_with_a_message_for_every_crafted_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for case in crafted::cases() {
+        let path = case.write(dir.path());
+        let out = bin()
+            .args([
+                "run",
+                "--threads",
+                "1",
+                "--max-tokens",
+                "2",
+                "--prompt",
+                "hi",
+                "--model",
+            ])
+            .arg(&path)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {err}", case.name);
+        assert!(
+            err.starts_with("moe-tutor: error: ")
+                && err.contains("metadata '")
+                && err.contains("is wrong: "),
+            "{}: {err}",
+            case.name
+        );
+        assert!(out.stdout.is_empty(), "{}", case.name);
+        eprintln!("{}: {}", case.name, err.trim());
+    }
+}

@@ -89,7 +89,8 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
     w.lora = None;
     // Declared before the model and context so it outlives them: llama.cpp holds its address.
     let mut capture = CaptureCell::new(opts.capture);
-    let (model, mut info) = match super::model::load(backend, opts) {
+    let stop = || w.shutdown || w.cancel.load(Ordering::SeqCst) == u64::MAX;
+    let (model, mut info) = match super::model::load(backend, opts, &stop) {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!("load failed: {e}");

@@ -326,6 +326,13 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
+/// A file no rule refuses that llama.cpp still aborts on: a tiny cohere2 model (period 4,
+/// a sound sliding-window pattern) dies at its first decode in ggml-backend.cpp:194
+/// (GGML_ASSERT(buffer)). What the child-process check is for.
+pub fn passes_checks_but_aborts() -> GgufWriter {
+    cohere2(4)
+}
+
 /// Valid twins of the crafted files that are whole models (not cut short by an early
 /// assert): each must load and decode, so the crafted file's abort is its one change.
 pub fn controls() -> Vec<Case> {

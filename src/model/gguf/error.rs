@@ -44,7 +44,7 @@ pub enum GgufError {
     #[error("metadata '{key}' is wrong: {reason}")]
     BadMetadata { key: String, reason: String },
     /// Metadata llama.cpp would abort on (one of the checks' rules, named by `rule`).
-    #[error("metadata '{key}' is wrong: {reason}")]
+    #[error("metadata '{key}' is wrong: {reason} (llama.cpp would abort on it)")]
     Refused {
         rule: &'static str,
         key: String,
