@@ -15,6 +15,7 @@ pub(crate) mod model;
 mod preflight;
 pub mod probe;
 mod routing_build;
+mod session;
 mod utf8;
 mod worker;
 
