@@ -156,4 +156,11 @@ pub enum EngineEvent {
         generation: u64,
         message: String,
     },
+    /// The engine thread panicked while handling a command (of `generation`, when it was a
+    /// request; `None` while loading). The model and context were dropped: no model is
+    /// loaded until a `Reload` succeeds; requests meanwhile are answered with `Error`.
+    Crashed {
+        generation: Option<u64>,
+        message: String,
+    },
 }

@@ -60,7 +60,7 @@ impl Worker {
         }
     }
 
-    fn next_command(&mut self) -> Option<EngineCommand> {
+    pub(super) fn next_command(&mut self) -> Option<EngineCommand> {
         if let Some(c) = self.pending.pop_front() {
             return Some(c);
         }
@@ -73,6 +73,41 @@ pub(super) enum Exit {
     Shutdown,
     /// Load again with these experts per token.
     Reload(Option<u32>),
+    /// Loading failed (`LoadFailed` was sent) or a command panicked (`Crashed` was sent):
+    /// the model and context are gone; wait for a reload.
+    Down,
+}
+
+fn load_failed(w: &Worker, message: String) -> Exit {
+    tracing::warn!("load failed: {message}");
+    w.emit(EngineEvent::LoadFailed(message));
+    Exit::Down
+}
+
+/// The text of a panic's payload.
+pub(super) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// With no model loaded (after a failed load or a crash): answer requests with an error
+/// until a reload (its experts-per-token choice is returned) or shutdown (`None`).
+pub(super) fn wait_for_reload(w: &mut Worker) -> Option<Option<u32>> {
+    while !w.shutdown {
+        match w.next_command()? {
+            EngineCommand::Reload { experts_used } => return Some(experts_used),
+            EngineCommand::Shutdown => return None,
+            EngineCommand::Generate { generation, .. } => w.emit(EngineEvent::Error {
+                generation,
+                message: "no model is loaded; /experts or a restart loads it again".into(),
+            }),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Load, then serve commands until shutdown or a reload.
@@ -84,19 +119,12 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
     let stop = || w.shutdown || w.cancel.load(Ordering::SeqCst) == u64::MAX;
     let (model, mut info) = match super::model::load(backend, opts, &stop) {
         Ok(m) => m,
-        Err(e) => {
-            tracing::warn!("load failed: {e}");
-            w.emit(EngineEvent::LoadFailed(e));
-            return Exit::Shutdown;
-        }
+        Err(e) => return load_failed(w, e),
     };
     let mut adapter = match &opts.lora {
         Some(path) => match super::model::load_lora(&model, path) {
             Ok(a) => Some(a),
-            Err(e) => {
-                w.emit(EngineEvent::LoadFailed(e));
-                return Exit::Shutdown;
-            }
+            Err(e) => return load_failed(w, e),
         },
         None => None,
     };
@@ -119,18 +147,18 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
     let ctx = match model.new_context(backend, cparams) {
         Ok(c) => c,
         Err(e) => {
-            w.emit(EngineEvent::LoadFailed(format!(
-                "llama.cpp could not create a context of {n_ctx} tokens: {e}"
-            )));
-            return Exit::Shutdown;
+            return load_failed(
+                w,
+                format!("llama.cpp could not create a context of {n_ctx} tokens: {e}"),
+            )
         }
     };
     if let Some(a) = adapter.as_mut() {
         if let Err(e) = ctx.lora_adapter_set(a, 1.0) {
-            w.emit(EngineEvent::LoadFailed(format!(
-                "llama.cpp could not apply the LoRA adapter: {e}"
-            )));
-            return Exit::Shutdown;
+            return load_failed(
+                w,
+                format!("llama.cpp could not apply the LoRA adapter: {e}"),
+            );
         }
         info.lora_adapter = opts
             .lora
@@ -158,23 +186,57 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
     };
     while !w.shutdown {
         let Some(cmd) = w.next_command() else { break };
-        match cmd {
-            EngineCommand::Generate {
-                generation,
-                request,
-            } => {
-                let mut params = request.params.clamped();
-                session.generate(w, &mut capture, generation, &request, &mut params);
+        let generation = match &cmd {
+            EngineCommand::Generate { generation, .. } => Some(*generation),
+            _ => None,
+        };
+        // A panic while handling a command must not take the thread (and the UI's view of
+        // it) down: it becomes a `Crashed` event, and everything llama.cpp touched (the
+        // context, the model) is dropped on the way out, as it may be in any state.
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handle(cmd, w, &mut session, &mut capture)
+        }));
+        match step {
+            Ok(Some(exit)) => return exit,
+            Ok(None) => {}
+            Err(payload) => {
+                let message = panic_text(payload.as_ref());
+                tracing::error!("the engine panicked (generation {generation:?}): {message}");
+                w.emit(EngineEvent::Crashed {
+                    generation,
+                    message,
+                });
+                return Exit::Down;
             }
-            // Settings sent while idle travel with the next request anyway.
-            EngineCommand::SetSampling(_) => {}
-            EngineCommand::SetInterventions(i) => capture.with(|c| c.interventions = i),
-            EngineCommand::SetLora(on) => session.set_lora(on),
-            EngineCommand::Reload { experts_used } => return Exit::Reload(experts_used),
-            EngineCommand::Reset => session.reset(),
-            EngineCommand::Cancel { .. } => {}
-            EngineCommand::Shutdown => break,
         }
     }
     Exit::Shutdown
+}
+
+/// Handle one command; `Some` ends [`serve`].
+fn handle(
+    cmd: EngineCommand,
+    w: &mut Worker,
+    session: &mut Session,
+    capture: &mut CaptureCell,
+) -> Option<Exit> {
+    match cmd {
+        EngineCommand::Generate {
+            generation,
+            request,
+        } => {
+            super::fault::maybe_panic_on_generate();
+            let mut params = request.params.clamped();
+            session.generate(w, capture, generation, &request, &mut params);
+        }
+        // Settings sent while idle travel with the next request anyway.
+        EngineCommand::SetSampling(_) => {}
+        EngineCommand::SetInterventions(i) => capture.with(|c| c.interventions = i),
+        EngineCommand::SetLora(on) => session.set_lora(on),
+        EngineCommand::Reload { experts_used } => return Some(Exit::Reload(experts_used)),
+        EngineCommand::Reset => session.reset(),
+        EngineCommand::Cancel { .. } => {}
+        EngineCommand::Shutdown => return Some(Exit::Shutdown),
+    }
+    None
 }

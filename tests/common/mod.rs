@@ -242,6 +242,10 @@ impl Engine {
                     reply.error = Some(message);
                     return reply;
                 }
+                EngineEvent::Crashed { message, .. } => {
+                    reply.error = Some(format!("crashed: {message}"));
+                    return reply;
+                }
                 _ => {}
             }
         }

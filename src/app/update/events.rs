@@ -62,6 +62,26 @@ impl App {
                     self.finish(r, reason);
                 }
             }
+            EngineEvent::Crashed {
+                generation,
+                message,
+            } => {
+                // Like `Error` for the reply it was writing, like `LoadFailed` for the engine.
+                if let Some(r) = self
+                    .running
+                    .filter(|r| generation.is_none_or(|g| r.generation == g))
+                {
+                    self.running = None;
+                    if let Some(m) = self.messages.get_mut(r.reply) {
+                        m.status = ReplyStatus::Failed;
+                    }
+                }
+                self.engine = EngineState::Error;
+                self.error(format!(
+                    "the engine crashed: {}; /experts or a restart loads the model again",
+                    sanitize(&message)
+                ));
+            }
             EngineEvent::Error {
                 generation,
                 message,

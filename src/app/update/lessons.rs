@@ -474,7 +474,9 @@ impl App {
             | EngineEvent::Tail { generation, .. }
             | EngineEvent::Done { generation, .. }
             | EngineEvent::Error { generation, .. } => *generation,
-            EngineEvent::Loaded(_) | EngineEvent::LoadFailed(_) => return false,
+            EngineEvent::Loaded(_) | EngineEvent::LoadFailed(_) | EngineEvent::Crashed { .. } => {
+                return false
+            }
         };
         let Some(a) = self.lessons.active.as_mut() else {
             return false;
