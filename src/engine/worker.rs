@@ -20,6 +20,19 @@ use crate::text::sanitize;
 
 pub(super) const N_BATCH: u32 = 512;
 
+/// The most logits one decode may ask llama.cpp for: 16M floats, 64 MiB.
+pub(super) const MAX_LOGIT_FLOATS: usize = 16 << 20;
+
+/// Tokens per batch (and micro-batch) for a vocabulary of `n_vocab` tokens. Capture asks
+/// for every prompt token's output (llama.cpp routes only those through the last layer),
+/// and llama.cpp sizes its logits for a whole batch twice over: the output buffer
+/// (n_vocab x outputs) and the compute graph it reserves for a full micro-batch. At 512
+/// tokens a 151k vocabulary would take 311 MB each; this keeps each within 64 MiB.
+pub(super) fn prompt_batch(n_vocab: u32) -> u32 {
+    let fit = MAX_LOGIT_FLOATS / (n_vocab.max(1) as usize);
+    fit.clamp(1, N_BATCH as usize) as u32
+}
+
 /// Everything a running engine needs besides the model and context.
 pub(super) struct Worker {
     pub rx: Receiver<EngineCommand>,
@@ -133,10 +146,11 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
         n => n.min(model.n_ctx_train().max(64)),
     }
     .max(64);
+    let n_batch = prompt_batch(info.n_vocab);
     let mut cparams = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
-        .with_n_batch(N_BATCH)
-        .with_n_ubatch(N_BATCH)
+        .with_n_batch(n_batch)
+        .with_n_ubatch(n_batch)
         .with_n_threads(opts.threads.max(1))
         .with_n_threads_batch(opts.threads.max(1));
     // The callback is always installed: with capture off and no knockout it declines every
@@ -239,4 +253,25 @@ fn handle(
         EngineCommand::Shutdown => return Some(Exit::Shutdown),
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prompt_batch_keeps_the_logits_within_64_mib() {
+        for (n_vocab, want) in [(49_152, 341), (151_936, 110), (256_000, 65)] {
+            let b = prompt_batch(n_vocab);
+            assert_eq!(b, want, "vocabulary {n_vocab}");
+            let bytes = u64::from(n_vocab) * u64::from(b) * 4;
+            assert!(bytes <= 64 << 20, "{n_vocab}: {bytes} bytes");
+            // One token more would not fit.
+            assert!(u64::from(n_vocab) * u64::from(b + 1) * 4 > 64 << 20);
+        }
+        // Small vocabularies keep the full batch; absurd ones still decode one at a time.
+        assert_eq!(prompt_batch(690), N_BATCH);
+        assert_eq!(prompt_batch(0), N_BATCH);
+        assert_eq!(prompt_batch(u32::MAX), 1);
+    }
 }
