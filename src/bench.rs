@@ -11,13 +11,15 @@
 mod engine_speed;
 mod latency;
 mod peer;
+mod reply;
+mod report;
 mod ui;
 
-use std::fmt;
 use std::path::PathBuf;
 
 pub use engine_speed::Speed;
 pub use peer::{cached_llama_bench, ensure_llama_bench, PeerSpeed};
+pub use reply::{peak_rss_mb, record_memory, reply_frames, RecordMemory, ReplyFrames};
 pub use ui::{synthetic_app, RenderTimes};
 
 /// What to measure.
@@ -73,6 +75,10 @@ pub struct BenchReport {
     /// Bytes of one token's routing record at 48 layers x 128 experts, k = 8.
     pub routing_bytes_per_token: usize,
     pub render: RenderTimes,
+    /// One token arriving at the end of a 200- and a 4,000-token reply.
+    pub reply: ReplyFrames,
+    /// Peak memory around a 32k-token conversation's routing records (48 x 128).
+    pub records: RecordMemory,
     /// Key press to the end of the next drawn frame while a reply streams: median, 95th
     /// percentile and the number of presses timed.
     pub key_to_frame_ms: f64,
@@ -107,118 +113,6 @@ impl BenchReport {
     pub fn prompt_off_vs_peer(&self) -> Option<f64> {
         ratio(self.capture_off.prompt_tps, self.peer.as_ref()?.pp_tps)
     }
-
-    /// The human-readable table printed before the last line.
-    pub fn table(&self) -> String {
-        let mut s = String::new();
-        let depth = self
-            .capture_off
-            .prompt_tokens
-            .max(self.capture_on.prompt_tokens);
-        let row = |s: &mut String, name: &str, pp: f64, tg: f64, deep: f64| {
-            s.push_str(&format!("{name:<22} {pp:>10.1} {tg:>10.1} {deep:>14.1}\n"));
-        };
-        s.push_str(&format!(
-            "{:<22} {:>10} {:>10} {:>14}\n",
-            "tokens/s (best of runs)",
-            format!("pp{depth}"),
-            format!("tg{}", self.capture_on.gen_tokens),
-            format!("tg after pp{depth}")
-        ));
-        for (name, sp) in [
-            ("engine, capture off", &self.capture_off),
-            ("engine, capture on", &self.capture_on),
-        ] {
-            row(
-                &mut s,
-                name,
-                sp.prompt_tps,
-                sp.decode_tps,
-                sp.decode_deep_tps,
-            );
-        }
-        match &self.peer {
-            Some(p) => row(&mut s, "llama-bench", p.pp_tps, p.tg_tps, p.tg_deep_tps),
-            None => s.push_str("llama-bench            skipped\n"),
-        }
-        let on = &self.capture_on;
-        s.push_str(&format!(
-            "per generated token, capture on: {:.3} ms = llama.cpp decode {:.3} + sampling {:.3} + engine {:.3}\n",
-            on.ms_per_token,
-            on.llama_ms_per_token,
-            on.sample_ms_per_token,
-            on.engine_ms_per_token()
-        ));
-        s.push_str(&format!(
-            "routing record, 48 layers x 128 experts, k 8: {} bytes per token\n",
-            self.routing_bytes_per_token
-        ));
-        s.push_str(&format!(
-            "render at 160x48 (median of {} frames): routing heatmap {:.2} ms, whole frame {:.2} ms, expert-load view {:.2} ms\n",
-            self.render.frames, self.render.heatmap_ms, self.render.frame_ms, self.render.load_ms
-        ));
-        s.push_str(&format!(
-            "key press to next frame while streaming: median {:.1} ms, p95 {:.1} ms ({} presses)\n",
-            self.key_to_frame_ms, self.key_to_frame_p95_ms, self.keys_timed
-        ));
-        s
-    }
-}
-
-struct Opt(Option<f64>, usize);
-
-impl fmt::Display for Opt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(v) if v.is_finite() => write!(f, "{v:.*}", self.1),
-            _ => f.write_str("na"),
-        }
-    }
-}
-
-impl fmt::Display for BenchReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let peer = self.peer.as_ref();
-        write!(
-            f,
-            "capture_on_vs_off={} capture_on_vs_llama_bench={} capture_off_vs_llama_bench={} \
-             capture_on_vs_llama_bench_deep={} \
-             prompt_on_vs_off={} prompt_off_vs_llama_bench={} \
-             decode_off_tps={:.1} decode_on_tps={:.1} llama_bench_tg_tps={} \
-             decode_on_deep_tps={:.1} llama_bench_tg_deep_tps={} depth={} \
-             prompt_off_tps={:.1} prompt_on_tps={:.1} llama_bench_pp_tps={} \
-             token_ms={:.3} token_llama_ms={:.3} token_sample_ms={:.3} token_engine_ms={:.3} \
-             heatmap_ms={:.3} frame_ms={:.3} load_view_ms={:.3} routing_bytes_per_token={} \
-             key_to_frame_ms={:.1} key_to_frame_p95_ms={:.1}",
-            Opt(self.decode_on_vs_off(), 3),
-            Opt(self.decode_on_vs_peer(), 3),
-            Opt(self.decode_off_vs_peer(), 3),
-            Opt(self.decode_deep_on_vs_peer(), 3),
-            Opt(self.prompt_on_vs_off(), 3),
-            Opt(self.prompt_off_vs_peer(), 3),
-            self.capture_off.decode_tps,
-            self.capture_on.decode_tps,
-            Opt(peer.map(|p| p.tg_tps), 1),
-            self.capture_on.decode_deep_tps,
-            Opt(peer.map(|p| p.tg_deep_tps), 1),
-            self.capture_off
-                .prompt_tokens
-                .max(self.capture_on.prompt_tokens),
-            self.capture_off.prompt_tps,
-            self.capture_on.prompt_tps,
-            Opt(peer.map(|p| p.pp_tps), 1),
-            self.capture_on.ms_per_token,
-            self.capture_on.llama_ms_per_token,
-            self.capture_on.sample_ms_per_token,
-            self.capture_on.engine_ms_per_token(),
-            self.render.heatmap_ms,
-            self.render.frame_ms,
-            self.render.load_ms,
-            self.routing_bytes_per_token,
-            self.key_to_frame_ms,
-            self.key_to_frame_p95_ms,
-        )
-    }
 }
 
 /// Run every measurement; progress goes to `progress`, one line at a time.
@@ -226,6 +120,9 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
     if !opts.model.is_file() {
         return Err(format!("no model file at {}", opts.model.display()));
     }
+    // First, while the process is small: the peak memory the records add.
+    progress("ui: routing records of a 32k-token conversation (48 x 128), peak memory");
+    let records = reply::record_memory();
     let peer_bin = if opts.no_peer {
         None
     } else {
@@ -264,6 +161,8 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
     progress("ui: routing records and render times (synthetic 48 x 128 model)");
     let routing_bytes_per_token = ui::routing_bytes_per_token();
     let render = ui::render_times(opts.frames);
+    progress("ui: one more token at the end of a 200- and a 4,000-token reply");
+    let reply = reply::reply_frames(opts.frames);
 
     progress("ui: key presses while a reply streams");
     let lat = latency::measure(opts)?;
@@ -273,6 +172,8 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
         peer,
         routing_bytes_per_token,
         render,
+        reply,
+        records,
         key_to_frame_ms: lat.median_ms,
         key_to_frame_p95_ms: lat.p95_ms,
         keys_timed: lat.count,
@@ -349,6 +250,18 @@ mod tests {
                 load_ms: 1.5,
                 frames: 10,
             },
+            reply: ReplyFrames {
+                at_200_ms: 0.2,
+                at_4000_ms: 0.25,
+                full_4000_ms: 3.0,
+                view_200_ms: 0.7,
+                view_4000_ms: 1.1,
+            },
+            records: RecordMemory {
+                tokens: 32_768,
+                before_mb: 20.0,
+                peak_mb: 300.4,
+            },
             key_to_frame_ms: 17.0,
             key_to_frame_p95_ms: 33.0,
             keys_timed: 20,
@@ -359,7 +272,14 @@ mod tests {
         assert!(line.contains(
             "token_ms=20.000 token_llama_ms=18.000 token_sample_ms=0.500 token_engine_ms=1.500"
         ));
+        assert!(line.contains("reply_frame_ratio=1.25 reply_frame_full_4000_ms=3.000"));
+        assert!(
+            line.ends_with("rss_before_records_mb=20 rss_peak_records_mb=300 record_tokens=32768")
+        );
         assert!(!line.contains('\n'));
+        let table = r.table();
+        assert!(table.contains("at 4,000 tokens 0.250 ms (1.25x"), "{table}");
+        assert!(table.contains("32768 tokens (48 x 128): 300 MB"), "{table}");
     }
 
     #[test]

@@ -34,6 +34,15 @@ const KEYS: &[&str] = &[
     "routing_bytes_per_token",
     "key_to_frame_ms",
     "key_to_frame_p95_ms",
+    "reply_frame_200_ms",
+    "reply_frame_4000_ms",
+    "reply_frame_ratio",
+    "reply_frame_full_4000_ms",
+    "view_reply_200_ms",
+    "view_reply_4000_ms",
+    "rss_before_records_mb",
+    "rss_peak_records_mb",
+    "record_tokens",
 ];
 
 fn bench(extra: &[&str]) -> BTreeMap<String, String> {

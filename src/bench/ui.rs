@@ -136,6 +136,22 @@ fn type_and_send(app: &mut App, text: &str) -> u64 {
 /// An app showing a 48 x 128 model after `turns` exchanges of `prompt_tokens` prompt and
 /// `reply_tokens` generated tokens, every token with a full routing record.
 pub fn synthetic_app(turns: u32, prompt_tokens: u32, reply_tokens: u32) -> App {
+    synthetic_app_with(turns, prompt_tokens, reply_tokens, |i| {
+        if i % 12 == 11 {
+            "\n".into()
+        } else {
+            format!(" reply{i}")
+        }
+    })
+}
+
+/// [`synthetic_app`] with reply token `i` written by `reply_text(i)`.
+pub fn synthetic_app_with(
+    turns: u32,
+    prompt_tokens: u32,
+    reply_tokens: u32,
+    reply_text: fn(usize) -> String,
+) -> App {
     let mut app = App::new(AppConfig {
         model_path: "/models/synthetic-48x128.gguf".into(),
         params: SamplingParams::default(),
@@ -155,11 +171,7 @@ pub fn synthetic_app(turns: u32, prompt_tokens: u32, reply_tokens: u32) -> App {
         pos += prompt_tokens;
         app.on_engine_event(EngineEvent::Prompt { generation, tokens });
         for i in 0..reply_tokens {
-            let text = if i % 12 == 11 {
-                "\n".into()
-            } else {
-                format!(" reply{i}")
-            };
+            let text = reply_text(i as usize);
             app.on_engine_event(EngineEvent::Token {
                 generation,
                 token: Box::new(token(Phase::Generated, pos, text, Some(step(i)))),
@@ -189,7 +201,7 @@ fn median_ms(mut v: Vec<f64>) -> f64 {
 }
 
 /// Move the selection one token back or forward, so consecutive frames differ.
-fn wiggle(app: &mut App, i: u32) {
+pub(super) fn wiggle(app: &mut App, i: u32) {
     let code = if i.is_multiple_of(2) {
         KeyCode::Left
     } else {
