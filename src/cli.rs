@@ -78,7 +78,7 @@ pub enum Command {
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
-    /// Model files: make a tiny test model, inspect a GGUF
+    /// Model files: make a tiny test model, check or inspect a GGUF
     #[command(subcommand)]
     Model(ModelCommand),
     /// Guided lessons; with no subcommand, opens the app at the lesson list
@@ -206,6 +206,14 @@ pub enum ModelCommand {
         /// Seed of the random weights
         #[arg(long, default_value_t = 1)]
         weights_seed: u64,
+    },
+    /// Try a GGUF file as the app would: check its metadata, load it through llama.cpp,
+    /// make a context and decode a short prompt. Prints "ok: ..." and exits 0, or says why
+    /// not and exits 2. The app runs this itself, in a child process, the first time it
+    /// meets a file, so a file llama.cpp would abort on cannot take the app down
+    Check {
+        /// The GGUF file
+        path: PathBuf,
     },
     /// Show a GGUF file's architecture, experts and tensor types
     Info {

@@ -8,10 +8,15 @@ pub mod api;
 // does not offer. Every block carries a SAFETY comment.
 #[allow(unsafe_code)]
 mod capture;
+mod check_cache;
+mod fault;
 #[allow(unsafe_code)]
 mod ffi;
 pub(crate) mod model;
+mod preflight;
+pub mod probe;
 mod routing_build;
+mod session;
 pub mod threads;
 mod utf8;
 mod worker;
@@ -44,6 +49,44 @@ pub(crate) fn backend() -> Result<&'static LlamaBackend, String> {
         .map_err(|e| e.clone())
 }
 
+/// The engine thread: load and serve; after a failed load or a crash, wait for a reload.
+fn run_thread(mut worker: worker::Worker, mut opts: LoadOptions) {
+    let b = match backend() {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = worker.events.send(EngineEvent::LoadFailed(e));
+            return;
+        }
+    };
+    loop {
+        // Commands are caught one by one inside `serve`; this catches a panic while
+        // loading (no request is running then).
+        let exit = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            worker::serve(b, &opts, &mut worker)
+        }));
+        let exit = exit.unwrap_or_else(|payload| {
+            let message = worker::panic_text(payload.as_ref());
+            tracing::error!("the engine panicked while loading: {message}");
+            let _ = worker.events.send(EngineEvent::Crashed {
+                generation: None,
+                message,
+            });
+            worker::Exit::Down
+        });
+        // A reload (another experts-per-token count) loads the model again on this same
+        // thread, so llama.cpp keeps one owner.
+        let next = match exit {
+            worker::Exit::Shutdown => None,
+            worker::Exit::Reload(k) => Some(k),
+            worker::Exit::Down => worker::wait_for_reload(&mut worker),
+        };
+        match next {
+            Some(k) => opts.experts_used = k,
+            None => return,
+        }
+    }
+}
+
 /// A running engine thread.
 pub struct EngineHandle {
     tx: Sender<EngineCommand>,
@@ -67,29 +110,7 @@ impl EngineHandle {
         };
         let thread = std::thread::Builder::new()
             .name("llama-engine".into())
-            .spawn(move || {
-                let mut worker = worker;
-                let mut opts = opts;
-                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let b = match backend() {
-                        Ok(b) => b,
-                        Err(e) => {
-                            let _ = worker.events.send(EngineEvent::LoadFailed(e));
-                            return;
-                        }
-                    };
-                    // A reload (another experts-per-token count) loads the model again on
-                    // this same thread, so llama.cpp keeps one owner.
-                    while let worker::Exit::Reload(k) = worker::serve(b, &opts, &mut worker) {
-                        opts.experts_used = k;
-                    }
-                }));
-                if run.is_err() {
-                    let _ = events.send(EngineEvent::LoadFailed(
-                        "the engine thread stopped unexpectedly (see the log file)".into(),
-                    ));
-                }
-            })?;
+            .spawn(move || run_thread(worker, opts))?;
         Ok(EngineHandle {
             tx,
             cancel,

@@ -88,7 +88,7 @@ pub(crate) fn load(
     o.experts_used = experts_used;
     o.threads = threads;
     o.capture = false;
-    crate::engine::model::load(backend, &o).map(|(m, _)| m)
+    crate::engine::model::load(backend, &o, &|| false).map(|(m, _)| m)
 }
 
 pub(crate) fn side<'a>(

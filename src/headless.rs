@@ -62,6 +62,12 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<StopReason, RunError
     match rx.blocking_recv() {
         Some(EngineEvent::Loaded(_)) => {}
         Some(EngineEvent::LoadFailed(e)) => return Err(RunError::new(2, e)),
+        Some(EngineEvent::Crashed { message, .. }) => {
+            return Err(RunError::new(
+                2,
+                format!("the engine crashed while loading the model: {message}"),
+            ))
+        }
         _ => {
             return Err(RunError::new(
                 1,
@@ -104,6 +110,9 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<StopReason, RunError
             }
             Some(EngineEvent::Done { reason, .. }) => break reason,
             Some(EngineEvent::Error { message, .. }) => return Err(RunError::new(1, message)),
+            Some(EngineEvent::Crashed { message, .. }) => {
+                return Err(RunError::new(1, format!("the engine crashed: {message}")))
+            }
             Some(_) => {}
             None => return Err(RunError::new(1, "the engine stopped unexpectedly")),
         }

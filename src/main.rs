@@ -5,7 +5,7 @@ use clap::{CommandFactory, FromArgMatches};
 use moe_tutor::cli::{
     BenchArgs, Cli, Command, EvalCommand, LessonsArgs, LessonsCommand, ModelCommand,
 };
-use moe_tutor::engine::LoadOptions;
+use moe_tutor::engine::{LoadOptions, ModelCheck};
 use moe_tutor::headless::{self, RunOptions};
 use moe_tutor::model::{acquire, tiny};
 use moe_tutor::sampling::SamplingParams;
@@ -54,6 +54,46 @@ fn init_logging() -> Option<std::fs::File> {
         .try_init()
         .ok()?;
     Some(file)
+}
+
+/// `model check` is the child process of the app's model check: its log lines (llama.cpp's
+/// included) go to stderr, where the parent reads the last one if llama.cpp aborts.
+fn init_stderr_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MOE_TUTOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Every model this process loads is first tried in a child process (`model check`).
+fn use_child_model_check() {
+    match std::env::current_exe() {
+        Ok(exe) => moe_tutor::engine::set_default_model_check(ModelCheck::Child {
+            exe,
+            cache: Some(paths::model_checks_file()),
+        }),
+        Err(e) => tracing::warn!("no child model check (cannot find this program: {e})"),
+    }
+}
+
+/// `model check PATH`: exit 0 with "ok: ..." on stdout, or 2 with the reason.
+fn model_check(path: std::path::PathBuf, model_args: &moe_tutor::cli::ModelArgs) -> ExitCode {
+    let mut o = LoadOptions::new(path);
+    o.check = ModelCheck::InProcess;
+    o.capture = false;
+    if let Some(t) = model_args.threads {
+        o.threads = t.max(1);
+    }
+    match moe_tutor::engine::probe::probe(&o) {
+        Ok(summary) => {
+            println!("ok: {}", moe_tutor::text::sanitize(&summary));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e, 2),
+    }
 }
 
 fn fail(message: &str, code: u8) -> ExitCode {
@@ -164,7 +204,19 @@ fn main() -> ExitCode {
         }
     }
     config::apply_to_cli(&settings.config, &mut cli, &matches);
-    let log = init_logging();
+    let checking = matches!(
+        cli.command,
+        Some(Command::Model(ModelCommand::Check { .. }))
+    );
+    let log = if checking {
+        init_stderr_logging();
+        None
+    } else {
+        init_logging()
+    };
+    if !checking {
+        use_child_model_check();
+    }
     let model_args = cli.model.clone();
     let params = SamplingParams {
         temperature: cli.sampling.temperature,
@@ -244,6 +296,7 @@ fn main() -> ExitCode {
                 Err(e) => fail(&format!("{e:#}"), 1),
             }
         }
+        Some(Command::Model(ModelCommand::Check { path })) => model_check(path, &model_args),
         Some(Command::Model(ModelCommand::Info { path })) => {
             match moe_tutor::model::inspect::describe(&path) {
                 Ok(text) => {

@@ -17,3 +17,8 @@ pub fn data_dir() -> PathBuf {
 pub fn log_file() -> PathBuf {
     data_dir().join("logs").join("moe-tutor.log")
 }
+
+/// Verdicts of the child-process model check (`engine::ModelCheck::Child`).
+pub fn model_checks_file() -> PathBuf {
+    data_dir().join("model-checks.json")
+}

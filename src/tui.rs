@@ -78,7 +78,15 @@ fn withhold_quoted(message: &str) -> String {
 fn setup_terminal() -> anyhow::Result<Term> {
     enable_raw_mode().context("cannot switch the terminal to raw mode (is this a terminal?)")?;
     let previous = std::panic::take_hook();
+    // Only a panic on this (the UI) thread ends the app. The engine thread catches its own
+    // panics and reports them as an event the UI shows; any other thread's panic is logged.
+    let ui_thread = std::thread::current().id();
     std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() != ui_thread {
+            let name = std::thread::current().name().map(str::to_string);
+            tracing::error!("panic on thread {}: {info}", name.as_deref().unwrap_or("?"));
+            return;
+        }
         restore_terminal();
         tracing::error!("panic: {}", panic_for_log(info));
         // stderr goes to the log while the UI runs: say it on the terminal itself.

@@ -4,6 +4,7 @@
 //! the app at once, and a panic gives the terminal back.
 
 mod common;
+mod crafted;
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -111,7 +112,9 @@ impl Term {
             }
             assert!(
                 Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{s}"
+                "timed out waiting for {what}; screen:\n{s}\nraw bytes: {}, exited: {:?}",
+                self.raw.len(),
+                self.child.try_wait()
             );
         }
     }
@@ -428,4 +431,84 @@ fn a_panic_gives_the_terminal_back() {
     let s = t.screen();
     assert!(s.contains("internal error"), "{s}");
     let _ = std::io::stdout().flush();
+}
+
+#[test]
+fn a_model_llama_cpp_aborts_on_is_a_message_and_the_app_stays() {
+    // Passes the pre-parser; llama.cpp aborts on it. The child-process check takes the
+    // abort, the app shows why and keeps running.
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("aborts.gguf");
+    crafted::passes_checks_but_aborts().write(&model).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let args = model_args(&model, "8");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut t = Term::start(&args, data.path(), &[], true);
+    let s = t.wait_for("the load failure", |s| s.contains("llama.cpp aborted"));
+    assert!(s.contains("could not load the model"), "{s}");
+    // Still alive and answering keys.
+    t.send("still here");
+    t.wait_for("typed text", |s| s.contains("still here"));
+    assert!(t.child.try_wait().unwrap().is_none(), "the app ended");
+    t.send("\x11");
+    let (status, _) = t.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    t.assert_terminal_restored();
+}
+
+#[test]
+fn a_model_the_pre_parser_refuses_is_a_message_and_the_app_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = crafted::cases()
+        .into_iter()
+        .find(|c| c.rule == "experts.groups_lt_count")
+        .unwrap();
+    let model = case.write(dir.path());
+    let data = tempfile::tempdir().unwrap();
+    let args = model_args(&model, "8");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut t = Term::start(&args, data.path(), &[], true);
+    // The line is cut at the screen's width: the file and the key's start show.
+    let s = t.wait_for("the refusal", |s| {
+        s.contains("could not load the model")
+            && s.contains("8-groups-of-8.gguf: metadata 'deepseek.expert")
+    });
+    assert!(s.contains("error"), "{s}");
+    t.send("still here");
+    t.wait_for("typed text", |s| s.contains("still here"));
+    t.send("\x11");
+    let (status, _) = t.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    t.assert_terminal_restored();
+}
+
+#[test]
+fn an_engine_panic_is_shown_and_the_model_loads_again() {
+    let model = common::tiny_moe();
+    let data = tempfile::tempdir().unwrap();
+    let args = model_args(&model, "8");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut t = Term::start(
+        &args,
+        data.path(),
+        &[("MOE_TUTOR_FAULT", "engine_panic_on_generate")],
+        true,
+    );
+    t.wait_for("the model to load", |s| s.contains("ready"));
+    t.send("hello\r");
+    t.wait_for("the crash report", |s| s.contains("the engine crashed"));
+    assert!(t.child.try_wait().unwrap().is_none(), "the app ended");
+    let screen = t.parser.screen();
+    assert!(screen.alternate_screen(), "the terminal was given back");
+    // /experts reloads the model; the next question is answered.
+    t.send("/experts 2\r");
+    t.wait_for("the reload", |s| {
+        s.contains("ready") && !s.contains("the engine crashed")
+    });
+    t.send("again\r");
+    t.wait_for("a reply", |s| s.contains("tokens written"));
+    t.send("\x11");
+    let (status, _) = t.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}");
+    t.assert_terminal_restored();
 }

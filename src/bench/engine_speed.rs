@@ -84,7 +84,9 @@ impl Engine {
         let handle = EngineHandle::spawn(load, tx).map_err(|e| format!("engine: {e}"))?;
         match rx.blocking_recv() {
             Some(EngineEvent::Loaded(_)) => {}
-            Some(EngineEvent::LoadFailed(e)) => return Err(e),
+            Some(EngineEvent::LoadFailed(e)) | Some(EngineEvent::Crashed { message: e, .. }) => {
+                return Err(e)
+            }
             _ => return Err("the engine stopped while loading".into()),
         }
         Ok(Engine {
@@ -127,6 +129,9 @@ impl Engine {
                     generation: g,
                     message,
                 }) if g == generation => return Err(message),
+                Some(EngineEvent::Crashed { message, .. }) => {
+                    return Err(format!("the engine crashed: {message}"))
+                }
                 Some(_) => {}
                 None => return Err("the engine thread stopped".into()),
             }

@@ -70,6 +70,7 @@ async fn run(opts: &BenchOptions) -> Result<Latency, String> {
     loop {
         match engine_rx.recv().await {
             Some(EngineEvent::LoadFailed(e)) => return Err(e),
+            Some(EngineEvent::Crashed { message, .. }) => return Err(message),
             Some(ev @ EngineEvent::Loaded(_)) => {
                 app.on_engine_event(ev);
                 break;
@@ -143,7 +144,7 @@ async fn run(opts: &BenchOptions) -> Result<Latency, String> {
             }
             ev = engine_rx.recv() => {
                 let Some(ev) = ev else { break Err("the engine stopped".into()) };
-                if let EngineEvent::Error { message, .. } = &ev {
+                if let EngineEvent::Error { message, .. } | EngineEvent::Crashed { message, .. } = &ev {
                     break Err(message.clone());
                 }
                 app.on_engine_event(ev);

@@ -19,6 +19,43 @@ pub struct LoadOptions {
     pub capture: bool,
     /// A llama.cpp LoRA adapter GGUF to load with the model (switched on at start).
     pub lora: Option<PathBuf>,
+    /// How a file is tried before this process loads it (see [`ModelCheck`]).
+    pub check: ModelCheck,
+}
+
+/// How a model file is tried before the engine loads it. Whatever the choice, the
+/// pre-parser (`model::gguf`) checks the file first; this is the defence in depth for
+/// what it does not know about.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum ModelCheck {
+    /// Load it straight away in this process (tests, and `model check` itself).
+    #[default]
+    InProcess,
+    /// A file not checked before is first loaded, given a context and a short prompt in a
+    /// short-lived child process (`EXE model check PATH`); if llama.cpp kills that child,
+    /// loading fails with a message instead of killing this process. Verdicts are kept
+    /// in `cache` (a JSON file), by path, size, modification time and a hash of the header.
+    Child {
+        exe: PathBuf,
+        cache: Option<PathBuf>,
+    },
+}
+
+impl ModelCheck {
+    /// The check [`LoadOptions::new`] starts with: whatever the program chose at start
+    /// ([`set_default_model_check`]), else [`ModelCheck::InProcess`].
+    pub fn process_default() -> ModelCheck {
+        DEFAULT_CHECK.get().cloned().unwrap_or_default()
+    }
+}
+
+static DEFAULT_CHECK: std::sync::OnceLock<ModelCheck> = std::sync::OnceLock::new();
+
+/// Choose the check every [`LoadOptions::new`] of this process starts with (the binary
+/// sets the child check once at start, so the TUI, `run`, `eval` and `bench` all get it).
+/// Only the first call counts.
+pub fn set_default_model_check(check: ModelCheck) {
+    let _ = DEFAULT_CHECK.set(check);
 }
 
 impl LoadOptions {
@@ -30,6 +67,7 @@ impl LoadOptions {
             experts_used: None,
             capture: true,
             lora: None,
+            check: ModelCheck::process_default(),
         }
     }
 }
@@ -120,6 +158,13 @@ pub enum EngineEvent {
     /// A `SetInterventions` request was refused; the message names the limit or the
     /// gating function. The interventions in force before it still apply.
     InterventionsRefused {
+        message: String,
+    },
+    /// The engine thread panicked while handling a command (of `generation`, when it was a
+    /// request; `None` while loading). The model and context were dropped: no model is
+    /// loaded until a `Reload` succeeds; requests meanwhile are answered with `Error`.
+    Crashed {
+        generation: Option<u64>,
         message: String,
     },
 }

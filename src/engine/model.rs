@@ -24,6 +24,8 @@ struct Header {
     n_expert_shared: u32,
     n_dense_lead: u32,
     display_temperature: Option<f32>,
+    /// Where the tensor data starts: the header is everything before.
+    data_offset: u64,
 }
 
 fn read_header(path: &Path) -> Result<Header, String> {
@@ -43,11 +45,18 @@ fn read_header(path: &Path) -> Result<Header, String> {
             .get_f32("moe_tutor.router_display_temperature")
             .filter(|t| t.is_finite() && *t > 0.0),
         arch: sanitize(&arch),
+        data_offset: file.data_offset(),
     })
 }
 
-/// Load the model for `opts`. Errors are one-line messages for the user.
-pub fn load(backend: &LlamaBackend, opts: &LoadOptions) -> Result<(LlamaModel, ModelInfo), String> {
+/// Load the model for `opts`. Errors are one-line messages for the user. The pre-parser
+/// reads the file first; then, when `opts.check` asks for it, a child process tries it
+/// ([`super::preflight`]); `stop` cuts that short (the engine is shutting down).
+pub fn load(
+    backend: &LlamaBackend,
+    opts: &LoadOptions,
+    stop: &dyn Fn() -> bool,
+) -> Result<(LlamaModel, ModelInfo), String> {
     let path = &opts.model;
     if !path.exists() {
         return Err(format!("model file not found: {}", path.display()));
@@ -59,6 +68,7 @@ pub fn load(backend: &LlamaBackend, opts: &LoadOptions) -> Result<(LlamaModel, M
         ));
     }
     let header = read_header(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    super::preflight::ensure_loadable(path, header.data_offset, opts, stop)?;
     let mut n_expert_used = header.n_expert_used;
     let mut params = pin!(LlamaModelParams::default());
     if let Some(k) = opts.experts_used {

@@ -6,26 +6,32 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
-use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::model::{AddBos, LlamaModel};
-use llama_cpp_2::token::LlamaToken;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::api::*;
 use super::capture::{CaptureState, CapturedContext, RouterPlan};
-use super::ffi::apply_chat_template;
-use super::routing_build::routing_for_token;
-use super::utf8::Utf8Stream;
-use crate::routing::Phase;
-use crate::sampling::{sample, SamplingParams, SplitMix64};
+use super::session::Session;
+use crate::sampling::SamplingParams;
 use crate::text::sanitize;
-use crate::transcript::*;
 
-const N_BATCH: u32 = 512;
+pub(super) const N_BATCH: u32 = 512;
+
+/// The most logits one decode may ask llama.cpp for: 16M floats, 64 MiB.
+pub(super) const MAX_LOGIT_FLOATS: usize = 16 << 20;
+
+/// Tokens per batch (and micro-batch) for a vocabulary of `n_vocab` tokens. Capture asks
+/// for every prompt token's output (llama.cpp routes only those through the last layer),
+/// and llama.cpp sizes its logits for a whole batch twice over: the output buffer
+/// (n_vocab x outputs) and the compute graph it reserves for a full micro-batch. At 512
+/// tokens a 151k vocabulary would take 311 MB each; this keeps each within 64 MiB.
+pub(super) fn prompt_batch(n_vocab: u32) -> u32 {
+    let fit = MAX_LOGIT_FLOATS / (n_vocab.max(1) as usize);
+    fit.clamp(1, N_BATCH as usize) as u32
+}
 
 /// Everything a running engine needs besides the model and context.
 pub(super) struct Worker {
@@ -41,17 +47,17 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    fn emit(&self, ev: EngineEvent) {
+    pub(super) fn emit(&self, ev: EngineEvent) {
         // The receiver is gone only when the caller is shutting down; nothing to do then.
         let _ = self.events.send(ev);
     }
 
-    fn cancelled(&self, generation: u64) -> bool {
+    pub(super) fn cancelled(&self, generation: u64) -> bool {
         self.cancel.load(Ordering::SeqCst) >= generation
     }
 
     /// Take commands that arrived while busy: sampling changes apply at once, the rest wait.
-    fn drain(&mut self, params: &mut SamplingParams) {
+    pub(super) fn drain(&mut self, params: &mut SamplingParams) {
         loop {
             match self.rx.try_recv() {
                 Ok(EngineCommand::SetSampling(p)) => *params = p.clamped(),
@@ -67,7 +73,7 @@ impl Worker {
         }
     }
 
-    fn next_command(&mut self) -> Option<EngineCommand> {
+    pub(super) fn next_command(&mut self) -> Option<EngineCommand> {
         if let Some(c) = self.pending.pop_front() {
             return Some(c);
         }
@@ -80,27 +86,56 @@ pub(super) enum Exit {
     Shutdown,
     /// Load again with these experts per token.
     Reload(Option<u32>),
+    /// Loading failed (`LoadFailed` was sent) or a command panicked (`Crashed` was sent):
+    /// the model and context are gone; wait for a reload.
+    Down,
+}
+
+fn load_failed(w: &Worker, message: String) -> Exit {
+    tracing::warn!("load failed: {message}");
+    w.emit(EngineEvent::LoadFailed(message));
+    Exit::Down
+}
+
+/// The text of a panic's payload.
+pub(super) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// With no model loaded (after a failed load or a crash): answer requests with an error
+/// until a reload (its experts-per-token choice is returned) or shutdown (`None`).
+pub(super) fn wait_for_reload(w: &mut Worker) -> Option<Option<u32>> {
+    while !w.shutdown {
+        match w.next_command()? {
+            EngineCommand::Reload { experts_used } => return Some(experts_used),
+            EngineCommand::Shutdown => return None,
+            EngineCommand::Generate { generation, .. } => w.emit(EngineEvent::Error {
+                generation,
+                message: "no model is loaded; /experts or a restart loads it again".into(),
+            }),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Load, then serve commands until shutdown or a reload.
 pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) -> Exit {
     w.interventions = None;
     w.lora = None;
-    let (model, mut info) = match super::model::load(backend, opts) {
+    let stop = || w.shutdown || w.cancel.load(Ordering::SeqCst) == u64::MAX;
+    let (model, mut info) = match super::model::load(backend, opts, &stop) {
         Ok(m) => m,
-        Err(e) => {
-            tracing::warn!("load failed: {e}");
-            w.emit(EngineEvent::LoadFailed(e));
-            return Exit::Shutdown;
-        }
+        Err(e) => return load_failed(w, e),
     };
     let mut adapter = match &opts.lora {
         Some(path) => match super::model::load_lora(&model, path) {
             Ok(a) => Some(a),
-            Err(e) => {
-                w.emit(EngineEvent::LoadFailed(e));
-                return Exit::Shutdown;
-            }
+            Err(e) => return load_failed(w, e),
         },
         None => None,
     };
@@ -109,10 +144,11 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
         n => n.min(model.n_ctx_train().max(64)),
     }
     .max(64);
+    let n_batch = prompt_batch(info.n_vocab);
     let cparams = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
-        .with_n_batch(N_BATCH)
-        .with_n_ubatch(N_BATCH)
+        .with_n_batch(n_batch)
+        .with_n_ubatch(n_batch)
         .with_n_threads(opts.threads.max(1))
         .with_n_threads_batch(opts.threads.max(1));
     // The capture callback is always installed: with capture off and no interventions it
@@ -127,18 +163,18 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
     let ctx = match CapturedContext::new(&model, backend, cparams, state) {
         Ok(c) => c,
         Err(e) => {
-            w.emit(EngineEvent::LoadFailed(format!(
-                "llama.cpp could not create a context of {n_ctx} tokens: {e}"
-            )));
-            return Exit::Shutdown;
+            return load_failed(
+                w,
+                format!("llama.cpp could not create a context of {n_ctx} tokens: {e}"),
+            )
         }
     };
     if let Some(a) = adapter.as_mut() {
         if let Err(e) = ctx.lora_adapter_set(a, 1.0) {
-            w.emit(EngineEvent::LoadFailed(format!(
-                "llama.cpp could not apply the LoRA adapter: {e}"
-            )));
-            return Exit::Shutdown;
+            return load_failed(
+                w,
+                format!("llama.cpp could not apply the LoRA adapter: {e}"),
+            );
         }
         info.lora_adapter = opts
             .lora
@@ -166,345 +202,77 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
     };
     while !w.shutdown {
         let Some(cmd) = w.next_command() else { break };
-        match cmd {
-            EngineCommand::Generate {
-                generation,
-                request,
-            } => {
-                let mut params = request.params.clamped();
-                session.generate(w, generation, &request, &mut params);
+        let generation = match &cmd {
+            EngineCommand::Generate { generation, .. } => Some(*generation),
+            _ => None,
+        };
+        // A panic while handling a command must not take the thread (and the UI's view of
+        // it) down: it becomes a `Crashed` event, and everything llama.cpp touched (the
+        // context, the model) is dropped on the way out, as it may be in any state.
+        let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handle(cmd, w, &mut session)
+        }));
+        match step {
+            Ok(Some(exit)) => return exit,
+            Ok(None) => {}
+            Err(payload) => {
+                let message = panic_text(payload.as_ref());
+                tracing::error!("the engine panicked (generation {generation:?}): {message}");
+                w.emit(EngineEvent::Crashed {
+                    generation,
+                    message,
+                });
+                return Exit::Down;
             }
-            // Settings sent while idle travel with the next request anyway.
-            EngineCommand::SetSampling(_) => {}
-            EngineCommand::SetInterventions(i) => session.set_interventions(w, i),
-            EngineCommand::SetLora(on) => session.set_lora(on),
-            EngineCommand::Reload { experts_used } => return Exit::Reload(experts_used),
-            EngineCommand::Reset => session.reset(),
-            EngineCommand::Cancel { .. } => {}
-            EngineCommand::Shutdown => break,
         }
     }
     Exit::Shutdown
 }
 
-struct Session<'m> {
-    model: &'m LlamaModel,
-    ctx: CapturedContext<'m>,
-    /// Tokens whose keys and values are in the KV cache, in order.
-    cached: Vec<LlamaToken>,
-    info: ModelInfo,
-    template: Option<String>,
-    batch: LlamaBatch<'static>,
-    adapter: Option<llama_cpp_2::model::LlamaLoraAdapter>,
-    lora_on: bool,
-    /// The KV cache was computed under another adapter setting: decode everything again
-    /// on the next request.
-    stale: bool,
-}
-
-enum Outcome {
-    Stop(StopReason),
-    Failed(String),
-}
-
-impl Session<'_> {
-    /// Apply interventions the model can honour; refuse the rest with a message.
-    fn set_interventions(&mut self, w: &Worker, i: crate::routing::Interventions) {
-        if let Err(message) = self.ctx.capture(|c| c.set_interventions(i)) {
-            w.emit(EngineEvent::InterventionsRefused { message });
-        }
-    }
-
-    fn reset(&mut self) {
-        self.ctx.clear_kv_cache();
-        self.cached.clear();
-    }
-
-    fn set_lora(&mut self, on: bool) {
-        let Some(adapter) = self.adapter.as_mut() else {
-            return;
-        };
-        if on == self.lora_on {
-            return;
-        }
-        let result = if on {
-            self.ctx
-                .lora_adapter_set(adapter, 1.0)
-                .map_err(|e| e.to_string())
-        } else {
-            self.ctx
-                .lora_adapter_remove(adapter)
-                .map_err(|e| e.to_string())
-        };
-        match result {
-            Ok(()) => {
-                self.lora_on = on;
-                self.stale = true;
-            }
-            Err(e) => tracing::warn!("switching the LoRA adapter failed: {e}"),
-        }
-    }
-
-    fn prompt_text(&self, req: &GenerateRequest) -> Result<String, String> {
-        if req.raw {
-            return Ok(req
-                .messages
-                .last()
-                .map(|m| m.content.clone())
-                .unwrap_or_default());
-        }
-        let template = self.template.as_deref().unwrap_or("chatml");
-        apply_chat_template(template, &req.messages, true)
-    }
-
-    fn piece(&self, token: LlamaToken) -> Vec<u8> {
-        match self.model.token_to_piece_bytes(token, 64, true, None) {
-            Ok(b) => b,
-            Err(llama_cpp_2::TokenToStringError::InsufficientBufferSpace(n)) => self
-                .model
-                .token_to_piece_bytes(token, n.unsigned_abs() as usize + 1, true, None)
-                .unwrap_or_default(),
-            Err(_) => Vec::new(),
-        }
-    }
-
-    fn generate(
-        &mut self,
-        w: &mut Worker,
-        generation: u64,
-        req: &GenerateRequest,
-        params: &mut SamplingParams,
-    ) {
-        let mut stats = GenStats::default();
-        let outcome = self.run(w, generation, req, params, &mut stats);
-        stats.context_used = self.cached.len() as u32;
-        match outcome {
-            Outcome::Stop(reason) => w.emit(EngineEvent::Done {
-                generation,
-                reason,
-                stats,
-            }),
-            Outcome::Failed(message) => {
-                tracing::warn!("generation {generation} failed: {message}");
-                w.emit(EngineEvent::Error {
-                    generation,
-                    message,
-                })
-            }
-        }
-    }
-
-    /// Decode `tokens` (starting at the end of the cache) in batches; returns the routing
-    /// of each token when capture is on. `Err(None)` = cancelled.
-    fn prefill(
-        &mut self,
-        w: &mut Worker,
-        generation: u64,
-        tokens: &[LlamaToken],
-    ) -> Result<Vec<TokenEvent>, Option<String>> {
-        let capturing = self.ctx.capture(|c| c.enabled);
-        let total = tokens.len() as u32;
-        let mut out = Vec::with_capacity(tokens.len());
-        let mut utf8 = Utf8Stream::new();
-        let mut done = 0u32;
-        // llama.cpp lowers n_batch to n_ctx for small contexts; never exceed what it took.
-        let n_batch = (self.ctx.n_batch() as usize).clamp(1, N_BATCH as usize);
-        for (ci, chunk) in tokens.chunks(n_batch).enumerate() {
-            if self.cancelled_or_shutdown(w, generation) {
-                return Err(None);
-            }
-            self.batch.clear();
-            let start = self.cached.len();
-            let last_chunk = (ci + 1) * n_batch >= tokens.len();
-            for (j, &t) in chunk.iter().enumerate() {
-                // Capture needs every token's output: llama.cpp skips the last layer for
-                // tokens whose logits are not requested.
-                let logits = capturing || (last_chunk && j + 1 == chunk.len());
-                self.batch
-                    .add(t, (start + j) as i32, &[0], logits)
-                    .map_err(|e| Some(format!("batch: {e}")))?;
-            }
-            self.ctx
-                .decode(&mut self.batch)
-                .map_err(|e| Some(format!("llama.cpp failed to decode the prompt: {e}")))?;
-            self.cached.extend_from_slice(chunk);
-            for (j, &t) in chunk.iter().enumerate() {
-                let routing = if capturing {
-                    let info = &self.info;
-                    self.ctx
-                        .capture(|c| routing_for_token(c, j, chunk.len(), info))
-                } else {
-                    None
-                };
-                out.push(TokenEvent {
-                    phase: Phase::Prompt,
-                    pos: (start + j) as u32,
-                    token_id: t.0 as u32,
-                    text: sanitize(&utf8.push(&self.piece(t))),
-                    routing,
-                    step: None,
-                });
-            }
-            done += chunk.len() as u32;
-            w.emit(EngineEvent::PrefillProgress {
-                generation,
-                done,
-                total,
-            });
-        }
-        if let Some(last) = out.last_mut() {
-            last.text.push_str(&utf8.finish());
-        }
-        Ok(out)
-    }
-
-    fn cancelled_or_shutdown(&self, w: &Worker, generation: u64) -> bool {
-        w.shutdown || w.cancelled(generation)
-    }
-
-    fn run(
-        &mut self,
-        w: &mut Worker,
-        generation: u64,
-        req: &GenerateRequest,
-        params: &mut SamplingParams,
-        stats: &mut GenStats,
-    ) -> Outcome {
-        if std::mem::take(&mut self.stale) {
-            self.reset();
-        }
-        let text = match self.prompt_text(req) {
-            Ok(t) => t,
-            Err(e) => return Outcome::Failed(e),
-        };
-        let tokens = match self.model.str_to_token(&text, AddBos::Always) {
-            Ok(t) => t,
-            Err(e) => return Outcome::Failed(format!("could not tokenize the prompt: {e}")),
-        };
-        let n_ctx = self.ctx.n_ctx() as usize;
-        if tokens.is_empty() {
-            return Outcome::Failed("the prompt is empty".into());
-        }
-        if tokens.len() >= n_ctx {
-            return Outcome::Failed(format!(
-                "context full: the conversation needs {} tokens but the context holds {n_ctx}; start a new conversation (/clear)",
-                tokens.len()
-            ));
-        }
-        // Reuse the KV cache for the longest common prefix; at least one token must be
-        // decoded so there are logits to sample from.
-        let mut prefix = self
-            .cached
-            .iter()
-            .zip(&tokens)
-            .take_while(|(a, b)| a == b)
-            .count();
-        prefix = prefix.min(tokens.len() - 1);
-        if prefix < self.cached.len() {
-            if self
-                .ctx
-                .clear_kv_cache_seq(Some(0), Some(prefix as u32), None)
-                .is_err()
-            {
-                self.reset();
-                prefix = 0;
-            }
-            self.cached.truncate(prefix);
-        }
-        stats.prompt_tokens = tokens.len() as u32;
-        stats.cached_tokens = prefix as u32;
-
-        let t0 = Instant::now();
-        let prompt_events = match self.prefill(w, generation, &tokens[prefix..]) {
-            Ok(ev) => ev,
-            Err(None) => return Outcome::Stop(StopReason::Cancelled),
-            Err(Some(e)) => {
-                self.reset();
-                return Outcome::Failed(e);
-            }
-        };
-        stats.prompt_ms = t0.elapsed().as_secs_f64() * 1000.0;
-        w.emit(EngineEvent::Prompt {
+/// Handle one command; `Some` ends [`serve`].
+fn handle(
+    cmd: EngineCommand,
+    w: &mut Worker,
+    session: &mut Session,
+) -> Option<Exit> {
+    match cmd {
+        EngineCommand::Generate {
             generation,
-            tokens: prompt_events,
-        });
-
-        let capturing = self.ctx.capture(|c| c.enabled);
-        let mut rng = SplitMix64::new(params.seed);
-        let mut utf8 = Utf8Stream::new();
-        let mut logits_index = self.batch.n_tokens() - 1;
-        let t1 = Instant::now();
-        let result = loop {
-            w.drain(params);
-            if let Some(i) = w.interventions.take() {
-                self.set_interventions(w, i);
-            }
-            if let Some(on) = w.lora.take() {
-                self.set_lora(on);
-            }
-            if self.cancelled_or_shutdown(w, generation) {
-                break StopReason::Cancelled;
-            }
-            if stats.generated_tokens >= req.max_tokens {
-                break StopReason::MaxTokens;
-            }
-            if self.cached.len() >= n_ctx {
-                break StopReason::ContextFull;
-            }
-            let t_sample = Instant::now();
-            let mut step = sample(self.ctx.get_logits_ith(logits_index), *params, &mut rng);
-            stats.sample_ms += t_sample.elapsed().as_secs_f64() * 1000.0;
-            let token = LlamaToken(step.chosen as i32);
-            if self.model.is_eog_token(token) {
-                break StopReason::EndOfText;
-            }
-            for c in &mut step.candidates {
-                c.text = sanitize(&String::from_utf8_lossy(
-                    &self.piece(LlamaToken(c.token_id as i32)),
-                ));
-            }
-            self.batch.clear();
-            let pos = self.cached.len();
-            if let Err(e) = self.batch.add(token, pos as i32, &[0], true) {
-                return Outcome::Failed(format!("batch: {e}"));
-            }
-            let t_decode = Instant::now();
-            if let Err(e) = self.ctx.decode(&mut self.batch) {
-                self.reset();
-                return Outcome::Failed(format!("llama.cpp failed to decode: {e}"));
-            }
-            stats.llama_ms += t_decode.elapsed().as_secs_f64() * 1000.0;
-            self.cached.push(token);
-            logits_index = 0;
-            stats.generated_tokens += 1;
-            let routing = if capturing {
-                let info = &self.info;
-                self.ctx.capture(|c| routing_for_token(c, 0, 1, info))
-            } else {
-                None
-            };
-            let text = sanitize(&utf8.push(&self.piece(token)));
-            w.emit(EngineEvent::Token {
-                generation,
-                token: Box::new(TokenEvent {
-                    phase: Phase::Generated,
-                    pos: pos as u32,
-                    token_id: token.0 as u32,
-                    text,
-                    routing,
-                    step: Some(step),
-                }),
-            });
-        };
-        stats.generate_ms = t1.elapsed().as_secs_f64() * 1000.0;
-        // A reply that stopped inside a multi-byte character: show the cut, don't drop it.
-        let tail = utf8.finish();
-        if !tail.is_empty() {
-            w.emit(EngineEvent::Tail {
-                generation,
-                text: sanitize(&tail),
-            });
+            request,
+        } => {
+            super::fault::maybe_panic_on_generate();
+            let mut params = request.params.clamped();
+            session.generate(w, generation, &request, &mut params);
         }
-        Outcome::Stop(result)
+        // Settings sent while idle travel with the next request anyway.
+        EngineCommand::SetSampling(_) => {}
+        EngineCommand::SetInterventions(i) => session.set_interventions(w, i),
+        EngineCommand::SetLora(on) => session.set_lora(on),
+        EngineCommand::Reload { experts_used } => return Some(Exit::Reload(experts_used)),
+        EngineCommand::Reset => session.reset(),
+        EngineCommand::Cancel { .. } => {}
+        EngineCommand::Shutdown => return Some(Exit::Shutdown),
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prompt_batch_keeps_the_logits_within_64_mib() {
+        for (n_vocab, want) in [(49_152, 341), (151_936, 110), (256_000, 65)] {
+            let b = prompt_batch(n_vocab);
+            assert_eq!(b, want, "vocabulary {n_vocab}");
+            let bytes = u64::from(n_vocab) * u64::from(b) * 4;
+            assert!(bytes <= 64 << 20, "{n_vocab}: {bytes} bytes");
+            // One token more would not fit.
+            assert!(u64::from(n_vocab) * u64::from(b + 1) * 4 > 64 << 20);
+        }
+        // Small vocabularies keep the full batch; absurd ones still decode one at a time.
+        assert_eq!(prompt_batch(690), N_BATCH);
+        assert_eq!(prompt_batch(0), N_BATCH);
+        assert_eq!(prompt_batch(u32::MAX), 1);
     }
 }

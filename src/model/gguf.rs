@@ -14,7 +14,7 @@ mod types;
 mod value;
 mod writer;
 
-pub use checks::MAX_EXPERTS;
+pub use checks::{rules, Rule, MAX_EXPERTS, MAX_LAYERS, RULES};
 pub use dequant::q8_0_from_f32;
 pub use error::GgufError;
 pub use reader::{GgufFile, TensorInfo};

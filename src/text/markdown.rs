@@ -7,6 +7,7 @@
 //! rather than on every frame.
 
 mod highlight;
+mod streaming;
 
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 use ratatui::style::{Color, Modifier, Style};
@@ -14,6 +15,7 @@ use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
 pub use highlight::CodeHighlighter;
+pub use streaming::StreamingMarkdown;
 
 /// One logical line and the column its wrapped continuation lines start at.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -52,8 +54,13 @@ impl MarkdownRenderer {
     }
 
     pub fn render(&mut self, src: &str) -> Vec<StyledLine> {
-        let opts =
-            Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+        self.render_part(src, false, false).lines
+    }
+
+    /// Render `src` as the continuation of a document: `prior` when lines came before it,
+    /// `need_blank` when the block before it asked for a blank line after itself. Also
+    /// returns where each top-level block of `src` starts ([`BlockStart`]).
+    pub(crate) fn render_part(&mut self, src: &str, prior: bool, need_blank: bool) -> Part {
         let mut b = Builder {
             code: &mut self.code,
             out: Vec::new(),
@@ -64,15 +71,54 @@ impl MarkdownRenderer {
             code_block: None,
             heading: None,
             link: None,
-            need_blank: false,
+            need_blank,
+            prior,
             cell: 0,
         };
-        for ev in Parser::new_ext(src, opts) {
+        let mut blocks = Vec::new();
+        let mut depth = 0usize;
+        for (ev, range) in Parser::new_ext(src, OPTIONS).into_offset_iter() {
+            if depth == 0 && matches!(ev, Event::Start(_) | Event::Rule) {
+                blocks.push(BlockStart {
+                    offset: range.start,
+                    lines: b.out.len(),
+                    need_blank: b.need_blank,
+                });
+            }
+            match ev {
+                Event::Start(_) => depth += 1,
+                Event::End(_) => depth = depth.saturating_sub(1),
+                _ => {}
+            }
             b.event(ev);
         }
         b.flush();
-        b.out
+        Part {
+            lines: b.out,
+            blocks,
+        }
     }
+}
+
+const OPTIONS: Options = Options::ENABLE_TABLES
+    .union(Options::ENABLE_STRIKETHROUGH)
+    .union(Options::ENABLE_TASKLISTS);
+
+/// Where a top-level block starts in the source and in the rendered lines.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockStart {
+    /// Byte offset of the block in the source.
+    pub offset: usize,
+    /// Lines rendered before it.
+    pub lines: usize,
+    /// Whether the blocks before it asked for a blank line.
+    pub need_blank: bool,
+}
+
+/// Lines of a rendered part and its top-level blocks.
+pub(crate) struct Part {
+    pub lines: Vec<StyledLine>,
+    pub blocks: Vec<BlockStart>,
 }
 
 enum Container {
@@ -91,6 +137,8 @@ struct Builder<'h> {
     heading: Option<HeadingLevel>,
     link: Option<(String, usize)>,
     need_blank: bool,
+    /// Lines exist before the first one this builder writes (a continued document).
+    prior: bool,
     cell: usize,
 }
 
@@ -155,7 +203,7 @@ impl Builder<'_> {
 
     fn block_start(&mut self) {
         self.flush();
-        if self.need_blank && !self.out.is_empty() && !self.item_pending() {
+        if self.need_blank && (self.prior || !self.out.is_empty()) && !self.item_pending() {
             self.emit(Vec::new(), 0);
         }
         self.need_blank = false;

@@ -263,6 +263,10 @@ impl Engine {
                     reply.error = Some(message);
                     return reply;
                 }
+                EngineEvent::Crashed { message, .. } => {
+                    reply.error = Some(format!("crashed: {message}"));
+                    return reply;
+                }
                 _ => {}
             }
         }

@@ -95,7 +95,8 @@ impl App {
             | EngineEvent::Error { generation, .. } => *generation,
             EngineEvent::Loaded(_)
             | EngineEvent::LoadFailed(_)
-            | EngineEvent::InterventionsRefused { .. } => return false,
+            | EngineEvent::InterventionsRefused { .. }
+            | EngineEvent::Crashed { .. } => return false,
         };
         let Some(a) = self.lessons.active.as_mut() else {
             return false;

@@ -67,10 +67,21 @@ impl App {
                 let max_tokens = self.config().max_tokens;
                 self.chat.finish(generation, reason, stats, max_tokens)
             }
-            EngineEvent::Error {
+            // The engine thread survived a panic but dropped the model: the reply (if one
+            // ran) ends as failed, and /experts (a reload) or a restart loads it again.
+            EngineEvent::Crashed {
                 generation,
                 message,
-            } => self.chat.fail(generation, &message),
+            } => {
+                if let Some(g) = generation {
+                    let _ = self.chat.fail(g, &message);
+                }
+                self.chat.running = None;
+                self.chat.engine = EngineState::Error;
+                Some(crate::app::conversation::Said::Error(format!(
+                    "the engine crashed: {message}; /experts K or a restart loads the model again"
+                )))
+            }
             // The engine keeps the interventions it had: so does the app.
             EngineEvent::InterventionsRefused { message } => {
                 self.interventions = self.interventions_before.clone();

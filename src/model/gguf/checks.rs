@@ -1,5 +1,19 @@
-//! Metadata checks for things llama.cpp would not survive: it asserts (aborting the whole
-//! process) or reads past an array's end when these are wrong, instead of returning an error.
+//! Metadata that llama.cpp would not survive. Loading a model, llama.cpp asserts
+//! (`GGML_ASSERT`, which aborts the whole process) or reads past an array's end on some
+//! metadata instead of returning an error; every such case we found in the llama.cpp this
+//! build compiles (llama-cpp-sys-2 0.1.139) is mirrored here as one [`Rule`] of [`RULES`],
+//! so the file is refused with a message before llama.cpp sees it.
+//!
+//! Each rule names the key it reads, the relation it requires, and the llama.cpp
+//! `file:line` whose assert (or out-of-bounds read) it mirrors. Paths are relative to the
+//! vendored tree `llama.cpp/` (`src/...` for libllama, `ggml/src/...` for ggml). Clean
+//! refusals (llama.cpp throwing an exception it catches, e.g. a key of the wrong scalar
+//! type or an array of the wrong length) are left to llama.cpp.
+
+mod arch;
+mod graph;
+mod hparams;
+mod vocab;
 
 use super::error::clean;
 use super::value::{Array, Value};
@@ -7,109 +21,150 @@ use super::{GgufError, GgufFile};
 
 /// llama.cpp's `LLAMA_MAX_EXPERTS`.
 pub const MAX_EXPERTS: u32 = 512;
+/// llama.cpp's `LLAMA_MAX_LAYERS` (the length of its per-layer arrays).
+pub const MAX_LAYERS: u32 = 512;
 
-fn bad(key: &str, reason: String) -> GgufError {
-    GgufError::BadMetadata {
-        key: clean(key),
-        reason,
+/// One metadata relation llama.cpp relies on without checking it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// A short stable name, used by tests and in the error.
+    pub id: &'static str,
+    /// The key (or keys) read; `<arch>` stands for `general.architecture`.
+    pub key: &'static str,
+    /// What must hold.
+    pub relation: &'static str,
+    /// The llama.cpp source line(s) that abort when it does not.
+    pub mirrors: &'static str,
+    check: fn(&Meta) -> Result<(), Refusal>,
+}
+
+/// Why a file is refused: the key at fault and a sentence for a person.
+pub(crate) struct Refusal {
+    key: String,
+    reason: String,
+}
+
+pub(crate) fn refuse(key: impl Into<String>, reason: impl Into<String>) -> Refusal {
+    Refusal {
+        key: key.into(),
+        reason: reason.into(),
     }
+}
+
+/// Every rule: hyper-parameters, the architecture-specific parts, the graph builders'
+/// head sizes, then the vocabulary.
+pub const RULES: &[&[Rule]] = &[hparams::RULES, arch::RULES, graph::RULES, vocab::RULES];
+
+/// All rules as one list.
+pub fn rules() -> impl Iterator<Item = &'static Rule> {
+    RULES.iter().flat_map(|r| r.iter())
 }
 
 pub(crate) fn check_semantics(f: &GgufFile) -> Result<(), GgufError> {
     if let Some(v) = f.get("general.architecture") {
         if v.as_str().is_none() {
-            return Err(bad(
-                "general.architecture",
-                format!("it must be a string, not a {}", v.value_type().name()),
-            ));
+            return Err(GgufError::BadMetadata {
+                key: "general.architecture".into(),
+                reason: format!("it must be a string, not a {}", v.value_type().name()),
+            });
         }
     }
-    check_vocab(f)?;
-    check_experts(f)
-}
-
-fn check_vocab(f: &GgufFile) -> Result<(), GgufError> {
-    const TOKENS: &str = "tokenizer.ggml.tokens";
-    let Some(tokens) = f.get(TOKENS) else {
-        return Ok(());
-    };
-    let n = match tokens {
-        Value::Array(Array::String(t)) => t.len(),
-        other => {
-            return Err(bad(
-                TOKENS,
-                format!("it must be an array of strings, not {}", describe(other)),
-            ))
-        }
-    };
-    if n > i32::MAX as usize {
-        return Err(bad(
-            TOKENS,
-            format!("{n} tokens is more than llama.cpp can index"),
-        ));
-    }
-    for (key, want) in [
-        ("tokenizer.ggml.scores", "f32"),
-        ("tokenizer.ggml.token_type", "i32"),
-    ] {
-        let Some(v) = f.get(key) else { continue };
-        let len = match (want, v) {
-            ("f32", Value::Array(Array::F32(a))) => a.len(),
-            ("i32", Value::Array(Array::I32(a))) => a.len(),
-            _ => {
-                return Err(bad(
-                    key,
-                    format!("it must be an array of {want}, not {}", describe(v)),
-                ))
-            }
-        };
-        if len != n {
-            return Err(bad(
-                key,
-                format!("it has {len} entries but the vocabulary has {n} tokens"),
-            ));
+    let meta = Meta::new(f);
+    for rule in rules() {
+        if let Err(r) = (rule.check)(&meta) {
+            return Err(GgufError::Refused {
+                rule: rule.id,
+                key: clean(&r.key),
+                reason: r.reason,
+            });
         }
     }
     Ok(())
 }
 
-fn check_experts(f: &GgufFile) -> Result<(), GgufError> {
-    let Some(arch) = f.architecture() else {
-        return Ok(());
-    };
-    let count_key = format!("{arch}.expert_count");
-    let used_key = format!("{arch}.expert_used_count");
-    // llama.cpp reads these strictly as u32 (another type fails the load cleanly).
-    let as_u32 = |k: &str| match f.get(k) {
-        Some(Value::U32(v)) => Some(*v),
-        _ => None,
-    };
-    let count = as_u32(&count_key).unwrap_or(0);
-    let used = as_u32(&used_key).unwrap_or(0);
-    if count > MAX_EXPERTS {
-        return Err(bad(
-            &count_key,
-            format!("{count} experts is more than llama.cpp supports ({MAX_EXPERTS})"),
-        ));
-    }
-    if used > count {
-        return Err(bad(
-            &used_key,
-            format!("{used} experts used per token, but the model has only {count}"),
-        ));
-    }
-    if count > 0 && used == 0 {
-        return Err(bad(
-            &used_key,
-            format!("the model has {count} experts but uses none per token"),
-        ));
-    }
-    Ok(())
+/// What the rules read: the file and its architecture, with llama.cpp's ways of reading
+/// a value (strict scalar types, per-layer arrays).
+pub(crate) struct Meta<'f> {
+    pub f: &'f GgufFile,
+    pub arch: Option<&'f str>,
 }
 
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Array(a) => format!("an array of {}", a.element_type().name()),
-        other => format!("a {}", other.value_type().name()),
+impl<'f> Meta<'f> {
+    fn new(f: &'f GgufFile) -> Self {
+        Meta {
+            f,
+            arch: f.architecture(),
+        }
+    }
+
+    /// `<arch>.<suffix>` (the suffix alone when there is no architecture).
+    pub fn key(&self, suffix: &str) -> String {
+        match self.arch {
+            Some(a) => format!("{a}.{suffix}"),
+            None => suffix.to_string(),
+        }
+    }
+
+    pub fn arch_is(&self, names: &[&str]) -> bool {
+        self.arch.is_some_and(|a| names.contains(&a))
+    }
+
+    /// `<arch>.<suffix>` as llama.cpp reads a `uint32_t`: only a u32 value counts (any
+    /// other type makes llama.cpp refuse the file cleanly).
+    pub fn u32(&self, suffix: &str) -> Option<u32> {
+        self.arch?;
+        match self.f.get(&self.key(suffix)) {
+            Some(Value::U32(v)) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// A string under `<arch>.<suffix>`.
+    pub fn str(&self, suffix: &str) -> Option<&'f str> {
+        self.arch?;
+        self.f.get_str(&self.key(suffix))
+    }
+
+    /// `<arch>.block_count` when it is in llama.cpp's range (1..=512).
+    pub fn n_layer(&self) -> Option<u32> {
+        self.u32("block_count")
+            .filter(|&n| (1..=MAX_LAYERS).contains(&n))
+    }
+
+    /// A per-layer value as llama.cpp's `get_key_or_arr` reads it: a u32 repeated for
+    /// every layer, or an array of u32 / i32 / bool with one entry per layer. `None` when
+    /// absent or in any form llama.cpp refuses cleanly.
+    pub fn per_layer(&self, suffix: &str) -> Option<Vec<u32>> {
+        let n = self.n_layer()? as usize;
+        match self.f.get(&self.key(suffix))? {
+            Value::U32(v) => Some(vec![*v; n]),
+            Value::Array(a) if a.len() == n => match a {
+                Array::U32(v) => Some(v.clone()),
+                Array::I32(v) => Some(v.iter().map(|&x| x as u32).collect()),
+                Array::Bool(v) => Some(v.iter().map(|&x| u32::from(x)).collect()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_names_its_key_relation_and_llama_cpp_line() {
+        let mut ids = std::collections::HashSet::new();
+        for r in rules() {
+            assert!(ids.insert(r.id), "rule id {} twice", r.id);
+            assert!(!r.key.is_empty() && !r.relation.is_empty(), "{}", r.id);
+            assert!(
+                r.mirrors.contains(".cpp:") || r.mirrors.contains(".c:"),
+                "{} must name a source line: {}",
+                r.id,
+                r.mirrors
+            );
+        }
     }
 }

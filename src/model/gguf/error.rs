@@ -43,6 +43,13 @@ pub enum GgufError {
     DuplicateKey { key: String },
     #[error("metadata '{key}' is wrong: {reason}")]
     BadMetadata { key: String, reason: String },
+    /// Metadata llama.cpp would abort on (one of the checks' rules, named by `rule`).
+    #[error("metadata '{key}' is wrong: {reason} (llama.cpp would abort on it)")]
+    Refused {
+        rule: &'static str,
+        key: String,
+        reason: String,
+    },
     #[error("tensor '{0}' appears twice")]
     DuplicateTensor(String),
     #[error("tensor '{name}' has unknown ggml type {code}")]
