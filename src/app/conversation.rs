@@ -10,7 +10,7 @@ pub use budget::RoutingBudget;
 
 use crate::engine::api::{EngineCommand, GenerateRequest};
 use crate::sampling::SamplingParams;
-use crate::text::markdown::{MarkdownRenderer, StyledLine};
+use crate::text::markdown::{MarkdownRenderer, StreamingMarkdown, StyledLine};
 use crate::text::sanitize;
 use crate::transcript::{ChatMessage, GenStats, ModelInfo, Role, TokenEvent};
 
@@ -98,6 +98,8 @@ pub struct Conversation {
     /// The bound on routing detail held in memory.
     pub(crate) budget: RoutingBudget,
     markdown: MarkdownRenderer,
+    /// The reply in flight, rendered incrementally.
+    stream: StreamingMarkdown,
 }
 
 impl Default for Conversation {
@@ -113,6 +115,7 @@ impl Default for Conversation {
             lora_on: true,
             budget: RoutingBudget::default(),
             markdown: MarkdownRenderer::new(),
+            stream: StreamingMarkdown::new(),
         }
     }
 }
@@ -220,6 +223,7 @@ impl Conversation {
         }
         let messages = self.request();
         let generation = self.next_generation();
+        self.stream.clear();
         self.messages.push(Message::new(
             Role::Assistant,
             String::new(),

@@ -230,11 +230,7 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
 }
 
 /// Handle one command; `Some` ends [`serve`].
-fn handle(
-    cmd: EngineCommand,
-    w: &mut Worker,
-    session: &mut Session,
-) -> Option<Exit> {
+fn handle(cmd: EngineCommand, w: &mut Worker, session: &mut Session) -> Option<Exit> {
     match cmd {
         EngineCommand::Generate {
             generation,

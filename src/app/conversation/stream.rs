@@ -68,7 +68,10 @@ impl Conversation {
         self.budget
             .added(token.routing.as_ref().map_or(0, |r| r.payload_bytes()));
         msg.tokens.push(token);
-        msg.rendered = self.markdown.render(&msg.content);
+        // Only the reply's last open block is rendered again (a long reply used to be
+        // re-rendered whole on every token).
+        self.stream.set_text(&msg.content);
+        msg.rendered = self.stream.lines().cloned().collect();
         self.budget.enforce(&mut self.messages);
     }
 
@@ -82,7 +85,10 @@ impl Conversation {
         if let Some(last) = msg.tokens.last_mut() {
             last.text.push_str(text);
         }
-        msg.rendered = self.markdown.render(&msg.content);
+        // Only the reply's last open block is rendered again (a long reply used to be
+        // re-rendered whole on every token).
+        self.stream.set_text(&msg.content);
+        msg.rendered = self.stream.lines().cloned().collect();
     }
 
     /// The reply of `generation` ended. Returns what to tell the user.

@@ -67,6 +67,10 @@ impl App {
                 let max_tokens = self.config().max_tokens;
                 self.chat.finish(generation, reason, stats, max_tokens)
             }
+            EngineEvent::Error {
+                generation,
+                message,
+            } => self.chat.fail(generation, &message),
             // The engine thread survived a panic but dropped the model: the reply (if one
             // ran) ends as failed, and /experts (a reload) or a restart loads it again.
             EngineEvent::Crashed {

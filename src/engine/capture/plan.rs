@@ -254,7 +254,12 @@ mod tests {
             w.set(format!("{arch}.expert_used_count"), 2u32);
             w.set(format!("{arch}.expert_gating_func"), 2u32);
             if groups > 0 {
+                // A valid header: llama.cpp (and so the pre-parser) needs the groups used.
                 w.set(format!("{arch}.expert_group_count"), groups);
+                w.set(
+                    format!("{arch}.expert_group_used_count"),
+                    groups.div_ceil(2),
+                );
             }
             let path = dir.path().join(name);
             w.write(&path).expect("write");
@@ -268,13 +273,18 @@ mod tests {
             e.contains("llama4's routing") && e.contains("logits"),
             "{e}"
         );
-        let e = write("ds.gguf", "deepseek2", 8)
-            .supports_interventions()
-            .unwrap_err();
+        // Grouped routing, built directly: a header-only deepseek2 file lacks the attention
+        // keys the pre-parser requires before anything reads its routing.
+        let mut grouped = RouterPlan::unknown("deepseek2", 4, 16, 2, 0);
+        grouped.gating = Gating::Sigmoid;
+        grouped.groups = 8;
+        let e = grouped.supports_interventions().unwrap_err();
         assert!(e.contains("8 expert groups"), "{e}");
-        assert!(write("ok.gguf", "deepseek2", 1)
-            .supports_interventions()
-            .is_ok());
+        // One group is no grouping.
+        let mut one = RouterPlan::unknown("deepseek2", 4, 16, 2, 0);
+        one.gating = Gating::Sigmoid;
+        one.groups = 1;
+        assert!(one.supports_interventions().is_ok());
         let missing = RouterPlan::from_gguf(&dir.path().join("absent.gguf"), 4, 2, 0);
         assert!(missing.supports_interventions().is_err());
     }
