@@ -16,7 +16,6 @@ pub(crate) mod model;
 mod preflight;
 pub mod probe;
 mod routing_build;
-mod session;
 pub mod threads;
 mod utf8;
 mod worker;

@@ -12,11 +12,13 @@ use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use tokio::sync::mpsc::UnboundedSender;
 
+mod session;
+
 use super::api::*;
 use super::capture::{CaptureState, CapturedContext, RouterPlan};
-use super::session::Session;
 use crate::sampling::SamplingParams;
 use crate::text::sanitize;
+use session::Session;
 
 pub(super) const N_BATCH: u32 = 512;
 

@@ -38,7 +38,7 @@ pub struct RunResult {
     pub error: Option<String>,
     /// Filled in after all runs (see `compare`).
     #[serde(flatten)]
-    pub versus: super::compare::Versus,
+    pub versus: Versus,
 }
 
 /// What the caller is told after each event.
@@ -320,4 +320,25 @@ impl Driver {
             versus: Default::default(),
         });
     }
+}
+
+/// A run measured against its baseline run (all None for a baseline run itself).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Versus {
+    /// Mean over the reply's tokens of KL(baseline || run), nats per token, of the raw
+    /// next-token distributions, both models reading the baseline run's reply.
+    #[serde(default)]
+    pub kl_baseline: Option<f64>,
+    /// Why `kl_baseline` is missing, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kl_note: Option<String>,
+    /// Mean over MoE layers of the Jensen-Shannon distance of expert usage (0..=1).
+    #[serde(default)]
+    pub js_baseline: Option<f64>,
+    /// Tokens the two replies share from the start.
+    #[serde(default)]
+    pub shared_prefix_baseline: Option<usize>,
+    /// Jaccard similarity of the replies' token bigrams.
+    #[serde(default)]
+    pub overlap_baseline: Option<f64>,
 }

@@ -3,10 +3,7 @@
 //! run) and `pairs.csv` (every pair of runs compared). Traces are in `traces/`, plots in
 //! `plots/`.
 
-use std::io::Read;
 use std::path::Path;
-
-use sha2::{Digest, Sha256};
 
 use super::compare::Pair;
 use super::driver::RunResult;
@@ -40,23 +37,8 @@ pub const RUN_COLUMNS: &[&str] = &[
     "reply",
 ];
 
-/// sha256 of a file, as lowercase hex.
-pub fn sha256_file(path: &Path) -> Result<String, String> {
-    let mut f =
-        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
+/// sha256 of a file, as lowercase hex (the forge's own helper).
+pub use crate::model::forge::sha256_file;
 
 /// A CSV field: quoted when it holds a comma, quote or line break.
 pub fn csv_field(s: &str) -> String {

@@ -7,12 +7,12 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::{AddBos, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
 
-use super::api::*;
-use super::capture::CapturedContext;
-use super::ffi::apply_chat_template;
-use super::routing_build::routing_for_token;
-use super::utf8::Utf8Stream;
-use super::worker::{Worker, N_BATCH};
+use super::{Worker, N_BATCH};
+use crate::engine::api::*;
+use crate::engine::capture::CapturedContext;
+use crate::engine::ffi::apply_chat_template;
+use crate::engine::routing_build::routing_for_token;
+use crate::engine::utf8::Utf8Stream;
 use crate::routing::Phase;
 use crate::sampling::{sample, SamplingParams, SplitMix64};
 use crate::text::sanitize;
