@@ -226,3 +226,65 @@ fn a_project_figure_written_by_hand_or_an_unknown_key_fails_the_check() {
     let step = &lib.get("placeholder").expect("loads").steps[0];
     assert_eq!(step.text.en, "KL at k = 4 is 0.403 [1].");
 }
+
+/// Lessons 015 (Chinese tokens) and 115 (MoE quantisation): the measured figures reach
+/// the text in both languages, and the derived ones agree with the counts they come from.
+#[test]
+fn the_tokenizer_and_quantisation_lessons_show_consistent_measured_figures() {
+    use moe_tutor::lessons::load::Figures;
+    let figures = Figures::builtin().expect("assets/default-model/figures.toml parses");
+    let value = |key: &str| figures.get(key).expect(key).value;
+    let lib = moe_tutor::lessons::load_dir(&lessons_dir());
+    let cases: [(&str, &[&str]); 2] = [
+        (
+            "chinese-tokens",
+            &[
+                "tok.pair.en.tokens",
+                "tok.pair.zh.tokens",
+                "tok.pair.zh.per_char",
+                "tok.pair.ratio",
+            ],
+        ),
+        (
+            "moe-quantization",
+            &[
+                "share.experts.routed",
+                "share.experts.all",
+                "quant.agree.same_set",
+                "quant.agree.overlap",
+            ],
+        ),
+    ];
+    for (id, keys) in cases {
+        let lesson = lib.get(id).expect(id);
+        for lang in Lang::ALL {
+            let text = all_texts(lesson, lang).join("\n");
+            for key in keys {
+                let shown = figures.get(key).expect(key).show(lang);
+                assert!(
+                    text.contains(&shown),
+                    "{id} ({lang:?}) shows {key} as {shown}"
+                );
+            }
+        }
+    }
+    let close = |a: f64, b: f64| (a - b).abs() < 5e-4;
+    let per_char = value("tok.pair.zh.tokens") / value("tok.pair.zh.chars");
+    assert!(close(per_char, value("tok.pair.zh.per_char")));
+    let per_char = value("tok.pair.en.tokens") / value("tok.pair.en.chars");
+    assert!(close(per_char, value("tok.pair.en.per_char")));
+    let ratio = value("tok.pair.zh.tokens") / value("tok.pair.en.tokens");
+    assert!(close(ratio, value("tok.pair.ratio")));
+    let total = value("bytes.tensors");
+    let routed = value("bytes.experts.routed");
+    assert!(close(routed / total, value("share.experts.routed")));
+    let experts = routed + value("bytes.experts.shared");
+    assert!(close(experts / total, value("share.experts.all")));
+    assert!(value("bytes.tensors.experts_q4") < total);
+    // 115 tokens x 30 MoE layers, and an overlap can never be below the exact matches.
+    assert!(close(
+        value("quant.agree.decisions"),
+        value("quant.agree.tokens") * 30.0
+    ));
+    assert!(value("quant.agree.overlap") >= value("quant.agree.same_set"));
+}

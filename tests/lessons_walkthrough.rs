@@ -250,6 +250,10 @@ fn every_lesson_can_be_taken_from_first_to_last_step() {
     let broken: Vec<String> = lib.diagnostics().map(|d| d.to_string()).collect();
     assert!(broken.is_empty(), "lessons check fails: {broken:#?}");
     assert!(lib.entries.len() >= 2);
+    // Lessons 015, 075 and 115 (issue 13) are among those walked, in both languages.
+    for id in ["chinese-tokens", "upcycled-experts", "moe-quantization"] {
+        assert!(lib.get(id).is_some(), "lesson {id} is walked");
+    }
     // Deeper and wider than the standard tiny MoE, so that lessons about layer 20 or 16
     // experts per token can be taken on it.
     let dir = tempfile::tempdir().expect("tempdir");
