@@ -48,6 +48,8 @@ pub enum Action {
     CyclePane,
     ToggleStripMode,
     TogglePreference,
+    /// Routing heatmap shading: probability -> relative to the even share -> rank.
+    CycleShading,
     TemperatureDown,
     TemperatureUp,
     TopPDown,
@@ -231,6 +233,7 @@ pub const KEYMAP: &[Binding] = &[
     b(Action::TopPUp, &[k(F(8))], "keys.top_p_up", Some("bar.top_p"), S::Sampling),
     b(Action::ToggleStripMode, &[k(F(3))], "keys.toggle_strip_mode", Some("bar.colour"), S::Panes),
     b(Action::TogglePreference, &[k(F(4))], "keys.toggle_preference", None, S::Panes),
+    b(Action::CycleShading, &[alt(Char('s'))], "keys.cycle_shading", None, S::Panes),
     b(Action::PrevTurn, &[alt(Up), ctrl(Up)], "keys.prev_turn", None, S::Tokens),
     b(Action::NextTurn, &[alt(Down), ctrl(Down)], "keys.next_turn", None, S::Tokens),
     b(Action::NewestToken, &[alt(End), ctrl(End)], "keys.newest_token", None, S::Tokens),

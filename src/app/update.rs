@@ -86,6 +86,7 @@ impl App {
                     .is_some_and(|r| !r.preference.is_empty());
                 self.layout.cycle_routing_view(has_pref);
             }
+            Action::CycleShading => self.cycle_shading(),
             Action::TemperatureDown => return self.step_temperature(-1.0),
             Action::TemperatureUp => return self.step_temperature(1.0),
             Action::TopPDown => return self.step_top_p(-1.0),
@@ -104,6 +105,18 @@ impl App {
             | Action::Answer(_) => {}
         }
         Vec::new()
+    }
+
+    /// The shading key: the mode after the one the routing pane shows for this token.
+    fn cycle_shading(&mut self) {
+        let use_pref = self.show_preference();
+        let shown = self
+            .selected_token()
+            .and_then(|(_, t)| t.routing.as_ref())
+            .map_or(crate::app::Shading::Probability, |r| {
+                crate::app::ShadingChoice::of(self.layout.shading(), r, use_pref).mode
+            });
+        self.layout.cycle_shading(shown);
     }
 
     fn step_layer(&mut self, forward: bool) {

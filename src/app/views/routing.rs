@@ -8,16 +8,19 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
-use super::palette::{shade, shade_style, CHOSEN, DIM, FORCED, KNOCKED, TITLE};
-use crate::app::{App, RoutingView};
-use crate::i18n::tr;
+use super::palette::{CHOSEN, DIM, FORCED, KNOCKED, TITLE};
+use crate::app::keymap::key_label;
+use crate::app::{Action, App, RoutingView, Shading, ShadingChoice};
+use crate::i18n::{tr, tr_with};
 use crate::routing::interventions::LayerRules;
-use crate::routing::{dequantize_prob, Phase, TokenRouting};
+use crate::routing::{Phase, TokenRouting};
 use crate::transcript::{ModelInfo, TokenEvent};
 
 mod load;
+mod shading;
 
 use load::load_lines;
+use shading::LayerScores;
 
 /// How experts map to columns: `per` experts per column, `cw` cells per column.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -146,30 +149,27 @@ fn heatmap(
     let use_pref = app.show_preference() && !r.preference.is_empty();
 
     let mut lines = vec![header(token, model)];
-    let what = if use_pref {
-        match model.router_display_temperature {
-            Some(t) => format!("router preference (softmax of logits / {t}) "),
-            None => "router preference ".into(),
-        }
-    } else {
-        "router probability ".into()
+    let lang = app.lang().code();
+    let what = match (use_pref, model.router_display_temperature) {
+        (true, Some(t)) => tr_with("routing.what_preference_t", lang, &[("t", &t)]),
+        (true, None) => tr("routing.what_preference", lang),
+        (false, _) => tr("routing.what_probability", lang),
     };
-    let mut how = vec![
-        Span::styled(
-            what,
-            Style::new().add_modifier(ratatui::style::Modifier::BOLD),
-        ),
-        Span::styled("shade ·░▒▓█  ", DIM),
-        Span::styled("◆", CHOSEN),
-        Span::styled(" chosen", DIM),
-    ];
-    if cols.per > 1 {
-        how.push(Span::styled(
-            format!("  · {} experts per column (max)", cols.per),
+    let choice = ShadingChoice::of(app.layout().shading(), r, use_pref);
+    let key = app
+        .keymap()
+        .keys_of(&Action::CycleShading)
+        .first()
+        .map(key_label)
+        .unwrap_or_default();
+    let mut legend = shading::legend(what, choice, &key, lang);
+    if let (true, Some(last)) = (cols.per > 1, legend.last_mut()) {
+        last.push_span(Span::styled(
+            format!(" · {} experts per column (max)", cols.per),
             DIM,
         ));
     }
-    lines.push(Line::from(how));
+    lines.extend(legend);
     if r.incomplete {
         lines.push(Line::styled(
             "capture incomplete: some of this token's router tensors could not be read (see the log)",
@@ -208,6 +208,7 @@ fn heatmap(
         label_w,
         use_pref,
         model,
+        shading: choice.mode,
     };
     for layer in start..(start + avail).min(n_rows) {
         lines.push(row(
@@ -312,6 +313,7 @@ struct Grid<'a> {
     label_w: usize,
     use_pref: bool,
     model: &'a ModelInfo,
+    shading: Shading,
 }
 
 fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> Line<'static> {
@@ -321,6 +323,7 @@ fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> 
         label_w,
         use_pref,
         model,
+        shading,
     } = *grid;
     let mark = if selected { "▶" } else { " " };
     let label = format!("{mark}L{layer:<w$}", w = label_w - 2);
@@ -348,20 +351,16 @@ fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> 
         view.probs
     };
     let n_expert = r.n_expert as usize;
+    let scores = LayerScores::new(probs);
     for c in 0..cols.count {
         let experts = c * cols.per..((c + 1) * cols.per).min(n_expert);
         // A compacted older record has no probabilities: its cells are blank but for ◆.
-        let p = experts
-            .clone()
-            .filter_map(|e| probs.get(e))
-            .map(|&q| dequantize_prob(q))
-            .fold(0.0f32, f32::max);
+        let (g, shade) = scores.cell(shading, experts.clone());
         let chosen = experts
             .clone()
             .any(|e| view.experts.iter().any(|&x| x as usize == e));
         let out = !experts.is_empty() && experts.clone().all(|e| !rules.allows(e as u16));
         let forced = experts.clone().any(|e| rules.force.contains(&(e as u16)));
-        let g = shade(p);
         let cell = match (cols.cw, chosen, out, forced) {
             (2, _, true, _) => "✗ ".into(),
             (_, _, true, _) => "✗".into(),
@@ -379,7 +378,7 @@ fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> 
         } else if chosen {
             CHOSEN
         } else {
-            shade_style(p)
+            shade
         };
         spans.push(Span::styled(cell, style));
     }
