@@ -155,3 +155,65 @@ fn chinese_legend() {
         "{text:#?}"
     );
 }
+
+/// The default model's shape: 16 routed experts of 64 neurons, one shared FFN of 512
+/// (the GGUF's `expert_shared_count` 8: eight experts' width, one FFN).
+fn default_shaped() -> App {
+    let mut info = moe_info(16, 4, 6, 1);
+    info.n_expert_shared = 8;
+    info.n_ff_exp = 64;
+    info.n_ff_shexp = 512;
+    let shape = Shape::of(&info);
+    let mut app = loaded(info);
+    exchange(&mut app, shape.as_ref(), "Hi", "Hello there");
+    press(&mut app, KeyCode::F(2));
+    app
+}
+
+#[test]
+fn the_header_counts_one_shared_expert_eight_wide() {
+    let mut app = default_shaped();
+    let term = draw(&app, 80, 24);
+    assert!(
+        screen_contains(&term, "+1 shared expert, 8× as wide"),
+        "{:#?}",
+        rows(&term)
+    );
+    assert!(screen_contains(
+        &term,
+        "as wide as 8 routed ones, always on"
+    ));
+    assert!(!screen_contains(&term, "8 shared"));
+    press(&mut app, KeyCode::F(10));
+    let text: Vec<String> = rows(&draw(&app, 100, 30))
+        .iter()
+        .map(|r| r.replace(' ', ""))
+        .collect();
+    assert!(
+        text.iter().any(|r| r.contains("+1个共享专家（宽8倍）")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().any(|r| r.contains("宽度等于8个路由专家")),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn a_shared_expert_as_wide_as_a_routed_one_is_just_one() {
+    let mut info = moe_info(8, 2, 3, 1);
+    info.n_ff_exp = 32;
+    info.n_ff_shexp = 32;
+    let shape = Shape::of(&info);
+    let mut app = loaded(info);
+    exchange(&mut app, shape.as_ref(), "Hi", "Hello");
+    press(&mut app, KeyCode::F(2));
+    let term = draw(&app, 80, 24);
+    assert!(
+        screen_contains(&term, "+1 shared expert"),
+        "{:#?}",
+        rows(&term)
+    );
+    assert!(!screen_contains(&term, "× as wide"));
+    assert!(screen_contains(&term, "as wide as a routed one"));
+}

@@ -101,7 +101,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             area,
             buf,
             block,
-            vec![header(token, model), Line::styled(why, DIM)],
+            vec![
+                header(token, model, app.lang().code()),
+                Line::styled(why, DIM),
+            ],
         );
     };
     let inner = block.inner(area);
@@ -109,17 +112,34 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(heatmap(app, model, token, routing, inner)).render(inner, buf);
 }
 
-fn header(token: &TokenEvent, model: &ModelInfo) -> Line<'static> {
+/// The shared expert in words a learner reads right: one always-on FFN, and how many
+/// routed experts wide it is (`long`: the full sentence; else the header's short form).
+/// The GGUF's `expert_shared_count` of 8 is one FFN eight experts wide, not eight experts.
+pub(crate) fn shared_words(model: &ModelInfo, long: bool, lang: &str) -> Option<String> {
+    let width = model.shared_width_in_experts()?;
+    let n = if (width - width.round()).abs() < 0.05 {
+        format!("{}", width.round() as u32)
+    } else {
+        format!("{width:.1}")
+    };
+    let key = match (long, n == "1") {
+        (false, true) => "routing.shared_one",
+        (false, false) => "routing.shared_short",
+        (true, true) => "routing.shared_long_one",
+        (true, false) => "routing.shared_long",
+    };
+    Some(tr_with(key, lang, &[("n", &n)]))
+}
+
+fn header(token: &TokenEvent, model: &ModelInfo, lang: &str) -> Line<'static> {
     let phase = if token.phase == Phase::Prompt {
         "prompt"
     } else {
         "generated"
     };
-    let shared = if model.n_expert_shared > 0 {
-        format!(" +{} shared", model.n_expert_shared)
-    } else {
-        String::new()
-    };
+    let shared = shared_words(model, false, lang)
+        .map(|w| format!(" · {w}"))
+        .unwrap_or_default();
     Line::from(vec![
         Span::styled(format!("{:?}", token.text), TITLE),
         Span::styled(
@@ -148,8 +168,8 @@ fn heatmap(
     let sel_layer = r.layers.get(slot).copied().map(usize::from);
     let use_pref = app.show_preference() && !r.preference.is_empty();
 
-    let mut lines = vec![header(token, model)];
     let lang = app.lang().code();
+    let mut lines = vec![header(token, model, lang)];
     let what = match (use_pref, model.router_display_temperature) {
         (true, Some(t)) => tr_with("routing.what_preference_t", lang, &[("t", &t)]),
         (true, None) => tr("routing.what_preference", lang),
@@ -194,7 +214,7 @@ fn heatmap(
     lines.push(axis(label_w, cols));
 
     // The selected layer's mixing weights, wrapped to the pane.
-    let weights = weight_lines(r, slot, model, area.width as usize);
+    let weights = weight_lines(r, slot, model, area.width as usize, lang);
 
     // Rows, windowed around the selected layer when they do not all fit.
     let footer = weights.len() + 1;
@@ -238,6 +258,7 @@ fn weight_lines(
     slot: usize,
     model: &ModelInfo,
     width: usize,
+    lang: &str,
 ) -> Vec<Line<'static>> {
     let Some(v) = r.layer(slot) else {
         return Vec::new();
@@ -254,11 +275,8 @@ fn weight_lines(
         .zip(v.weights)
         .map(|(e, w)| (format!("e{e} {:.2}  ", w.to_f32()), Style::default()))
         .collect();
-    if model.n_expert_shared > 0 {
-        items.push((
-            format!("+ {} shared (always on)", model.n_expert_shared),
-            DIM,
-        ));
+    if let Some(words) = shared_words(model, true, lang) {
+        items.push((words, DIM));
     }
     pack(&format!("L{}: ", v.layer), items, width)
 }
