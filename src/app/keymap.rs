@@ -66,6 +66,8 @@ pub enum Action {
     LessonBack,
     LessonScrollUp,
     LessonScrollDown,
+    /// Fold the lesson pane to one row (the panes below get its rows), or unfold it.
+    ToggleLessonFold,
     /// Pick quiz answer n (1-based; each answer has its own binding).
     Answer(u8),
     /// Bring a pane on screen (`/pane NAME`; an observe step).
@@ -247,6 +249,7 @@ pub const KEYMAP: &[Binding] = &[
     b(Action::LessonBack, &[ctrl(Char('p'))], "keys.lesson_back", None, S::Lessons),
     b(Action::LessonScrollUp, &[ctrl(Char('u'))], "keys.lesson_scroll_up", None, S::Lessons),
     b(Action::LessonScrollDown, &[ctrl(Char('d'))], "keys.lesson_scroll_down", None, S::Lessons),
+    b(Action::ToggleLessonFold, &[ctrl(Char('f'))], "keys.lesson_fold", None, S::Lessons),
     b(Action::Answer(1), &[alt(Char('1'))], "keys.answer", None, S::Lessons),
     b(Action::Answer(2), &[alt(Char('2'))], "keys.answer", None, S::Lessons),
     b(Action::Answer(3), &[alt(Char('3'))], "keys.answer", None, S::Lessons),

@@ -139,6 +139,8 @@ pub struct Layout {
     routing_view: RoutingView,
     /// The shading the learner picked; `None`: chosen per model from the router's spread.
     shading: Option<Shading>,
+    /// The lesson pane folded to its frame and one row (Ctrl+F).
+    lesson_folded: bool,
     pub(crate) scroll: Scroll,
     /// Written by the chat view (the one thing a view writes): the last transcript height
     /// and how far it could scroll, so PageUp/PageDown move by a page and stop at the ends.
@@ -152,6 +154,7 @@ impl Default for Layout {
             strip_mode: StripMode::TopExpert,
             routing_view: RoutingView::Probabilities,
             shading: None,
+            lesson_folded: false,
             scroll: Scroll::Follow,
             chat_geometry: Cell::new((0, 0)),
         }
@@ -177,6 +180,15 @@ impl Layout {
     /// The shading key: the mode after `shown` (what the pane shows now).
     pub fn cycle_shading(&mut self, shown: Shading) {
         self.shading = Some(shown.next());
+    }
+
+    pub fn lesson_folded(&self) -> bool {
+        self.lesson_folded
+    }
+
+    /// Ctrl+F: fold the lesson pane to one row, or unfold it.
+    pub fn toggle_lesson_fold(&mut self) {
+        self.lesson_folded = !self.lesson_folded;
     }
 
     /// F2: the next side pane.

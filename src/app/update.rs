@@ -87,6 +87,13 @@ impl App {
                 self.layout.cycle_routing_view(has_pref);
             }
             Action::CycleShading => self.cycle_shading(),
+            Action::ToggleLessonFold => {
+                if self.lesson_open() {
+                    self.layout.toggle_lesson_fold();
+                } else {
+                    self.info("no lesson is open: Ctrl+L lists the lessons");
+                }
+            }
             Action::TemperatureDown => return self.step_temperature(-1.0),
             Action::TemperatureUp => return self.step_temperature(1.0),
             Action::TopPDown => return self.step_top_p(-1.0),
