@@ -217,3 +217,47 @@ fn a_shared_expert_as_wide_as_a_routed_one_is_just_one() {
     assert!(!screen_contains(&term, "× as wide"));
     assert!(screen_contains(&term, "as wide as a routed one"));
 }
+
+/// The cell cursor (Shift+→) is drawn reversed on the marked layer's row, at its expert,
+/// and the footer names the cell and its keys.
+#[test]
+fn the_cell_cursor_is_highlighted() {
+    use moe_tutor::app::Action;
+    use ratatui::style::Modifier;
+    let mut app = one_token([1.15, 1.05, 0.95, 0.85]);
+    for _ in 0..3 {
+        app.update(Action::CellRight);
+    }
+    assert_eq!(app.routing_cell(), Some((1, 2)));
+    let term = draw(&app, 80, 24);
+    assert!(screen_contains(
+        &term,
+        "L1 e2: Alt+K out Alt+F force Alt+C clear"
+    ));
+    let buf = term.backend().buffer();
+    let y = (0..buf.area.height)
+        .find(|&y| rows(&term)[y as usize].contains("▶L1 "))
+        .expect("L1 row");
+    // Border, "▶L1 ", then two cells per expert.
+    let reversed: Vec<u16> = (0..buf.area.width)
+        .filter(|&x| buf[(x, y)].modifier.contains(Modifier::REVERSED))
+        .collect();
+    assert_eq!(
+        reversed,
+        [5 + 2 * 2, 5 + 2 * 2 + 1],
+        "{:?}",
+        rows(&term)[y as usize]
+    );
+    // No other layer row has it.
+    let text = rows(&term);
+    for other in (0..buf.area.height).filter(|&r| r != y) {
+        if (2..6).any(|l| text[other as usize].contains(&format!(" L{l} "))) {
+            assert!(
+                (0..buf.area.width).all(|x| !buf[(x, other)].modifier.contains(Modifier::REVERSED)),
+                "{}",
+                text[other as usize]
+            );
+        }
+    }
+    insta::assert_snapshot!("cell_cursor_80x24", term.backend());
+}

@@ -50,6 +50,16 @@ pub enum Action {
     TogglePreference,
     /// Routing heatmap shading: probability -> relative to the even share -> rank.
     CycleShading,
+    /// The routing pane's cell cursor: one expert left / right, one layer up / down.
+    CellLeft,
+    CellRight,
+    CellUp,
+    CellDown,
+    /// Knock the cell's expert out of its layer / force it in / clear both (the same
+    /// path as `/knockout`, `/force`).
+    CellKnockout,
+    CellForce,
+    CellClear,
     TemperatureDown,
     TemperatureUp,
     TopPDown,
@@ -236,6 +246,13 @@ pub const KEYMAP: &[Binding] = &[
     b(Action::ToggleStripMode, &[k(F(3))], "keys.toggle_strip_mode", Some("bar.colour"), S::Panes),
     b(Action::TogglePreference, &[k(F(4))], "keys.toggle_preference", None, S::Panes),
     b(Action::CycleShading, &[alt(Char('s'))], "keys.cycle_shading", None, S::Panes),
+    b(Action::CellLeft, &[shift(Left)], "keys.cell_left", None, S::Panes),
+    b(Action::CellRight, &[shift(Right)], "keys.cell_right", None, S::Panes),
+    b(Action::CellUp, &[shift(Up)], "keys.cell_up", None, S::Panes),
+    b(Action::CellDown, &[shift(Down)], "keys.cell_down", None, S::Panes),
+    b(Action::CellKnockout, &[alt(Char('k'))], "keys.cell_knockout", None, S::Panes),
+    b(Action::CellForce, &[alt(Char('f'))], "keys.cell_force", None, S::Panes),
+    b(Action::CellClear, &[alt(Char('c'))], "keys.cell_clear", None, S::Panes),
     b(Action::PrevTurn, &[alt(Up), ctrl(Up)], "keys.prev_turn", None, S::Tokens),
     b(Action::NextTurn, &[alt(Down), ctrl(Down)], "keys.next_turn", None, S::Tokens),
     b(Action::NewestToken, &[alt(End), ctrl(End)], "keys.newest_token", None, S::Tokens),

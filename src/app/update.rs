@@ -8,6 +8,7 @@ mod history;
 
 use crossterm::event::KeyEvent;
 
+use super::commands::CellRule;
 use super::keymap::Action;
 use super::App;
 use crate::engine::api::EngineCommand;
@@ -87,6 +88,19 @@ impl App {
                 self.layout.cycle_routing_view(has_pref);
             }
             Action::CycleShading => self.cycle_shading(),
+            Action::CellLeft | Action::CellRight => {
+                let n = self.model().map_or(0, |m| m.n_expert as usize);
+                if n == 0 {
+                    self.info("this model has no experts");
+                } else {
+                    self.cursor.step_expert(action == Action::CellRight, n);
+                }
+            }
+            Action::CellUp => self.step_layer(false),
+            Action::CellDown => self.step_layer(true),
+            Action::CellKnockout => return self.intervene_cell(CellRule::Knockout),
+            Action::CellForce => return self.intervene_cell(CellRule::Force),
+            Action::CellClear => return self.intervene_cell(CellRule::Clear),
             Action::ToggleLessonFold => {
                 if self.lesson_open() {
                     self.layout.toggle_lesson_fold();

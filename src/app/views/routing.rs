@@ -4,6 +4,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
@@ -212,6 +213,7 @@ fn heatmap(
         use_pref,
         model,
         shading: choice.mode,
+        cell: app.routing_cell().map(|(_, e)| e),
     };
     for layer in start..(start + avail).min(n_rows) {
         lines.push(row(
@@ -231,7 +233,30 @@ fn heatmap(
     } else {
         "Alt+PgUp/PgDn: layer".into()
     };
-    lines.push(Line::styled(range, DIM));
+    let mut footer = vec![Span::styled(range, DIM)];
+    if let Some((layer, e)) = app.routing_cell() {
+        let key = |a: Action| {
+            app.keymap()
+                .keys_of(&a)
+                .first()
+                .map(key_label)
+                .unwrap_or_default()
+        };
+        footer.push(Span::styled(
+            tr_with(
+                "routing.cell_keys",
+                lang,
+                &[
+                    ("cell", &format!("L{layer} e{e}")),
+                    ("out", &key(Action::CellKnockout)),
+                    ("force", &key(Action::CellForce)),
+                    ("clear", &key(Action::CellClear)),
+                ],
+            ),
+            CHOSEN,
+        ));
+    }
+    lines.push(Line::from(footer));
     lines
 }
 
@@ -267,6 +292,8 @@ struct Grid<'a> {
     use_pref: bool,
     model: &'a ModelInfo,
     shading: Shading,
+    /// The cell cursor's expert (drawn on the selected row).
+    cell: Option<usize>,
 }
 
 fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> Line<'static> {
@@ -277,6 +304,7 @@ fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> 
         use_pref,
         model,
         shading,
+        cell,
     } = *grid;
     let mark = if selected { "▶" } else { " " };
     let label = format!("{mark}L{layer:<w$}", w = label_w - 2);
@@ -314,7 +342,7 @@ fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> 
             .any(|e| view.experts.iter().any(|&x| x as usize == e));
         let out = !experts.is_empty() && experts.clone().all(|e| !rules.allows(e as u16));
         let forced = experts.clone().any(|e| rules.force.contains(&(e as u16)));
-        let cell = match (cols.cw, chosen, out, forced) {
+        let glyphs = match (cols.cw, chosen, out, forced) {
             (2, _, true, _) => "✗ ".into(),
             (_, _, true, _) => "✗".into(),
             (2, _, _, true) => format!("{g}★"),
@@ -333,7 +361,13 @@ fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> 
         } else {
             shade
         };
-        spans.push(Span::styled(cell, style));
+        let at_cursor = selected && cell.is_some_and(|e| experts.contains(&e));
+        let style = if at_cursor {
+            style.add_modifier(Modifier::REVERSED)
+        } else {
+            style
+        };
+        spans.push(Span::styled(glyphs, style));
     }
     Line::from(spans)
 }
