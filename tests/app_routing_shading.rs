@@ -184,6 +184,9 @@ fn the_header_counts_one_shared_expert_eight_wide() {
         "as wide as 8 routed ones, always on"
     ));
     assert!(!screen_contains(&term, "8 shared"));
+    // The status bar counts it as one too.
+    assert!(screen_contains(&term, "MoE 16×4+1 "), "{:#?}", rows(&term));
+    assert!(!screen_contains(&term, "16×4+8"));
     press(&mut app, KeyCode::F(10));
     let text: Vec<String> = rows(&draw(&app, 100, 30))
         .iter()
