@@ -37,7 +37,7 @@ pub use cursor::Cursor;
 pub use input::Input;
 pub use journal::Journaling;
 pub use keymap::{Action, Keymap};
-pub use layout::{Layout, RoutingView, Scroll, StripMode};
+pub use layout::{Layout, RoutingView, Scroll, Shading, ShadingChoice, StripMode};
 pub use lessons::{LessonSetup, Lessons};
 pub use overlay::{Browser, Overlay};
 

@@ -48,7 +48,16 @@ pub struct ModelInfo {
     pub n_expert: u32,
     /// Experts used per token.
     pub n_expert_used: u32,
+    /// Shared experts as the GGUF counts them (`expert_shared_count`). llama.cpp's
+    /// `deepseek` graphs build them as one always-on FFN of this many experts' width.
     pub n_expert_shared: u32,
+    /// Width (neurons) of one routed expert (`expert_feed_forward_length`; 0 if unknown).
+    #[serde(default)]
+    pub n_ff_exp: u32,
+    /// Width of the always-on shared FFN (`expert_shared_feed_forward_length`, else
+    /// `expert_shared_count` x `n_ff_exp`; 0 if none or unknown).
+    #[serde(default)]
+    pub n_ff_shexp: u32,
     /// Leading dense layers (no router).
     pub n_dense_lead: u32,
     pub has_chat_template: bool,
@@ -62,6 +71,18 @@ pub struct ModelInfo {
 impl ModelInfo {
     pub fn is_moe(&self) -> bool {
         self.n_expert > 0
+    }
+
+    /// The always-on shared FFN's width in routed experts (8 for a shared FFN as wide as
+    /// eight routed experts), `None` for a model without one. When the widths were not
+    /// recorded, the GGUF's shared-expert count (what llama.cpp multiplies by).
+    pub fn shared_width_in_experts(&self) -> Option<f32> {
+        match (self.n_ff_shexp, self.n_ff_exp, self.n_expert_shared) {
+            (0, _, 0) => None,
+            (s, e, _) if s > 0 && e > 0 => Some(s as f32 / e as f32),
+            (_, _, n) if n > 0 => Some(n as f32),
+            _ => Some(1.0),
+        }
     }
 }
 

@@ -5,6 +5,8 @@
 
 mod model;
 
+pub(crate) use model::CellRule;
+
 use super::keymap::Action;
 use super::App;
 use crate::engine::api::EngineCommand;

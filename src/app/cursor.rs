@@ -9,6 +9,9 @@ pub struct Cursor {
     follow: bool,
     /// The MoE layer slot (0 = the first layer with a router).
     layer: usize,
+    /// The routing pane's cell cursor: an expert column of the marked layer, once the
+    /// learner moves it (Shift+←/→).
+    expert: Option<usize>,
 }
 
 impl Default for Cursor {
@@ -17,6 +20,7 @@ impl Default for Cursor {
             selection: None,
             follow: true,
             layer: 0,
+            expert: None,
         }
     }
 }
@@ -106,5 +110,21 @@ impl Cursor {
         } else {
             cur.saturating_sub(1)
         };
+    }
+
+    /// The cell cursor's expert, within `n_expert` experts (`None` until it is moved).
+    pub fn expert(&self, n_expert: usize) -> Option<usize> {
+        self.expert.map(|e| e.min(n_expert.saturating_sub(1)))
+    }
+
+    /// Move the cell cursor one expert left or right (its first move shows it at the
+    /// first expert).
+    pub fn step_expert(&mut self, forward: bool, n_expert: usize) {
+        let last = n_expert.saturating_sub(1);
+        self.expert = Some(match self.expert(n_expert) {
+            None => 0,
+            Some(e) if forward => (e + 1).min(last),
+            Some(e) => e.saturating_sub(1),
+        });
     }
 }

@@ -48,6 +48,18 @@ pub enum Action {
     CyclePane,
     ToggleStripMode,
     TogglePreference,
+    /// Routing heatmap shading: probability -> relative to the even share -> rank.
+    CycleShading,
+    /// The routing pane's cell cursor: one expert left / right, one layer up / down.
+    CellLeft,
+    CellRight,
+    CellUp,
+    CellDown,
+    /// Knock the cell's expert out of its layer / force it in / clear both (the same
+    /// path as `/knockout`, `/force`).
+    CellKnockout,
+    CellForce,
+    CellClear,
     TemperatureDown,
     TemperatureUp,
     TopPDown,
@@ -64,6 +76,8 @@ pub enum Action {
     LessonBack,
     LessonScrollUp,
     LessonScrollDown,
+    /// Fold the lesson pane to one row (the panes below get its rows), or unfold it.
+    ToggleLessonFold,
     /// Pick quiz answer n (1-based; each answer has its own binding).
     Answer(u8),
     /// Bring a pane on screen (`/pane NAME`; an observe step).
@@ -231,6 +245,14 @@ pub const KEYMAP: &[Binding] = &[
     b(Action::TopPUp, &[k(F(8))], "keys.top_p_up", Some("bar.top_p"), S::Sampling),
     b(Action::ToggleStripMode, &[k(F(3))], "keys.toggle_strip_mode", Some("bar.colour"), S::Panes),
     b(Action::TogglePreference, &[k(F(4))], "keys.toggle_preference", None, S::Panes),
+    b(Action::CycleShading, &[alt(Char('s'))], "keys.cycle_shading", None, S::Panes),
+    b(Action::CellLeft, &[shift(Left)], "keys.cell_left", None, S::Panes),
+    b(Action::CellRight, &[shift(Right)], "keys.cell_right", None, S::Panes),
+    b(Action::CellUp, &[shift(Up)], "keys.cell_up", None, S::Panes),
+    b(Action::CellDown, &[shift(Down)], "keys.cell_down", None, S::Panes),
+    b(Action::CellKnockout, &[alt(Char('k'))], "keys.cell_knockout", None, S::Panes),
+    b(Action::CellForce, &[alt(Char('f'))], "keys.cell_force", None, S::Panes),
+    b(Action::CellClear, &[alt(Char('c'))], "keys.cell_clear", None, S::Panes),
     b(Action::PrevTurn, &[alt(Up), ctrl(Up)], "keys.prev_turn", None, S::Tokens),
     b(Action::NextTurn, &[alt(Down), ctrl(Down)], "keys.next_turn", None, S::Tokens),
     b(Action::NewestToken, &[alt(End), ctrl(End)], "keys.newest_token", None, S::Tokens),
@@ -244,6 +266,7 @@ pub const KEYMAP: &[Binding] = &[
     b(Action::LessonBack, &[ctrl(Char('p'))], "keys.lesson_back", None, S::Lessons),
     b(Action::LessonScrollUp, &[ctrl(Char('u'))], "keys.lesson_scroll_up", None, S::Lessons),
     b(Action::LessonScrollDown, &[ctrl(Char('d'))], "keys.lesson_scroll_down", None, S::Lessons),
+    b(Action::ToggleLessonFold, &[ctrl(Char('f'))], "keys.lesson_fold", None, S::Lessons),
     b(Action::Answer(1), &[alt(Char('1'))], "keys.answer", None, S::Lessons),
     b(Action::Answer(2), &[alt(Char('2'))], "keys.answer", None, S::Lessons),
     b(Action::Answer(3), &[alt(Char('3'))], "keys.answer", None, S::Lessons),

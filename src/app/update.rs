@@ -8,6 +8,7 @@ mod history;
 
 use crossterm::event::KeyEvent;
 
+use super::commands::CellRule;
 use super::keymap::Action;
 use super::App;
 use crate::engine::api::EngineCommand;
@@ -86,6 +87,27 @@ impl App {
                     .is_some_and(|r| !r.preference.is_empty());
                 self.layout.cycle_routing_view(has_pref);
             }
+            Action::CycleShading => self.cycle_shading(),
+            Action::CellLeft | Action::CellRight => {
+                let n = self.model().map_or(0, |m| m.n_expert as usize);
+                if n == 0 {
+                    self.info("this model has no experts");
+                } else {
+                    self.cursor.step_expert(action == Action::CellRight, n);
+                }
+            }
+            Action::CellUp => self.step_layer(false),
+            Action::CellDown => self.step_layer(true),
+            Action::CellKnockout => return self.intervene_cell(CellRule::Knockout),
+            Action::CellForce => return self.intervene_cell(CellRule::Force),
+            Action::CellClear => return self.intervene_cell(CellRule::Clear),
+            Action::ToggleLessonFold => {
+                if self.lesson_open() {
+                    self.layout.toggle_lesson_fold();
+                } else {
+                    self.info("no lesson is open: Ctrl+L lists the lessons");
+                }
+            }
             Action::TemperatureDown => return self.step_temperature(-1.0),
             Action::TemperatureUp => return self.step_temperature(1.0),
             Action::TopPDown => return self.step_top_p(-1.0),
@@ -104,6 +126,18 @@ impl App {
             | Action::Answer(_) => {}
         }
         Vec::new()
+    }
+
+    /// The shading key: the mode after the one the routing pane shows for this token.
+    fn cycle_shading(&mut self) {
+        let use_pref = self.show_preference();
+        let shown = self
+            .selected_token()
+            .and_then(|(_, t)| t.routing.as_ref())
+            .map_or(crate::app::Shading::Probability, |r| {
+                crate::app::ShadingChoice::of(self.layout.shading(), r, use_pref).mode
+            });
+        self.layout.cycle_shading(shown);
     }
 
     fn step_layer(&mut self, forward: bool) {

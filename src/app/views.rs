@@ -63,11 +63,11 @@ pub fn render(app: &App, f: &mut Frame) {
             }
             side => draw_pane(app, side, right, buf, &mut placed),
         }
-        let left = lesson_split(app, left, buf);
-        chat_column(app, left, buf, Pane::Chat, &mut placed)
+        let (left, strip_ok) = lesson_split(app, left, buf, false);
+        chat_column(app, left, buf, Pane::Chat, strip_ok, &mut placed)
     } else {
-        let main = lesson_split(app, main, buf);
-        chat_column(app, main, buf, app.pane(), &mut placed)
+        let (main, strip_ok) = lesson_split(app, main, buf, true);
+        chat_column(app, main, buf, app.pane(), strip_ok, &mut placed)
     };
     status::render_notice(app, notice, buf);
     draw_pane(app, Pane::Status, status_area, buf, &mut placed);
@@ -121,15 +121,18 @@ impl Placed {
     }
 }
 
-/// With a lesson open, its pane takes the top of `area`; returns the rest.
-fn lesson_split(app: &App, area: Rect, buf: &mut Buffer) -> Rect {
+/// With a lesson open, its pane takes the top of `area` (as many rows as
+/// [`lesson::pane_rows`] gives it); returns the rest and whether the token strip may be
+/// drawn there. `side_here`: the routing and sampling panes are drawn in `area` too.
+fn lesson_split(app: &App, area: Rect, buf: &mut Buffer, side_here: bool) -> (Rect, bool) {
     if !app.lesson_open() {
-        return area;
+        return (area, true);
     }
+    let rows = lesson::pane_rows(app, area, side_here);
     let [top, rest] =
-        Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+        Layout::vertical([Constraint::Length(rows.height), Constraint::Min(0)]).areas(area);
     lesson::render_pane(app, top, buf);
-    rest
+    (rest, rows.strip)
 }
 
 /// Transcript (or the pane that replaces it), token strip, input. Returns the cursor.
@@ -138,10 +141,11 @@ fn chat_column(
     area: Rect,
     buf: &mut Buffer,
     pane: Pane,
+    strip_ok: bool,
     placed: &mut Placed,
 ) -> Option<ratatui::layout::Position> {
     let input_h = input::height(app, area.width).min(area.height.saturating_sub(3));
-    let strip_h = if area.height >= input_h + strip::HEIGHT + 5 {
+    let strip_h = if strip_ok && area.height >= input_h + strip::HEIGHT + 5 {
         strip::HEIGHT
     } else {
         0

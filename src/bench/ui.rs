@@ -50,6 +50,8 @@ fn info() -> ModelInfo {
         n_expert: EXPERTS as u32,
         n_expert_used: USED as u32,
         n_expert_shared: 0,
+        n_ff_exp: 0,
+        n_ff_shexp: 0,
         n_dense_lead: 0,
         has_chat_template: true,
         router_display_temperature: None,

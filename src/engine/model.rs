@@ -22,6 +22,9 @@ struct Header {
     n_expert: u32,
     n_expert_used: u32,
     n_expert_shared: u32,
+    n_ff_exp: u32,
+    /// `expert_shared_feed_forward_length`, where the architecture writes one.
+    n_ff_shexp: Option<u32>,
     n_dense_lead: u32,
     display_temperature: Option<f32>,
     /// Where the tensor data starts: the header is everything before.
@@ -40,6 +43,10 @@ fn read_header(path: &Path) -> Result<Header, String> {
         n_expert: file.get_u32(&key("expert_count")).unwrap_or(0),
         n_expert_used: file.get_u32(&key("expert_used_count")).unwrap_or(0),
         n_expert_shared: file.get_u32(&key("expert_shared_count")).unwrap_or(0),
+        n_ff_exp: file
+            .get_u32(&key("expert_feed_forward_length"))
+            .unwrap_or(0),
+        n_ff_shexp: file.get_u32(&key("expert_shared_feed_forward_length")),
         n_dense_lead: file.get_u32(&key("leading_dense_block_count")).unwrap_or(0),
         display_temperature: file
             .get_f32("moe_tutor.router_display_temperature")
@@ -126,6 +133,12 @@ pub fn load(
             0
         },
         n_expert_shared: header.n_expert_shared,
+        n_ff_exp: header.n_ff_exp,
+        // Without its own key, the shared FFN is `expert_shared_count` experts wide
+        // (how llama.cpp sizes `ffn_*_shexp` for the deepseek family).
+        n_ff_shexp: header
+            .n_ff_shexp
+            .unwrap_or(header.n_expert_shared.saturating_mul(header.n_ff_exp)),
         n_dense_lead: header.n_dense_lead,
         has_chat_template: model.chat_template(None).is_ok(),
         router_display_temperature: header.display_temperature,

@@ -33,6 +33,8 @@ pub fn moe_info(n_expert: u32, k: u32, n_layer: u32, dense_lead: u32) -> ModelIn
         n_expert,
         n_expert_used: k,
         n_expert_shared: 1,
+        n_ff_exp: 0,
+        n_ff_shexp: 0,
         n_dense_lead: dense_lead,
         has_chat_template: true,
         router_display_temperature: None,

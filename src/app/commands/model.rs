@@ -1,7 +1,9 @@
 //! Slash commands that change the model or its routers: `/knockout`, `/force` and
 //! `/restrict L E [E ...]` change layer L's choice live (L may be `all`; `clear` removes the
 //! rule), checked against the model first; `/lora on|off` switches the LoRA adapter live;
-//! `/experts N` loads the model again with N experts per token.
+//! `/experts N` loads the model again with N experts per token. The routing pane's cell
+//! form (a cursor on layer x expert, Alt+K / Alt+F / Alt+C) changes the same rules through
+//! the same check.
 
 use super::Args;
 use crate::app::App;
@@ -56,7 +58,92 @@ impl Rule {
     }
 }
 
+/// What a cell key does to the cell's expert in the cell's layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CellRule {
+    Knockout,
+    Force,
+    /// Take the expert out of the layer's knock-out and force lists.
+    Clear,
+}
+
 impl App {
+    /// The routing pane's cell cursor: (model layer, expert), once the learner moved it
+    /// onto an expert (Shift+←/→); the layer is the marked one (▶).
+    pub fn routing_cell(&self) -> Option<(u32, usize)> {
+        let model = self.model().filter(|m| m.is_moe())?;
+        let expert = self.cursor.expert(model.n_expert as usize)?;
+        let slot = self.layer_slot();
+        let layer = self
+            .selected_token()
+            .and_then(|(_, t)| t.routing.as_ref())
+            .and_then(|r| r.layers.get(slot).copied())
+            .map_or(model.n_dense_lead + slot as u32, u32::from);
+        Some((layer, expert))
+    }
+
+    /// A cell key: knock out, force or clear the cell's expert in the cell's layer, checked
+    /// and sent like `/knockout L E` and `/force L E`.
+    pub(crate) fn intervene_cell(&mut self, what: CellRule) -> Vec<EngineCommand> {
+        let Some(model) = self.model() else {
+            self.error("no model loaded yet");
+            return Vec::new();
+        };
+        if !model.is_moe() {
+            self.error("this model has no experts to intervene on");
+            return Vec::new();
+        }
+        let Some((layer, e)) = self.routing_cell() else {
+            self.error(
+                "pick a cell first: Shift+←/→ moves the routing pane's cursor to an expert, \
+                 Shift+↑/↓ (or Alt+PgUp/PgDn) to a layer",
+            );
+            return Vec::new();
+        };
+        let e = e as u16;
+        let mut next = self.interventions.clone();
+        let without =
+            |list: &[u16]| -> Vec<u16> { list.iter().copied().filter(|&x| x != e).collect() };
+        let knocked = without(next.knocked_out(layer));
+        let forced = without(next.forced(layer));
+        let said = match what {
+            CellRule::Knockout => {
+                let mut k = knocked;
+                k.push(e);
+                next.set_knockout(layer, k);
+                next.set_force(layer, forced);
+                format!(
+                    "layer {layer}: e{e} {}, from the next token",
+                    Rule::Knockout.done()
+                )
+            }
+            CellRule::Force => {
+                let mut f = forced;
+                f.push(e);
+                next.set_force(layer, f);
+                next.set_knockout(layer, knocked);
+                format!(
+                    "layer {layer}: e{e} {}, from the next token",
+                    Rule::Force.done()
+                )
+            }
+            CellRule::Clear => {
+                if knocked.len() == next.knocked_out(layer).len()
+                    && forced.len() == next.forced(layer).len()
+                {
+                    self.info(format!(
+                        "layer {layer}: e{e} is neither knocked out nor forced"
+                    ));
+                    return Vec::new();
+                }
+                next.set_knockout(layer, knocked);
+                next.set_force(layer, forced);
+                format!("layer {layer}: e{e} back to the router's own choice, from the next token")
+            }
+        };
+        self.send_interventions(next, said)
+    }
+
     pub(super) fn cmd_knockout(&mut self, args: &Args) -> Vec<EngineCommand> {
         self.intervene(Rule::Knockout, args)
     }
@@ -81,12 +168,7 @@ impl App {
             self.error("this model has no experts to intervene on");
             return Vec::new();
         }
-        let (n_layer, n_expert, k, lead) = (
-            model.n_layer,
-            model.n_expert,
-            model.n_expert_used,
-            model.n_dense_lead,
-        );
+        let (n_layer, n_expert, lead) = (model.n_layer, model.n_expert, model.n_dense_lead);
         let mut next = self.interventions.clone();
         let said = match args.words.as_slice() {
             [] => {
@@ -142,7 +224,17 @@ impl App {
                 }
             }
         };
-        if let Err(why) = next.validate(n_layer, n_expert, k, lead) {
+        self.send_interventions(next, said)
+    }
+
+    /// Check `next` against the model, then make it the routers' rules and tell the
+    /// engine (the app goes back to the rules before if the engine refuses them).
+    fn send_interventions(&mut self, next: Interventions, said: String) -> Vec<EngineCommand> {
+        let Some(m) = self.model() else {
+            self.error("no model loaded yet");
+            return Vec::new();
+        };
+        if let Err(why) = next.validate(m.n_layer, m.n_expert, m.n_expert_used, m.n_dense_lead) {
             self.error(why);
             return Vec::new();
         }

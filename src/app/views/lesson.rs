@@ -5,16 +5,21 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Widget};
-use unicode_width::UnicodeWidthStr;
+use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::palette::{CHOSEN, DIM, ERROR, INFO, TITLE};
 use super::wrap::wrap;
 use crate::app::lessons::{ActiveLesson, ExperimentCell};
 use crate::app::App;
-use crate::lessons::{Lang, LessonEntry, StepKind};
+use crate::lessons::{Lang, StepKind};
 use crate::pane::Pane;
 use crate::text::markdown::StyledLine;
+
+mod fit;
+mod list;
+
+pub use fit::{pane_rows, LessonRows};
+pub use list::render_list;
 
 /// The border colour of whatever an observe step points at.
 pub const HIGHLIGHT: Style = Style::new()
@@ -231,6 +236,24 @@ fn step_lines(a: &ActiveLesson, lang: Lang) -> Vec<StyledLine> {
     out
 }
 
+/// The step's rows (its text, then what to do), wrapped to `width`.
+fn step_rows(a: &ActiveLesson, lang: Lang, width: u16) -> Vec<Line<'static>> {
+    let mut rows: Vec<Line<'static>> = Vec::new();
+    for l in a.rendered().iter().chain(step_lines(a, lang).iter()) {
+        rows.extend(wrap(l, width));
+    }
+    rows
+}
+
+/// The key bound to `action`, as the help writes it ("Ctrl+F").
+fn key_of(app: &App, action: &crate::app::Action) -> String {
+    app.keymap()
+        .keys_of(action)
+        .first()
+        .map(crate::app::keymap::key_label)
+        .unwrap_or_default()
+}
+
 /// The lesson pane.
 pub fn render_pane(app: &App, area: Rect, buf: &mut Buffer) {
     let Some(a) = app.lessons().active() else {
@@ -239,20 +262,45 @@ pub fn render_pane(app: &App, area: Rect, buf: &mut Buffer) {
     let lang = app.lang();
     let n = a.lesson.steps.len();
     let kind = a.current().map_or("", |s| s.kind.name());
-    let title = format!(" {} · {}/{n} {kind} ", a.lesson.title.get(lang), a.step + 1);
-    let keys = tr(
-        lang,
-        " Ctrl+N next · Ctrl+P back · Ctrl+L lessons · F10 中文 ",
-        " Ctrl+N 下一步 · Ctrl+P 上一步 · Ctrl+L 课程 · F10 English ",
+    // An observe step names its pane in the frame, so a folded or shrunk pane still says it.
+    let target = match a.current().map(|s| &s.kind) {
+        Some(StepKind::Observe { pane, layer, .. }) => {
+            let at = layer.map(|l| format!(" L{l}")).unwrap_or_default();
+            format!("· ◆ {}{at} ", pane.name())
+        }
+        _ => String::new(),
+    };
+    let title = format!(
+        " {} · {}/{n} {kind} {target}",
+        a.lesson.title.get(lang),
+        a.step + 1
     );
+    let fold = key_of(app, &crate::app::Action::ToggleLessonFold).replace("Ctrl+", "^");
+    let folded = app.layout().lesson_folded();
+    let keys = match (lang, folded) {
+        (Lang::En, false) => {
+            format!(" ^N next · ^P back · {fold} fold · ^L then Del: close · F10 中文 ")
+        }
+        (Lang::ZhCn, false) => {
+            format!(" ^N 下一步 · ^P 上一步 · {fold} 收起 · ^L 再按 Del：关闭 · F10 English ")
+        }
+        (Lang::En, true) => format!(" {fold} unfold · ^N next · ^L then Del: close "),
+        (Lang::ZhCn, true) => format!(" {fold} 展开 · ^N 下一步 · ^L 再按 Del：关闭 "),
+    };
     let block = Block::bordered()
         .title(Span::styled(title, TITLE))
         .title_bottom(Line::styled(keys, DIM).right_aligned());
     let inner = block.inner(area);
     block.render(area, buf);
-    let mut rows: Vec<Line<'static>> = Vec::new();
-    for l in a.rendered().iter().chain(step_lines(a, lang).iter()) {
-        rows.extend(wrap(l, inner.width));
+    let mut rows = step_rows(a, lang, inner.width);
+    if folded {
+        // Folded: only what the step asks for (its first row below the text).
+        let ask = step_lines(a, lang)
+            .into_iter()
+            .find(|l| !l.line.spans.is_empty())
+            .map(|l| wrap(&l, inner.width))
+            .unwrap_or_default();
+        rows = ask;
     }
     let max = rows.len().saturating_sub(inner.height as usize);
     let top = (a.scroll as usize).min(max);
@@ -268,120 +316,4 @@ pub fn render_pane(app: &App, area: Rect, buf: &mut Buffer) {
         let x = area.x + 1;
         buf.set_string(x, area.bottom() - 1, hint, INFO);
     }
-}
-
-/// The lesson list overlay.
-pub fn render_list(app: &App, area: Rect, buf: &mut Buffer) {
-    let lang = app.lang();
-    let l = app.lessons();
-    let w = area.width.saturating_sub(4).min(100);
-    let h = area.height.saturating_sub(2);
-    if w < 10 || h < 4 {
-        return;
-    }
-    let popup = Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    );
-    Clear.render(popup, buf);
-    let keys = tr(
-        lang,
-        " ↑/↓ choose · Enter start · Del close lesson · F10 中文 · Esc back ",
-        " ↑/↓ 选择 · Enter 开始 · Del 关闭课程 · F10 English · Esc 返回 ",
-    );
-    let block = Block::bordered()
-        .title(Span::styled(tr(lang, " lessons ", " 课程 "), TITLE))
-        .title_bottom(Line::styled(keys, DIM).right_aligned());
-    let inner = block.inner(popup);
-    block.render(popup, buf);
-    let mut rows: Vec<Line<'static>> = Vec::new();
-    if let Some(e) = &l.library().dir_error {
-        rows.push(Line::styled(e.clone(), ERROR));
-    } else if l.library().entries.is_empty() {
-        rows.push(Line::styled(
-            tr(lang, "no lessons found", "没有找到课程"),
-            INFO,
-        ));
-    }
-    let open_id = l.active().map(|a| a.lesson.id.as_str());
-    let title_w = l
-        .library()
-        .lessons()
-        .map(|x| x.title.get(lang).width())
-        .max()
-        .unwrap_or(0)
-        .min(inner.width.saturating_sub(16) as usize);
-    for (i, e) in l.library().entries.iter().enumerate() {
-        let selected = i == l.list_selected();
-        let marker = if selected { "▶ " } else { "  " };
-        let line = match e {
-            LessonEntry::Ok(x) => {
-                let n = x.steps.len();
-                let p = l.progress().lessons.get(&x.id);
-                let (state, style) = match p {
-                    _ if open_id == Some(x.id.as_str()) => (
-                        format!(
-                            "{} {}/{n}",
-                            tr(lang, "open", "进行中"),
-                            l.active().map_or(0, |a| a.step + 1)
-                        ),
-                        CHOSEN,
-                    ),
-                    Some(p) if p.completed => (tr(lang, "✓ done", "✓ 已完成").to_string(), OK),
-                    Some(p) => (
-                        format!("{} {}/{n}", tr(lang, "step", "第"), p.step + 1),
-                        INFO,
-                    ),
-                    None => (format!("{n} {}", tr(lang, "steps", "步")), DIM),
-                };
-                let title = x.title.get(lang);
-                let pad = " ".repeat(title_w.saturating_sub(title.width()));
-                Line::from(vec![
-                    Span::styled(marker, CHOSEN),
-                    Span::styled(
-                        format!("{title}{pad}  "),
-                        if selected { CHOSEN } else { Style::default() },
-                    ),
-                    Span::styled(state, style),
-                ])
-            }
-            LessonEntry::Broken { path, errors } => {
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let why = errors
-                    .first()
-                    .map(|e| format!("line {}: {}", e.line, e.message))
-                    .unwrap_or_default();
-                Line::from(vec![
-                    Span::styled(marker, CHOSEN),
-                    Span::styled(
-                        format!("{name}  {} {why}", tr(lang, "does not load:", "无法加载：")),
-                        ERROR,
-                    ),
-                ])
-            }
-        };
-        rows.extend(wrap(&line.into(), inner.width));
-    }
-    if let Some(x) = l
-        .library()
-        .entries
-        .get(l.list_selected())
-        .and_then(|e| e.lesson())
-    {
-        rows.push(Line::default());
-        rows.extend(wrap(&plain(x.summary.get(lang), DIM), inner.width));
-    }
-    let sel_row = l.list_selected();
-    let skip = (sel_row + 1).saturating_sub(inner.height as usize);
-    let visible: Vec<Line<'static>> = rows
-        .into_iter()
-        .skip(skip)
-        .take(inner.height as usize)
-        .collect();
-    Paragraph::new(visible).render(inner, buf);
 }

@@ -4,20 +4,26 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget, Wrap};
 
-use super::palette::{shade, shade_style, CHOSEN, DIM, FORCED, KNOCKED, TITLE};
-use crate::app::{App, RoutingView};
-use crate::i18n::tr;
+use super::palette::{CHOSEN, DIM, FORCED, KNOCKED, TITLE};
+use crate::app::keymap::key_label;
+use crate::app::{Action, App, RoutingView, Shading, ShadingChoice};
+use crate::i18n::{tr, tr_with};
 use crate::routing::interventions::LayerRules;
-use crate::routing::{dequantize_prob, Phase, TokenRouting};
+use crate::routing::{Phase, TokenRouting};
 use crate::transcript::{ModelInfo, TokenEvent};
 
 mod load;
+mod shading;
+mod weights;
 
 use load::load_lines;
+use shading::LayerScores;
+pub(crate) use weights::shared_words;
+use weights::{pack, weight_lines};
 
 /// How experts map to columns: `per` experts per column, `cw` cells per column.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -98,7 +104,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             area,
             buf,
             block,
-            vec![header(token, model), Line::styled(why, DIM)],
+            vec![
+                header(token, model, app.lang().code()),
+                Line::styled(why, DIM),
+            ],
         );
     };
     let inner = block.inner(area);
@@ -106,17 +115,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(heatmap(app, model, token, routing, inner)).render(inner, buf);
 }
 
-fn header(token: &TokenEvent, model: &ModelInfo) -> Line<'static> {
+fn header(token: &TokenEvent, model: &ModelInfo, lang: &str) -> Line<'static> {
     let phase = if token.phase == Phase::Prompt {
         "prompt"
     } else {
         "generated"
     };
-    let shared = if model.n_expert_shared > 0 {
-        format!(" +{} shared", model.n_expert_shared)
-    } else {
-        String::new()
-    };
+    let shared = shared_words(model, false, lang)
+        .map(|w| format!(" · {w}"))
+        .unwrap_or_default();
     Line::from(vec![
         Span::styled(format!("{:?}", token.text), TITLE),
         Span::styled(
@@ -145,31 +152,28 @@ fn heatmap(
     let sel_layer = r.layers.get(slot).copied().map(usize::from);
     let use_pref = app.show_preference() && !r.preference.is_empty();
 
-    let mut lines = vec![header(token, model)];
-    let what = if use_pref {
-        match model.router_display_temperature {
-            Some(t) => format!("router preference (softmax of logits / {t}) "),
-            None => "router preference ".into(),
-        }
-    } else {
-        "router probability ".into()
+    let lang = app.lang().code();
+    let mut lines = vec![header(token, model, lang)];
+    let what = match (use_pref, model.router_display_temperature) {
+        (true, Some(t)) => tr_with("routing.what_preference_t", lang, &[("t", &t)]),
+        (true, None) => tr("routing.what_preference", lang),
+        (false, _) => tr("routing.what_probability", lang),
     };
-    let mut how = vec![
-        Span::styled(
-            what,
-            Style::new().add_modifier(ratatui::style::Modifier::BOLD),
-        ),
-        Span::styled("shade ·░▒▓█  ", DIM),
-        Span::styled("◆", CHOSEN),
-        Span::styled(" chosen", DIM),
-    ];
-    if cols.per > 1 {
-        how.push(Span::styled(
-            format!("  · {} experts per column (max)", cols.per),
+    let choice = ShadingChoice::of(app.layout().shading(), r, use_pref);
+    let key = app
+        .keymap()
+        .keys_of(&Action::CycleShading)
+        .first()
+        .map(key_label)
+        .unwrap_or_default();
+    let mut legend = shading::legend(what, choice, &key, lang);
+    if let (true, Some(last)) = (cols.per > 1, legend.last_mut()) {
+        last.push_span(Span::styled(
+            format!(" · {} experts per column (max)", cols.per),
             DIM,
         ));
     }
-    lines.push(Line::from(how));
+    lines.extend(legend);
     if r.incomplete {
         lines.push(Line::styled(
             "capture incomplete: some of this token's router tensors could not be read (see the log)",
@@ -194,7 +198,7 @@ fn heatmap(
     lines.push(axis(label_w, cols));
 
     // The selected layer's mixing weights, wrapped to the pane.
-    let weights = weight_lines(r, slot, model, area.width as usize);
+    let weights = weight_lines(r, slot, model, area.width as usize, lang);
 
     // Rows, windowed around the selected layer when they do not all fit.
     let footer = weights.len() + 1;
@@ -208,6 +212,8 @@ fn heatmap(
         label_w,
         use_pref,
         model,
+        shading: choice.mode,
+        cell: app.routing_cell().map(|(_, e)| e),
     };
     for layer in start..(start + avail).min(n_rows) {
         lines.push(row(
@@ -227,39 +233,31 @@ fn heatmap(
     } else {
         "Alt+PgUp/PgDn: layer".into()
     };
-    lines.push(Line::styled(range, DIM));
-    lines
-}
-
-/// "L2: e5 0.41  e1 0.33 …", packed into lines of `width`.
-fn weight_lines(
-    r: &TokenRouting,
-    slot: usize,
-    model: &ModelInfo,
-    width: usize,
-) -> Vec<Line<'static>> {
-    let Some(v) = r.layer(slot) else {
-        return Vec::new();
-    };
-    if !v.computed {
-        return vec![Line::styled(
-            format!("L{}: not computed for this token", v.layer),
-            DIM,
-        )];
-    }
-    let mut items: Vec<(String, Style)> = v
-        .experts
-        .iter()
-        .zip(v.weights)
-        .map(|(e, w)| (format!("e{e} {:.2}  ", w.to_f32()), Style::default()))
-        .collect();
-    if model.n_expert_shared > 0 {
-        items.push((
-            format!("+ {} shared (always on)", model.n_expert_shared),
-            DIM,
+    let mut footer = vec![Span::styled(range, DIM)];
+    if let Some((layer, e)) = app.routing_cell() {
+        let key = |a: Action| {
+            app.keymap()
+                .keys_of(&a)
+                .first()
+                .map(key_label)
+                .unwrap_or_default()
+        };
+        footer.push(Span::styled(
+            tr_with(
+                "routing.cell_keys",
+                lang,
+                &[
+                    ("cell", &format!("L{layer} e{e}")),
+                    ("out", &key(Action::CellKnockout)),
+                    ("force", &key(Action::CellForce)),
+                    ("clear", &key(Action::CellClear)),
+                ],
+            ),
+            CHOSEN,
         ));
     }
-    pack(&format!("L{}: ", v.layer), items, width)
+    lines.push(Line::from(footer));
+    lines
 }
 
 /// The expert axis under the legend: a tick every few columns.
@@ -285,25 +283,6 @@ fn window_start(n_rows: usize, avail: usize, sel_row: usize) -> usize {
     }
 }
 
-/// `head` then the items, wrapped into lines of `width` (continuations indented).
-fn pack(head: &str, items: Vec<(String, Style)>, width: usize) -> Vec<Line<'static>> {
-    let mut lines = Vec::new();
-    let mut cur = vec![Span::styled(head.to_string(), CHOSEN)];
-    let mut used = head.chars().count();
-    for (text, style) in items {
-        let w = text.chars().count();
-        if used + w > width && cur.len() > 1 {
-            lines.push(Line::from(std::mem::take(&mut cur)));
-            cur.push(Span::raw("    "));
-            used = 4;
-        }
-        used += w;
-        cur.push(Span::styled(text, style));
-    }
-    lines.push(Line::from(cur));
-    lines
-}
-
 /// What every row of the heatmap shares.
 #[derive(Clone, Copy)]
 struct Grid<'a> {
@@ -312,6 +291,9 @@ struct Grid<'a> {
     label_w: usize,
     use_pref: bool,
     model: &'a ModelInfo,
+    shading: Shading,
+    /// The cell cursor's expert (drawn on the selected row).
+    cell: Option<usize>,
 }
 
 fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> Line<'static> {
@@ -321,6 +303,8 @@ fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> 
         label_w,
         use_pref,
         model,
+        shading,
+        cell,
     } = *grid;
     let mark = if selected { "▶" } else { " " };
     let label = format!("{mark}L{layer:<w$}", w = label_w - 2);
@@ -348,21 +332,17 @@ fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> 
         view.probs
     };
     let n_expert = r.n_expert as usize;
+    let scores = LayerScores::new(probs);
     for c in 0..cols.count {
         let experts = c * cols.per..((c + 1) * cols.per).min(n_expert);
         // A compacted older record has no probabilities: its cells are blank but for ◆.
-        let p = experts
-            .clone()
-            .filter_map(|e| probs.get(e))
-            .map(|&q| dequantize_prob(q))
-            .fold(0.0f32, f32::max);
+        let (g, shade) = scores.cell(shading, experts.clone());
         let chosen = experts
             .clone()
             .any(|e| view.experts.iter().any(|&x| x as usize == e));
         let out = !experts.is_empty() && experts.clone().all(|e| !rules.allows(e as u16));
         let forced = experts.clone().any(|e| rules.force.contains(&(e as u16)));
-        let g = shade(p);
-        let cell = match (cols.cw, chosen, out, forced) {
+        let glyphs = match (cols.cw, chosen, out, forced) {
             (2, _, true, _) => "✗ ".into(),
             (_, _, true, _) => "✗".into(),
             (2, _, _, true) => format!("{g}★"),
@@ -379,9 +359,15 @@ fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> 
         } else if chosen {
             CHOSEN
         } else {
-            shade_style(p)
+            shade
         };
-        spans.push(Span::styled(cell, style));
+        let at_cursor = selected && cell.is_some_and(|e| experts.contains(&e));
+        let style = if at_cursor {
+            style.add_modifier(Modifier::REVERSED)
+        } else {
+            style
+        };
+        spans.push(Span::styled(glyphs, style));
     }
     Line::from(spans)
 }

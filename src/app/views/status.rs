@@ -24,19 +24,19 @@ pub fn moe_shape(app: &App, short: bool) -> Option<String> {
             format!("{} · dense", m.arch)
         });
     }
+    // llama.cpp builds the shared experts as one always-on FFN (the GGUF's count of 8 is
+    // one FFN eight experts wide): count it as one, as the routing pane does.
     if short {
-        let shared = if m.n_expert_shared > 0 {
-            format!("+{}", m.n_expert_shared)
+        let shared = if m.shared_width_in_experts().is_some() {
+            "+1"
         } else {
-            String::new()
+            ""
         };
         return Some(format!("MoE {}×{}{shared}", m.n_expert, m.n_expert_used));
     }
-    let shared = if m.n_expert_shared > 0 {
-        format!(" + {} shared", m.n_expert_shared)
-    } else {
-        String::new()
-    };
+    let shared = super::routing::shared_words(m, false, app.lang().code())
+        .map(|w| format!(" {w}"))
+        .unwrap_or_default();
     Some(format!(
         "{} · {} experts, {} active{shared}",
         m.arch, m.n_expert, m.n_expert_used

@@ -47,6 +47,8 @@ fn info() -> ModelInfo {
         n_expert: 8,
         n_expert_used: 2,
         n_expert_shared: 1,
+        n_ff_exp: 0,
+        n_ff_shexp: 0,
         n_dense_lead: 1,
         has_chat_template: false,
         router_display_temperature: None,
