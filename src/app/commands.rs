@@ -3,6 +3,7 @@
 //! command cannot be dispatched without being listed or listed without being dispatched.
 //! A message starting with `//` is sent with one `/` removed.
 
+mod branch;
 mod model;
 
 use super::keymap::Action;
@@ -102,6 +103,21 @@ pub const SLASH: &[SlashCommand] = &[
             app.export((!args.rest.is_empty()).then_some(args.rest));
             Vec::new()
         },
+    },
+    SlashCommand {
+        names: &["/branch"],
+        usage: branch::BRANCH_USAGE,
+        help: &[
+            ("/branch 2", "slash.branch"),
+            ("/branch \"text\"", "slash.branch_text"),
+        ],
+        run: App::cmd_branch,
+    },
+    SlashCommand {
+        names: &["/branches"],
+        usage: branch::BRANCHES_USAGE,
+        help: &[("/branches", "slash.branches")],
+        run: App::cmd_branches,
     },
     SlashCommand {
         names: &["/knockout", "/ko"],

@@ -3,9 +3,11 @@
 //! model, its state, the last reply's timing). Engine events land here; nothing else
 //! writes the messages.
 
+mod branches;
 mod budget;
 mod stream;
 
+pub use branches::{BranchBody, Branches};
 pub use budget::RoutingBudget;
 
 use crate::engine::api::{EngineCommand, GenerateRequest};
@@ -34,6 +36,8 @@ pub struct Message {
     pub tokens: Vec<TokenEvent>,
     pub status: ReplyStatus,
     pub(crate) rendered: Vec<StyledLine>,
+    /// The reply's other branches (a reply branched from one of its tokens).
+    pub(crate) branches: Branches,
 }
 
 impl Message {
@@ -44,6 +48,7 @@ impl Message {
             tokens: Vec::new(),
             status,
             rendered: Vec::new(),
+            branches: Branches::default(),
         }
     }
 }

@@ -1,0 +1,139 @@
+//! `/branch N` and `/branch "TEXT"`: continue the selected step's reply from candidate N of
+//! that step (as the sampling pane numbers them) or from the typed text, as a new branch;
+//! `/branches [K]`: show the next branch of the reply (or branch K).
+
+use super::Args;
+use crate::app::App;
+use crate::engine::api::{EngineCommand, Forced};
+use crate::i18n::{tr, tr_with};
+
+pub(super) const BRANCH_USAGE: &str = "/branch <candidate number> | /branch \"text\"";
+pub(super) const BRANCHES_USAGE: &str = "/branches [branch number]";
+
+/// What `/branch`'s argument asks for: a candidate by its number, or text.
+fn parse(rest: &str) -> Option<Result<usize, String>> {
+    let rest = rest.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    if let Ok(n) = rest.parse::<usize>() {
+        return Some(Ok(n));
+    }
+    let text = rest
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .unwrap_or(rest);
+    (!text.is_empty()).then(|| Err(text.to_string()))
+}
+
+impl App {
+    pub(super) fn cmd_branch(&mut self, args: &Args) -> Vec<EngineCommand> {
+        let lang = self.lang().code();
+        let Some(want) = parse(args.rest) else {
+            self.error(format!("usage: {BRANCH_USAGE}"));
+            return Vec::new();
+        };
+        let Some((at, token)) = self.selected_token() else {
+            self.info(tr("branch.no_step", lang));
+            return Vec::new();
+        };
+        let forced = match want {
+            Ok(n) => {
+                let n_cand = token.step.as_ref().map_or(0, |s| s.candidates.len());
+                match token
+                    .step
+                    .as_ref()
+                    .and_then(|s| n.checked_sub(1).and_then(|i| s.candidates.get(i)))
+                {
+                    Some(c) => Forced::Token(c.token_id),
+                    None if n_cand == 0 => {
+                        self.info(tr("branch.no_step", lang));
+                        return Vec::new();
+                    }
+                    None => {
+                        self.error(tr_with("branch.bad_candidate", lang, &[("n", &n_cand)]));
+                        return Vec::new();
+                    }
+                }
+            }
+            Err(text) => Forced::Text(text),
+        };
+        let (params, max_tokens) = (self.params(), self.config().max_tokens);
+        match self.chat.start_branch(at, forced, params, max_tokens, lang) {
+            Ok(cmd) => {
+                self.cursor.fix(&self.chat);
+                let m = &self.chat.messages()[at.message];
+                let (k, n) = (m.branch_index() + 1, m.branch_count());
+                self.info(tr_with(
+                    "branch.started",
+                    lang,
+                    &[("k", &k), ("n", &n), ("step", &at.token)],
+                ));
+                vec![cmd]
+            }
+            Err(said) => {
+                self.say(said);
+                Vec::new()
+            }
+        }
+    }
+
+    pub(super) fn cmd_branches(&mut self, args: &Args) -> Vec<EngineCommand> {
+        let lang = self.lang().code();
+        let message = self
+            .selected()
+            .map(|r| r.message)
+            .filter(|&i| self.chat.messages()[i].branch_count() > 1)
+            .or_else(|| {
+                self.chat
+                    .messages()
+                    .iter()
+                    .rposition(|m| m.branch_count() > 1)
+            });
+        let Some(message) = message else {
+            self.info(tr("branch.none", lang));
+            return Vec::new();
+        };
+        let m = &self.chat.messages()[message];
+        let n = m.branch_count();
+        let to = match args.first() {
+            None => (m.branch_index() + 1) % n,
+            Some(a) => match a.parse::<usize>() {
+                Ok(k) if (1..=n).contains(&k) => k - 1,
+                _ => {
+                    self.error(format!("usage: {BRANCHES_USAGE} (1..{n})"));
+                    return Vec::new();
+                }
+            },
+        };
+        if !self.chat.switch_branch(message, to) {
+            self.info(tr("branch.busy", lang));
+            return Vec::new();
+        }
+        self.cursor.fix(&self.chat);
+        if let Err(e) = self.journal.forget_from(message) {
+            self.error(format!("could not save the conversation: {e}"));
+            return Vec::new();
+        }
+        self.info(tr_with(
+            "branch.shown",
+            lang,
+            &[("k", &(to + 1)), ("n", &n)],
+        ));
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn a_number_picks_a_candidate_and_anything_else_is_text() {
+        assert_eq!(parse(" 2 "), Some(Ok(2)));
+        assert_eq!(parse("\"7\""), Some(Err("7".into())));
+        assert_eq!(parse("hello there"), Some(Err("hello there".into())));
+        assert_eq!(parse(""), None);
+        assert_eq!(parse("\"\""), None);
+    }
+}
