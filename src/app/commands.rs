@@ -5,6 +5,7 @@
 
 mod branch;
 mod model;
+mod stats;
 
 use super::keymap::Action;
 use super::App;
@@ -120,6 +121,15 @@ pub const SLASH: &[SlashCommand] = &[
         run: App::cmd_branches,
     },
     SlashCommand {
+        names: &["/stats"],
+        usage: stats::STATS_USAGE,
+        help: &[
+            ("/stats 1.25", "slash.stats"),
+            ("/stats export FILE.csv", "slash.stats_export"),
+        ],
+        run: App::cmd_stats,
+    },
+    SlashCommand {
         names: &["/knockout", "/ko"],
         usage: model::KNOCKOUT_USAGE,
         help: &[
@@ -154,7 +164,7 @@ pub const SLASH: &[SlashCommand] = &[
     },
     SlashCommand {
         names: &["/pane"],
-        usage: "/pane chat | routing | sampling | strip | status",
+        usage: "/pane chat | routing | sampling | strip | status | stats",
         help: &[("/pane routing", "slash.pane")],
         run: App::cmd_pane,
     },

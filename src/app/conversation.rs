@@ -5,10 +5,12 @@
 
 mod branches;
 mod budget;
+mod stats;
 mod stream;
 
 pub use branches::{BranchBody, Branches};
 pub use budget::RoutingBudget;
+pub use stats::{CAPACITY_STEPS, TOP_TOKENS};
 
 use crate::engine::api::{EngineCommand, GenerateRequest};
 use crate::sampling::SamplingParams;
@@ -105,6 +107,9 @@ pub struct Conversation {
     markdown: MarkdownRenderer,
     /// The reply in flight, rendered incrementally.
     stream: StreamingMarkdown,
+    /// The capacity factor the expert statistics count drops at.
+    stats_capacity: f64,
+    stats_cache: stats::StatsCache,
 }
 
 impl Default for Conversation {
@@ -121,6 +126,8 @@ impl Default for Conversation {
             budget: RoutingBudget::default(),
             markdown: MarkdownRenderer::new(),
             stream: StreamingMarkdown::new(),
+            stats_capacity: 1.0,
+            stats_cache: stats::StatsCache::default(),
         }
     }
 }
