@@ -166,3 +166,44 @@ fn a_version_1_journal_still_opens() {
     assert_eq!(texts, ["hi", "hello"]);
     assert_eq!(app.messages()[1].branch_count(), 1);
 }
+
+/// Alt+B tries the candidates of a step in order, skipping what a branch already wrote
+/// there; Alt+[ and Alt+] switch between the branches.
+#[test]
+fn alt_b_tries_the_next_candidate_and_brackets_switch_branches() {
+    let model = common::tiny_moe();
+    let data = tempfile::tempdir().unwrap();
+    let mut engine = common::start(common::load_options(&model)).expect("engine");
+    let mut app = app(&model, data.path(), &engine.info);
+    slash(&mut app, &mut engine, "Hello router");
+    let first = app.messages()[1].clone();
+    let s = 1;
+    let cands: Vec<u32> = first.tokens[s]
+        .step
+        .as_ref()
+        .expect("step")
+        .candidates
+        .iter()
+        .map(|c| c.token_id)
+        .collect();
+    assert_eq!(
+        first.tokens[s].token_id, cands[0],
+        "greedy drew candidate 1"
+    );
+    for (want_branch, want_token) in [(1, cands[1]), (2, cands[2])] {
+        app.update(Action::SelectReplyToken(s as u32));
+        let cmds = app_support::alt(&mut app, KeyCode::Char('b'));
+        run(&mut app, &mut engine, cmds);
+        let m = &app.messages()[1];
+        assert_eq!(m.branch_index(), want_branch);
+        assert_eq!(m.tokens[s].token_id, want_token);
+    }
+    app_support::alt(&mut app, KeyCode::Char('['));
+    assert_eq!(app.messages()[1].branch_index(), 1);
+    assert_eq!(app.messages()[1].tokens[s].token_id, cands[1]);
+    app_support::alt(&mut app, KeyCode::Char(']'));
+    app_support::alt(&mut app, KeyCode::Char(']'));
+    assert_eq!(app.messages()[1].branch_index(), 0, "wraps round");
+    assert_eq!(app.messages()[1].content, first.content);
+    engine.handle.shutdown();
+}

@@ -1,6 +1,7 @@
 //! `/branch N` and `/branch "TEXT"`: continue the selected step's reply from candidate N of
 //! that step (as the sampling pane numbers them) or from the typed text, as a new branch;
-//! `/branches [K]`: show the next branch of the reply (or branch K).
+//! `/branches [K]`: show the next branch of the reply (or branch K). Keys: Alt+B branches
+//! from the most likely candidate not tried at the step yet, Alt+[ / Alt+] switch branches.
 
 use super::Args;
 use crate::app::App;
@@ -79,19 +80,8 @@ impl App {
     }
 
     pub(super) fn cmd_branches(&mut self, args: &Args) -> Vec<EngineCommand> {
-        let lang = self.lang().code();
-        let message = self
-            .selected()
-            .map(|r| r.message)
-            .filter(|&i| self.chat.messages()[i].branch_count() > 1)
-            .or_else(|| {
-                self.chat
-                    .messages()
-                    .iter()
-                    .rposition(|m| m.branch_count() > 1)
-            });
-        let Some(message) = message else {
-            self.info(tr("branch.none", lang));
+        let Some(message) = self.branched_message() else {
+            self.info(tr("branch.none", self.lang().code()));
             return Vec::new();
         };
         let m = &self.chat.messages()[message];
@@ -106,21 +96,93 @@ impl App {
                 }
             },
         };
+        self.show_branch(message, to);
+        Vec::new()
+    }
+
+    /// The reply whose branches `/branches` and Alt+[ / Alt+] switch: the selected one if
+    /// it has branches, else the last reply that has.
+    fn branched_message(&self) -> Option<usize> {
+        self.selected()
+            .map(|r| r.message)
+            .filter(|&i| self.chat.messages()[i].branch_count() > 1)
+            .or_else(|| {
+                self.chat
+                    .messages()
+                    .iter()
+                    .rposition(|m| m.branch_count() > 1)
+            })
+    }
+
+    fn show_branch(&mut self, message: usize, to: usize) {
+        let lang = self.lang().code();
+        let n = self.chat.messages()[message].branch_count();
         if !self.chat.switch_branch(message, to) {
             self.info(tr("branch.busy", lang));
-            return Vec::new();
+            return;
         }
         self.cursor.fix(&self.chat);
         if let Err(e) = self.journal.forget_from(message) {
             self.error(format!("could not save the conversation: {e}"));
-            return Vec::new();
+            return;
         }
         self.info(tr_with(
             "branch.shown",
             lang,
             &[("k", &(to + 1)), ("n", &n)],
         ));
-        Vec::new()
+    }
+
+    /// Alt+[ / Alt+]: the previous or next branch of the reply (wrapping round).
+    pub(crate) fn step_branch(&mut self, forward: bool) {
+        let Some(message) = self.branched_message() else {
+            self.info(tr("branch.none", self.lang().code()));
+            return;
+        };
+        let m = &self.chat.messages()[message];
+        let (cur, n) = (m.branch_index(), m.branch_count());
+        let to = if forward {
+            (cur + 1) % n
+        } else {
+            (cur + n - 1) % n
+        };
+        self.show_branch(message, to);
+    }
+
+    /// Alt+B: branch at the selected step from the most likely candidate that neither the
+    /// shown branch nor any other branch sharing its tokens wrote there.
+    pub(crate) fn branch_candidate(&mut self) -> Vec<EngineCommand> {
+        let lang = self.lang().code();
+        let Some((at, token)) = self.selected_token() else {
+            self.info(tr("branch.no_step", lang));
+            return Vec::new();
+        };
+        let Some(step) = token.step.as_ref() else {
+            self.info(tr("branch.no_step", lang));
+            return Vec::new();
+        };
+        let m = &self.chat.messages()[at.message];
+        let mut tried = vec![token.token_id];
+        for (_, b) in m.other_branches() {
+            let same_before = b.tokens.len() > at.token
+                && b.tokens[..at.token]
+                    .iter()
+                    .zip(&m.tokens[..at.token])
+                    .all(|(x, y)| x.token_id == y.token_id);
+            if same_before {
+                tried.push(b.tokens[at.token].token_id);
+            }
+        }
+        let Some(n) = step
+            .candidates
+            .iter()
+            .position(|c| !tried.contains(&c.token_id))
+        else {
+            self.info(tr("branch.all_tried", lang));
+            return Vec::new();
+        };
+        let line = format!("/branch {}", n + 1);
+        self.slash_command(&line)
     }
 }
 
