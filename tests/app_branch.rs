@@ -100,6 +100,17 @@ fn the_second_candidate_starts_a_branch_that_survives_a_restart() {
     assert!(screen_contains(&term, "branch 2/2"));
     assert!(screen_contains(&term, "leaves the first one here"));
     assert!(screen_contains(&term, "other branches at this step:"));
+    // With the first branch's experts at the marked layer (L1 of the tiny model).
+    let l1 = first.tokens[s].routing.as_ref().unwrap().layer(0).unwrap();
+    let experts: Vec<String> = l1.experts.iter().map(|e| format!("e{e}")).collect();
+    assert!(screen_contains(
+        &term,
+        &format!(
+            "1 {} L1 {}",
+            moe_tutor::app::views::strip::token_label(&first.tokens[s].text),
+            experts.join(" ")
+        )
+    ));
 
     // A typed text is forced token by token.
     app.update(Action::SelectReplyToken(s as u32));

@@ -96,10 +96,20 @@ fn branch_lines(app: &App, at: TokenRef) -> Vec<Line<'static>> {
     }
     let others = others_here(m, at.token);
     if !others.is_empty() {
+        let slot = app.layer_slot();
         let mut spans = vec![Span::styled(tr("sampling.other_branches", lang), INFO)];
-        for (k, text) in others {
+        for (k, t) in others {
             spans.push(Span::styled(format!(" {k} "), DIM));
-            spans.push(Span::styled(token_label(&text), Style::default()));
+            spans.push(Span::styled(token_label(&t.text), Style::default()));
+            // The experts that branch's token chose at the marked layer, beside the
+            // routing pane's view of this branch's token.
+            if let Some(v) = t.routing.as_ref().and_then(|r| r.layer(slot)) {
+                let experts: Vec<String> = v.experts.iter().map(|e| format!("e{e}")).collect();
+                spans.push(Span::styled(
+                    format!(" L{} {}", v.layer, experts.join(" ")),
+                    DIM,
+                ));
+            }
         }
         out.push(Line::from(spans));
     }
@@ -107,8 +117,8 @@ fn branch_lines(app: &App, at: TokenRef) -> Vec<Line<'static>> {
 }
 
 /// The other branches that share this reply's tokens before step `i` and wrote another
-/// token at it: (branch number, 1-based; its token's text).
-fn others_here(m: &Message, i: usize) -> Vec<(usize, String)> {
+/// token at it: (branch number, 1-based; its token).
+fn others_here(m: &Message, i: usize) -> Vec<(usize, &TokenEvent)> {
     let Some(here) = m.tokens.get(i) else {
         return Vec::new();
     };
@@ -119,7 +129,7 @@ fn others_here(m: &Message, i: usize) -> Vec<(usize, String)> {
                 .iter()
                 .zip(&m.tokens[..i])
                 .all(|(a, c)| a.token_id == c.token_id);
-            (same_before && t.token_id != here.token_id).then(|| (k + 1, t.text.clone()))
+            (same_before && t.token_id != here.token_id).then_some((k + 1, t))
         })
         .collect()
 }
