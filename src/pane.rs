@@ -17,16 +17,20 @@ pub enum Pane {
     Strip,
     /// The status bar.
     Status,
+    /// The conversation's expert statistics: usage, balance, co-activation, top tokens
+    /// per expert, capacity drops (`/stats`; F2 goes on from it to the routing pane).
+    Stats,
 }
 
 impl Pane {
     /// Every pane, in the order lesson diagnostics list them.
-    pub const ALL: [Pane; 5] = [
+    pub const ALL: [Pane; 6] = [
         Pane::Routing,
         Pane::Sampling,
         Pane::Strip,
         Pane::Status,
         Pane::Chat,
+        Pane::Stats,
     ];
 
     /// The panes F2 cycles through, in that order.
@@ -43,6 +47,7 @@ impl Pane {
             Pane::Sampling => "sampling",
             Pane::Strip => "strip",
             Pane::Status => "status",
+            Pane::Stats => "stats",
         }
     }
 
@@ -54,7 +59,7 @@ impl Pane {
     /// and the status bar are visible with the chat.
     pub fn side(self) -> Pane {
         match self {
-            Pane::Routing | Pane::Sampling => self,
+            Pane::Routing | Pane::Sampling | Pane::Stats => self,
             Pane::Chat | Pane::Strip | Pane::Status => Pane::Chat,
         }
     }
@@ -89,5 +94,8 @@ mod tests {
         assert_eq!(Pane::Routing.next_side(), Pane::Sampling);
         assert_eq!(Pane::Sampling.next_side(), Pane::Chat);
         assert_eq!(Pane::Strip.side(), Pane::Chat);
+        // The stats pane is shown by name; F2 goes on from it to routing.
+        assert_eq!(Pane::Stats.side(), Pane::Stats);
+        assert_eq!(Pane::Stats.next_side(), Pane::Routing);
     }
 }

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 pub use journal::{Journal, Sink};
 pub use list::Summary;
 pub use reader::Conversation;
-pub use record::{MessageRecord, Record, RoutingSummary, SamplingRecord, Speaker};
+pub use record::{
+    BranchRecord, BranchesRecord, MessageRecord, Record, RoutingSummary, SamplingRecord, Speaker,
+};
 
 use crate::transcript::{Role, TokenEvent};
 

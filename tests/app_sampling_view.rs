@@ -42,7 +42,7 @@ fn outside_the_nucleus_is_dimmed_and_the_draw_marked() {
     let rows = rows(&term);
     let drawn = rows
         .iter()
-        .position(|r| r.contains("▶ ·time"))
+        .position(|r| r.contains('▶') && r.contains(" ·time"))
         .expect("drawn row");
     let cut = rows
         .iter()
@@ -50,7 +50,7 @@ fn outside_the_nucleus_is_dimmed_and_the_draw_marked() {
         .expect("cut line");
     let dimmed = rows
         .iter()
-        .position(|r| r.contains("  ·an  "))
+        .position(|r| r.contains(" ·an  "))
         .expect("row past the cut");
     assert!(drawn < cut && cut < dimmed);
     let x = rows[dimmed]

@@ -146,7 +146,8 @@ fn satisfy(app: &mut App, engine: &mut common::Engine, all: &[Compare], what: &s
     );
 }
 
-fn walk(app: &mut App, engine: &mut common::Engine, index: usize, lang: Lang) {
+/// Take lesson `index` from first to last step; returns its id.
+fn walk(app: &mut App, engine: &mut common::Engine, index: usize, lang: Lang) -> String {
     ctrl(app, 'l');
     assert!(app.lesson_list_open());
     for _ in 0..index {
@@ -242,6 +243,7 @@ fn walk(app: &mut App, engine: &mut common::Engine, index: usize, lang: Lang) {
         .get(&lesson.id)
         .is_some_and(|p| p.completed));
     press(app, KeyCode::Esc);
+    lesson.id
 }
 
 #[test]
@@ -265,6 +267,7 @@ fn every_lesson_can_be_taken_from_first_to_last_step() {
     };
     moe_tutor::model::tiny::write(&path, &spec).expect("tiny model");
     let mut engine = common::start(common::load_options(&path)).expect("engine");
+    let mut walked = Vec::new();
     for lang in Lang::ALL {
         for index in 0..lib.entries.len() {
             let mut app = App::new(AppConfig {
@@ -281,11 +284,21 @@ fn every_lesson_can_be_taken_from_first_to_last_step() {
                 open_list: false,
                 lang_explicit: true,
             });
-            walk(&mut app, &mut engine, index, lang);
+            walked.push((walk(&mut app, &mut engine, index, lang), lang));
             // A fresh conversation for the next lesson.
             let cmds = app.update(moe_tutor::app::Action::Send);
             drive(&mut app, &mut engine, cmds);
         }
+    }
+    // The lessons that lean on newer views are among them, in both languages.
+    for lang in Lang::ALL {
+        assert!(
+            walked
+                .iter()
+                .any(|(id, l)| id == "moe-at-scale" && *l == lang),
+            "moe-at-scale was not walked in {}",
+            lang.code()
+        );
     }
     engine.handle.shutdown();
 }

@@ -3,7 +3,9 @@
 //! command cannot be dispatched without being listed or listed without being dispatched.
 //! A message starting with `//` is sent with one `/` removed.
 
+mod branch;
 mod model;
+mod stats;
 
 pub(crate) use model::CellRule;
 
@@ -106,6 +108,30 @@ pub const SLASH: &[SlashCommand] = &[
         },
     },
     SlashCommand {
+        names: &["/branch"],
+        usage: branch::BRANCH_USAGE,
+        help: &[
+            ("/branch 2", "slash.branch"),
+            ("/branch \"text\"", "slash.branch_text"),
+        ],
+        run: App::cmd_branch,
+    },
+    SlashCommand {
+        names: &["/branches"],
+        usage: branch::BRANCHES_USAGE,
+        help: &[("/branches", "slash.branches")],
+        run: App::cmd_branches,
+    },
+    SlashCommand {
+        names: &["/stats"],
+        usage: stats::STATS_USAGE,
+        help: &[
+            ("/stats 1.25", "slash.stats"),
+            ("/stats export FILE.csv", "slash.stats_export"),
+        ],
+        run: App::cmd_stats,
+    },
+    SlashCommand {
         names: &["/knockout", "/ko"],
         usage: model::KNOCKOUT_USAGE,
         help: &[
@@ -140,7 +166,7 @@ pub const SLASH: &[SlashCommand] = &[
     },
     SlashCommand {
         names: &["/pane"],
-        usage: "/pane chat | routing | sampling | strip | status",
+        usage: "/pane chat | routing | sampling | strip | status | stats",
         help: &[("/pane routing", "slash.pane")],
         run: App::cmd_pane,
     },

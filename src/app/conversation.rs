@@ -3,10 +3,14 @@
 //! model, its state, the last reply's timing). Engine events land here; nothing else
 //! writes the messages.
 
+mod branches;
 mod budget;
+mod stats;
 mod stream;
 
+pub use branches::{BranchBody, Branches};
 pub use budget::RoutingBudget;
+pub use stats::{CAPACITY_STEPS, TOP_TOKENS};
 
 use crate::engine::api::{EngineCommand, GenerateRequest};
 use crate::sampling::SamplingParams;
@@ -34,6 +38,8 @@ pub struct Message {
     pub tokens: Vec<TokenEvent>,
     pub status: ReplyStatus,
     pub(crate) rendered: Vec<StyledLine>,
+    /// The reply's other branches (a reply branched from one of its tokens).
+    pub(crate) branches: Branches,
 }
 
 impl Message {
@@ -44,6 +50,7 @@ impl Message {
             tokens: Vec::new(),
             status,
             rendered: Vec::new(),
+            branches: Branches::default(),
         }
     }
 }
@@ -100,6 +107,9 @@ pub struct Conversation {
     markdown: MarkdownRenderer,
     /// The reply in flight, rendered incrementally.
     stream: StreamingMarkdown,
+    /// The capacity factor the expert statistics count drops at.
+    stats_capacity: f64,
+    stats_cache: stats::StatsCache,
 }
 
 impl Default for Conversation {
@@ -116,6 +126,8 @@ impl Default for Conversation {
             budget: RoutingBudget::default(),
             markdown: MarkdownRenderer::new(),
             stream: StreamingMarkdown::new(),
+            stats_capacity: 1.0,
+            stats_cache: stats::StatsCache::default(),
         }
     }
 }

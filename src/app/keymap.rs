@@ -96,6 +96,12 @@ pub enum Action {
     },
     /// Close whatever overlay is open.
     CloseOverlay,
+    /// A new branch of the reply at the selected step, from the most likely candidate no
+    /// branch has written there yet (`/branch N` picks any candidate).
+    BranchCandidate,
+    /// Show the reply's previous / next branch.
+    PrevBranch,
+    NextBranch,
 }
 
 impl Action {
@@ -256,6 +262,9 @@ pub const KEYMAP: &[Binding] = &[
     b(Action::PrevTurn, &[alt(Up), ctrl(Up)], "keys.prev_turn", None, S::Tokens),
     b(Action::NextTurn, &[alt(Down), ctrl(Down)], "keys.next_turn", None, S::Tokens),
     b(Action::NewestToken, &[alt(End), ctrl(End)], "keys.newest_token", None, S::Tokens),
+    b(Action::BranchCandidate, &[alt(Char('b'))], "keys.branch_candidate", None, S::Tokens),
+    b(Action::PrevBranch, &[alt(Char('['))], "keys.prev_branch", None, S::Tokens),
+    b(Action::NextBranch, &[alt(Char(']'))], "keys.next_branch", None, S::Tokens),
     b(Action::ScrollUp, &[k(PageUp)], "keys.scroll_up", None, S::Chat),
     b(Action::ScrollDown, &[k(PageDown)], "keys.scroll_down", None, S::Chat),
     b(Action::Interrupt, &[ctrl(Char('c'))], "keys.interrupt", None, S::Chat),

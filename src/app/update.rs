@@ -116,6 +116,9 @@ impl App {
             Action::ToggleHelp => self.open_help(),
             Action::Conversations => self.open_browser(),
             Action::CloseOverlay => self.overlay = None,
+            Action::BranchCandidate => return self.branch_candidate(),
+            Action::PrevBranch => self.step_branch(false),
+            Action::NextBranch => self.step_branch(true),
             // Handled by `lesson_action` above.
             Action::ToggleLessons
             | Action::SwitchLang

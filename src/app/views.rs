@@ -15,6 +15,7 @@ pub mod lesson;
 pub mod palette;
 pub mod routing;
 pub mod sampling;
+pub mod stats;
 pub mod status;
 pub mod strip;
 mod wrap;
@@ -102,6 +103,7 @@ fn draw_pane(app: &App, pane: Pane, area: Rect, buf: &mut Buffer, placed: &mut P
         Pane::Sampling => sampling::render(app, area, buf),
         Pane::Strip => strip::render(app, area, buf),
         Pane::Status => status::render_status(app, area, buf),
+        Pane::Stats => stats::render(app, area, buf),
     }
     placed.0.push((pane, area));
 }

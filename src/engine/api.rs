@@ -84,12 +84,41 @@ pub struct GenerateRequest {
     pub params: SamplingParams,
 }
 
+/// A new branch of a reply: the reply is taken back to one of its steps, another token is
+/// written there, and generation goes on from it with the request's sampling settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BranchRequest {
+    /// The conversation up to the user turn the reply answers (as for `Generate`).
+    pub request: GenerateRequest,
+    /// The reply's tokens before the split step, kept as they were.
+    pub kept: Vec<u32>,
+    /// What is written at the split step instead of what was drawn.
+    pub forced: Forced,
+}
+
+/// The token(s) a branch starts with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Forced {
+    /// One token by id (another candidate of the step).
+    Token(u32),
+    /// Text the user typed, tokenized by the model; every one of its tokens is forced.
+    Text(String),
+}
+
 /// Commands into the engine thread.
 #[derive(Debug, Clone)]
 pub enum EngineCommand {
     Generate {
         generation: u64,
         request: GenerateRequest,
+    },
+    /// Continue a reply as a new branch: the KV cache is taken back to the split position
+    /// (what is cached past it is removed), the forced token(s) are decoded, then the
+    /// reply goes on. Answered like `Generate`: `Token` events (the forced ones carry the
+    /// step's real distribution with the forced token as `chosen`), then `Done`.
+    Branch {
+        generation: u64,
+        branch: Box<BranchRequest>,
     },
     /// New sampling settings; they apply from the next sampled token, also mid-reply.
     SetSampling(SamplingParams),

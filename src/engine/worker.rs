@@ -12,6 +12,8 @@ use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use tokio::sync::mpsc::UnboundedSender;
 
+mod branch;
+mod forced;
 mod session;
 
 use super::api::*;
@@ -115,7 +117,8 @@ pub(super) fn wait_for_reload(w: &mut Worker) -> Option<Option<u32>> {
         match w.next_command()? {
             EngineCommand::Reload { experts_used } => return Some(experts_used),
             EngineCommand::Shutdown => return None,
-            EngineCommand::Generate { generation, .. } => w.emit(EngineEvent::Error {
+            EngineCommand::Generate { generation, .. }
+            | EngineCommand::Branch { generation, .. } => w.emit(EngineEvent::Error {
                 generation,
                 message: "no model is loaded; /experts or a restart loads it again".into(),
             }),
@@ -205,7 +208,8 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
     while !w.shutdown {
         let Some(cmd) = w.next_command() else { break };
         let generation = match &cmd {
-            EngineCommand::Generate { generation, .. } => Some(*generation),
+            EngineCommand::Generate { generation, .. }
+            | EngineCommand::Branch { generation, .. } => Some(*generation),
             _ => None,
         };
         // A panic while handling a command must not take the thread (and the UI's view of
@@ -241,6 +245,10 @@ fn handle(cmd: EngineCommand, w: &mut Worker, session: &mut Session) -> Option<E
             super::fault::maybe_panic_on_generate();
             let mut params = request.params.clamped();
             session.generate(w, generation, &request, &mut params);
+        }
+        EngineCommand::Branch { generation, branch } => {
+            let mut params = branch.request.params.clamped();
+            session.branch(w, generation, &branch, &mut params);
         }
         // Settings sent while idle travel with the next request anyway.
         EngineCommand::SetSampling(_) => {}

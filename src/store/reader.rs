@@ -3,18 +3,25 @@
 //!
 //! Self-contained (see `record.rs`): the journal fuzz target compiles this file by path.
 
-use super::record::{MessageRecord, Record, StartRecord};
+use super::record::{BranchesRecord, MessageRecord, Record, StartRecord};
 
 /// A conversation as its journal tells it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Conversation {
     pub start: Option<StartRecord>,
     pub messages: Vec<MessageRecord>,
+    /// The branches of branched replies (format 2), at most one entry per reply.
+    pub branches: Vec<BranchesRecord>,
     /// Lines that could not be read (damaged or from a newer version).
     pub skipped: usize,
 }
 
 impl Conversation {
+    /// The branches of the reply at `message`, if it was branched.
+    pub fn branches_of(&self, message: usize) -> Option<&BranchesRecord> {
+        self.branches.iter().find(|b| b.message == message)
+    }
+
     /// The first line of the first user message, at most `max` characters.
     pub fn title(&self, max: usize) -> String {
         let first = self
@@ -46,7 +53,15 @@ pub fn parse(bytes: &[u8]) -> Conversation {
             Some(Record::Start(s)) if conv.start.is_none() => conv.start = Some(s),
             Some(Record::Start(_)) => conv.skipped += 1,
             Some(Record::Message(m)) => conv.messages.push(m),
-            Some(Record::Truncate { keep }) => conv.messages.truncate(keep),
+            Some(Record::Truncate { keep }) => {
+                conv.messages.truncate(keep);
+                conv.branches.retain(|b| b.message < keep);
+            }
+            Some(Record::Branches(b)) if b.message < conv.messages.len() => {
+                conv.branches.retain(|x| x.message != b.message);
+                conv.branches.push(b);
+            }
+            Some(Record::Branches(_)) => conv.skipped += 1,
             None => conv.skipped += 1,
         }
     }

@@ -5,11 +5,14 @@
 //!
 //! A journal starts with a `start` line, then `message` lines in order. Regenerating or
 //! editing takes messages back with a `truncate` line (the journal is never rewritten).
+//! Version 2 adds `branches` lines: a reply branched from one of its tokens is written as
+//! its `message` line (the branch shown) followed by a `branches` line holding every
+//! branch. A version-1 journal has none and reads as before; a version-1 reader skips them.
 
 use serde::{Deserialize, Serialize};
 
 /// Journal format version, in the `start` line.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// One line of a journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +24,34 @@ pub enum Record {
     Truncate {
         keep: usize,
     },
+    /// Every branch of the reply at index `message` (format 2).
+    Branches(BranchesRecord),
+}
+
+/// The branches of one reply, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BranchesRecord {
+    /// The reply's index among the messages.
+    pub message: usize,
+    /// The branch shown (0-based).
+    pub current: usize,
+    pub branches: Vec<BranchRecord>,
+}
+
+/// One branch of a reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BranchRecord {
+    pub content: String,
+    #[serde(default = "complete")]
+    pub status: String,
+    /// The step (token index) where it left the first branch; absent for the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<usize>,
+    /// The token ids of the branch (so the split can be checked when reopened).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<RoutingSummary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

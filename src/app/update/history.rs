@@ -2,7 +2,7 @@
 //! action and engine event, and the saved-conversations overlay lists, searches and
 //! reopens journals. Disk errors become notices; the chat goes on.
 
-use crate::app::conversation::{Message, ReplyStatus};
+use crate::app::conversation::Message;
 use crate::app::keymap::Action;
 use crate::app::overlay::{Browser, Overlay};
 use crate::app::App;
@@ -121,16 +121,14 @@ impl App {
         let messages: Vec<Message> = conv
             .messages
             .iter()
-            .map(|m| {
-                let status = match m.status.as_str() {
-                    "complete" => ReplyStatus::Complete,
-                    "max_tokens" => ReplyStatus::MaxTokens,
-                    "context_full" => ReplyStatus::ContextFull,
-                    "failed" => ReplyStatus::Failed,
-                    _ => ReplyStatus::Stopped,
-                };
+            .enumerate()
+            .map(|(i, m)| {
+                let status = crate::app::journal::status_from(&m.status);
                 let role = Role::from(m.role);
                 let mut msg = Message::new(role, sanitize(&m.content), status);
+                if let Some(b) = conv.branches_of(i) {
+                    msg.set_branches(crate::app::journal::bodies_of(b), b.current);
+                }
                 msg.rendered = self.chat.rendered(role, &msg.content);
                 msg
             })

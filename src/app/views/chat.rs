@@ -41,6 +41,13 @@ fn header(m: &Message, lang: &str) -> Line<'static> {
         spans.push(Span::styled(" · ", DIM));
         spans.push(Span::styled(tr(key, lang), style));
     }
+    if m.branch_count() > 1 {
+        let (k, n) = (m.branch_index() + 1, m.branch_count());
+        spans.push(Span::styled(
+            tr_with("chat.branch", lang, &[("k", &k), ("n", &n)]),
+            INFO,
+        ));
+    }
     if !m.tokens.is_empty() {
         let n = m.tokens.len();
         let key = match (m.role == Role::User, n == 1) {

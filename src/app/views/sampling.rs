@@ -1,5 +1,7 @@
 //! The sampling pane: for a generated token, the candidates of the step that drew it,
-//! raw and after-temperature probability bars, the top_p cut-off, and the draw.
+//! raw and after-temperature probability bars, the top_p cut-off, and the draw. Candidates
+//! are numbered for `/branch N`; a step where branches of the reply part is marked, with
+//! what the other branches wrote there.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -10,8 +12,8 @@ use unicode_width::UnicodeWidthStr;
 
 use super::palette::{bar, CHOSEN, DIM, INFO, TITLE};
 use super::strip::token_label;
-use crate::app::App;
-use crate::i18n::tr;
+use crate::app::{App, Message, TokenRef};
+use crate::i18n::{tr, tr_with};
 use crate::routing::Phase;
 use crate::sampling::StepSnapshot;
 use crate::transcript::TokenEvent;
@@ -41,7 +43,7 @@ fn fit(s: &str, w: usize) -> String {
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let block =
         Block::bordered().title(Span::styled(tr("title.sampling", app.lang().code()), TITLE));
-    let Some((_, token)) = app.selected_token() else {
+    let Some((at, token)) = app.selected_token() else {
         return message(
             area,
             buf,
@@ -73,10 +75,72 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let inner = block.inner(area);
     block.render(area, buf);
-    Paragraph::new(lines(app, token, step, inner)).render(inner, buf);
+    let mut out = branch_lines(app, at);
+    out.extend(lines(app, token, step, inner, out.len()));
+    Paragraph::new(out).render(inner, buf);
 }
 
-fn lines(app: &App, token: &TokenEvent, step: &StepSnapshot, area: Rect) -> Vec<Line<'static>> {
+/// Where the reply's branches part at this step, and what the others wrote there.
+fn branch_lines(app: &App, at: TokenRef) -> Vec<Line<'static>> {
+    let Some(m) = app.messages().get(at.message) else {
+        return Vec::new();
+    };
+    let lang = app.lang().code();
+    let mut out = Vec::new();
+    if m.split() == Some(at.token) {
+        let (k, n) = (m.branch_index() + 1, m.branch_count());
+        out.push(Line::styled(
+            tr_with("sampling.split_here", lang, &[("k", &k), ("n", &n)]),
+            INFO,
+        ));
+    }
+    let others = others_here(m, at.token);
+    if !others.is_empty() {
+        let slot = app.layer_slot();
+        let mut spans = vec![Span::styled(tr("sampling.other_branches", lang), INFO)];
+        for (k, t) in others {
+            spans.push(Span::styled(format!(" {k} "), DIM));
+            spans.push(Span::styled(token_label(&t.text), Style::default()));
+            // The experts that branch's token chose at the marked layer, beside the
+            // routing pane's view of this branch's token.
+            if let Some(v) = t.routing.as_ref().and_then(|r| r.layer(slot)) {
+                let experts: Vec<String> = v.experts.iter().map(|e| format!("e{e}")).collect();
+                spans.push(Span::styled(
+                    format!(" L{} {}", v.layer, experts.join(" ")),
+                    DIM,
+                ));
+            }
+        }
+        out.push(Line::from(spans));
+    }
+    out
+}
+
+/// The other branches that share this reply's tokens before step `i` and wrote another
+/// token at it: (branch number, 1-based; its token).
+fn others_here(m: &Message, i: usize) -> Vec<(usize, &TokenEvent)> {
+    let Some(here) = m.tokens.get(i) else {
+        return Vec::new();
+    };
+    m.other_branches()
+        .filter_map(|(k, b)| {
+            let t = b.tokens.get(i)?;
+            let same_before = b.tokens[..i]
+                .iter()
+                .zip(&m.tokens[..i])
+                .all(|(a, c)| a.token_id == c.token_id);
+            (same_before && t.token_id != here.token_id).then_some((k + 1, t))
+        })
+        .collect()
+}
+
+fn lines(
+    app: &App,
+    token: &TokenEvent,
+    step: &StepSnapshot,
+    area: Rect,
+    above: usize,
+) -> Vec<Line<'static>> {
     let p = step.params;
     let mut out = vec![
         Line::from(vec![
@@ -111,12 +175,12 @@ fn lines(app: &App, token: &TokenEvent, step: &StepSnapshot, area: Rect) -> Vec<
         ));
     }
     let width = area.width as usize;
-    // "▶ " + text + " " + bar + " 100.0%" + "  " + bar + " 100.0%"
-    let fixed = 2 + TEXT_W + 1 + 7 + 2 + 7;
+    // "▶" + "nn " + text + " " + bar + " 100.0%" + "  " + bar + " 100.0%"
+    let fixed = 4 + TEXT_W + 1 + 7 + 2 + 7;
     let bw = (width.saturating_sub(fixed) / 2).clamp(1, 30);
     out.push(Line::styled(
         format!(
-            "  {} {} {}",
+            "  # {} {} {}",
             fit("token", TEXT_W),
             fit("raw (T=1)", bw + 7),
             fit("after T", bw + 7)
@@ -125,7 +189,7 @@ fn lines(app: &App, token: &TokenEvent, step: &StepSnapshot, area: Rect) -> Vec<
     ));
     let reserve = usize::from(step.nucleus_size > step.candidates.len())
         + usize::from(!step.candidates.iter().any(|c| c.token_id == step.chosen));
-    let room = (area.height as usize).saturating_sub(out.len() + reserve);
+    let room = (area.height as usize).saturating_sub(out.len() + reserve + above);
     let mut rows = 0;
     let mut cum = 0.0f32;
     for (i, c) in step.candidates.iter().enumerate() {
@@ -144,10 +208,11 @@ fn lines(app: &App, token: &TokenEvent, step: &StepSnapshot, area: Rect) -> Vec<
         } else {
             DIM
         };
-        let mark = if chosen { "▶ " } else { "  " };
+        let mark = if chosen { "▶" } else { " " };
         cum += c.p_temp;
         out.push(Line::from(vec![
             Span::styled(mark, CHOSEN),
+            Span::styled(format!("{:>2} ", i + 1), DIM),
             Span::styled(fit(&token_label(&c.text), TEXT_W), style),
             Span::styled(
                 format!(" {}{:>6.1}%", bar(c.p_raw, bw), c.p_raw * 100.0),

@@ -1,6 +1,7 @@
 //! One loaded model's conversation state on the engine thread: the context and its KV
 //! cache, prompt prefill in batches, and the token-by-token reply.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use llama_cpp_2::llama_batch::LlamaBatch;
@@ -106,8 +107,22 @@ impl Session<'_> {
         req: &GenerateRequest,
         params: &mut SamplingParams,
     ) {
+        self.generate_from(w, generation, req, &[], VecDeque::new(), params);
+    }
+
+    /// Generate a reply that starts with `tail` (decoded after the prompt, as part of it)
+    /// and whose first tokens are `forced` instead of drawn (a branch, `super::branch`).
+    pub(super) fn generate_from(
+        &mut self,
+        w: &mut Worker,
+        generation: u64,
+        req: &GenerateRequest,
+        tail: &[LlamaToken],
+        mut forced: VecDeque<LlamaToken>,
+        params: &mut SamplingParams,
+    ) {
         let mut stats = GenStats::default();
-        let outcome = self.run(w, generation, req, params, &mut stats);
+        let outcome = self.run(w, generation, req, tail, &mut forced, params, &mut stats);
         stats.context_used = self.cached.len() as u32;
         match outcome {
             Outcome::Stop(reason) => w.emit(EngineEvent::Done {
@@ -193,11 +208,14 @@ impl Session<'_> {
         w.shutdown || w.cancelled(generation)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &mut self,
         w: &mut Worker,
         generation: u64,
         req: &GenerateRequest,
+        tail: &[LlamaToken],
+        forced: &mut VecDeque<LlamaToken>,
         params: &mut SamplingParams,
         stats: &mut GenStats,
     ) -> Outcome {
@@ -209,7 +227,10 @@ impl Session<'_> {
             Err(e) => return Outcome::Failed(e),
         };
         let tokens = match self.model.str_to_token(&text, AddBos::Always) {
-            Ok(t) => t,
+            Ok(mut t) => {
+                t.extend_from_slice(tail);
+                t
+            }
             Err(e) => return Outcome::Failed(format!("could not tokenize the prompt: {e}")),
         };
         let n_ctx = self.ctx.n_ctx() as usize;
@@ -283,7 +304,12 @@ impl Session<'_> {
                 break StopReason::ContextFull;
             }
             let t_sample = Instant::now();
-            let mut step = sample(self.ctx.get_logits_ith(logits_index), *params, &mut rng);
+            let logits = self.ctx.get_logits_ith(logits_index);
+            let mut step = sample(logits, *params, &mut rng);
+            let was_forced = forced.pop_front();
+            if let Some(f) = was_forced {
+                super::forced::force(&mut step, f, logits);
+            }
             stats.sample_ms += t_sample.elapsed().as_secs_f64() * 1000.0;
             let token = LlamaToken(step.chosen as i32);
             if self.model.is_eog_token(token) {
