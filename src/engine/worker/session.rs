@@ -287,6 +287,14 @@ impl Session<'_> {
             stats.sample_ms += t_sample.elapsed().as_secs_f64() * 1000.0;
             let token = LlamaToken(step.chosen as i32);
             if self.model.is_eog_token(token) {
+                let text = sanitize(&String::from_utf8_lossy(&self.piece(token)));
+                w.emit(EngineEvent::Ended {
+                    generation,
+                    token: EndToken {
+                        token_id: step.chosen,
+                        text,
+                    },
+                });
                 break StopReason::EndOfText;
             }
             for c in &mut step.candidates {
