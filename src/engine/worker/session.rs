@@ -27,6 +27,8 @@ pub(super) struct Session<'m> {
     pub template: Option<String>,
     pub batch: LlamaBatch<'static>,
     pub adapter: Option<llama_cpp_2::model::LlamaLoraAdapter>,
+    /// The adapter is merged into the weights: off = applied at -1, on = not applied.
+    pub lora_merged: bool,
     pub lora_on: bool,
     /// The KV cache was computed under another adapter setting: decode everything again
     /// on the next request.
@@ -58,13 +60,16 @@ impl Session<'_> {
         if on == self.lora_on {
             return;
         }
-        let result = if on {
-            self.ctx
-                .lora_adapter_set(adapter, 1.0)
-                .map_err(|e| e.to_string())
-        } else {
+        // Unmerged: on applies the adapter at 1, off removes it. Merged into the weights:
+        // off applies it at -1 (subtracting it again), on removes that.
+        let result = if on == self.lora_merged {
             self.ctx
                 .lora_adapter_remove(adapter)
+                .map_err(|e| e.to_string())
+        } else {
+            let scale = if on { 1.0 } else { -1.0 };
+            self.ctx
+                .lora_adapter_set(adapter, scale)
                 .map_err(|e| e.to_string())
         };
         match result {
