@@ -29,7 +29,7 @@ def main():
             ("teacher", "dense teacher (Q4_1)", a.teacher, None)]
     for rid, what, model, lora in runs:
         cmd = [a.bin, "--threads", "2"] + (["--lora", lora] if lora else []) + [
-            "bench", "--model", model, "--no-peer", "--reps", a.reps, "--frames", "20", "--stream-seconds", "1"]
+            "bench", "--model", model, "--no-peer", "--reps", a.reps, "--frames", "20", "--latency-secs", "1"]
         out = subprocess.run(cmd, capture_output=True, text=True)
         last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
         kv = dict(x.split("=", 1) for x in last.split() if "=" in x)
