@@ -262,4 +262,13 @@ pub struct KlArgs {
     /// Most tokens scored (0 = the whole text)
     #[arg(long, default_value_t = 4096, value_name = "N")]
     pub max_tokens: u32,
+    /// Scale of the --lora adapter: 1 on, 0 off (for a model with it merged in, it is
+    /// applied at this minus 1, so 0 takes the merge out)
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "S",
+        allow_negative_numbers = true
+    )]
+    pub lora_scale: f32,
 }

@@ -28,6 +28,9 @@ pub struct KlOptions {
     pub experts_used: Option<u32>,
     /// A LoRA adapter applied to `model` (as the app applies the default model's).
     pub lora: Option<PathBuf>,
+    /// The adapter's scale: 1 as the app applies it, 0 off. For a model forge merged the
+    /// adapter into, the adapter is applied at `lora_scale - 1` (0 takes the merge out).
+    pub lora_scale: f32,
     /// Most predictions scored (0 = the whole text).
     pub max_tokens: usize,
     /// Tokens per window.
@@ -43,6 +46,7 @@ impl KlOptions {
             text,
             experts_used: None,
             lora: None,
+            lora_scale: 1.0,
             max_tokens: 4096,
             window: 512,
             threads: LoadOptions::new("").threads,
@@ -156,6 +160,30 @@ fn tokenize(model: &LlamaModel, text: &str, which: &str) -> Result<Vec<LlamaToke
         .map_err(|e| format!("the {which} model could not tokenize the text: {e}"))
 }
 
+/// The start of `text` that holds the first `want + 1` tokens with a margin (all of it for
+/// `want` = 0). llama.cpp's pre-tokenizer crashed (stack overflow) on megabytes of text in
+/// one call, and scoring needs only the beginning.
+fn enough_text<'t>(model: &LlamaModel, text: &'t str, want: usize) -> Result<&'t str, String> {
+    if want == 0 {
+        return Ok(text);
+    }
+    let mut len = (want + 64) * 8;
+    loop {
+        if len >= text.len() {
+            return Ok(text);
+        }
+        let mut cut = len;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        // A margin of tokens past what is scored keeps the cut from changing them.
+        if tokenize(model, &text[..cut], "reference")?.len() > want + 64 {
+            return Ok(&text[..cut]);
+        }
+        len *= 2;
+    }
+}
+
 /// Compare `opts.model` with `opts.reference` over `opts.text`.
 pub fn kl(opts: &KlOptions, progress: &mut dyn FnMut(&str)) -> Result<KlReport, String> {
     let text = std::fs::read_to_string(&opts.text)
@@ -175,8 +203,9 @@ pub fn kl(opts: &KlOptions, progress: &mut dyn FnMut(&str)) -> Result<KlReport, 
             model.n_vocab()
         ));
     }
-    let tokens = tokenize(&ref_model, &text, "reference")?;
-    if tokenize(&model, &text, "compared")? != tokens {
+    let text = enough_text(&ref_model, &text, opts.max_tokens)?;
+    let tokens = tokenize(&ref_model, text, "reference")?;
+    if tokenize(&model, text, "compared")? != tokens {
         return Err(
             "the two models tokenize the text differently: KL needs the same vocabulary".into(),
         );
@@ -198,11 +227,20 @@ pub fn kl(opts: &KlOptions, progress: &mut dyn FnMut(&str)) -> Result<KlReport, 
         .min(ref_model.n_ctx_train() as usize);
     let mut a = side(backend, &ref_model, window, opts.threads)?;
     let mut b = side(backend, &model, window, opts.threads)?;
-    if let Some(path) = &opts.lora {
-        progress("applying the LoRA adapter");
-        let mut adapter = crate::engine::model::load_lora(&model, path)?;
+    // The adapter must outlive every decode that uses it: llama.cpp keeps a pointer to it
+    // (dropping it at the end of the `if` freed it under the context: a segfault).
+    // For a model with its adapter merged in, the scale means the same (1 = on, 0 = off):
+    // the adapter goes on top at `scale - 1`.
+    let mut _adapter = None;
+    let scale = match crate::engine::model::lora_merged(&opts.model) {
+        true => opts.lora_scale - 1.0,
+        false => opts.lora_scale,
+    };
+    if let Some(path) = opts.lora.as_ref().filter(|_| scale != 0.0) {
+        progress(&format!("applying the LoRA adapter at scale {scale}"));
+        let adapter = _adapter.insert(crate::engine::model::load_lora(&model, path)?);
         b.ctx
-            .lora_adapter_set(&mut adapter, 1.0)
+            .lora_adapter_set(adapter, scale)
             .map_err(|e| format!("llama.cpp could not apply the LoRA adapter: {e}"))?;
     }
     let (mut kl_sum, mut nll_a, mut nll_b, mut n) = (0.0f64, 0.0f64, 0.0f64, 0usize);

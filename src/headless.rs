@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc::unbounded_channel;
 
-use crate::engine::{EngineCommand, EngineEvent, EngineHandle, GenerateRequest, LoadOptions};
+use crate::engine::{
+    EndToken, EngineCommand, EngineEvent, EngineHandle, GenerateRequest, LoadOptions,
+};
+use crate::i18n::{tr, tr_with};
 use crate::routing::trace::TraceWriter;
 use crate::sampling::SamplingParams;
 use crate::transcript::{ChatMessage, Role, StopReason};
@@ -89,6 +92,9 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<StopReason, RunError
         },
     });
     let io_err = |e: std::io::Error| RunError::new(1, format!("write failed: {e}"));
+    // Whether the reply showed anything but white space: an empty reply is reported.
+    let mut wrote_text = false;
+    let mut end = None;
     let reason = loop {
         match rx.blocking_recv() {
             Some(EngineEvent::Prompt { tokens, .. }) => {
@@ -99,6 +105,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<StopReason, RunError
                 }
             }
             Some(EngineEvent::Token { token, .. }) => {
+                wrote_text |= !token.text.trim().is_empty();
                 out.write_all(token.text.as_bytes()).map_err(io_err)?;
                 out.flush().map_err(io_err)?;
                 if let Some(t) = trace.as_mut() {
@@ -106,8 +113,10 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<StopReason, RunError
                 }
             }
             Some(EngineEvent::Tail { text, .. }) => {
+                wrote_text |= !text.trim().is_empty();
                 out.write_all(text.as_bytes()).map_err(io_err)?;
             }
+            Some(EngineEvent::Ended { token, .. }) => end = Some(token),
             Some(EngineEvent::Done { reason, .. }) => break reason,
             Some(EngineEvent::Error { message, .. }) => return Err(RunError::new(1, message)),
             Some(EngineEvent::Crashed { message, .. }) => {
@@ -118,9 +127,53 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<StopReason, RunError
         }
     };
     out.write_all(b"\n").map_err(io_err)?;
+    if !wrote_text {
+        eprintln!(
+            "moe-tutor: {}",
+            empty_reply_note(reason, end.as_ref(), "en")
+        );
+    }
     if let Some(t) = trace {
         t.finish().map_err(io_err)?;
     }
     engine.shutdown();
     Ok(reason)
+}
+
+/// What `run` says on stderr when a reply holds no text, so an empty stdout is never silent
+/// (the TUI says the end-token case as a notice, with the same message).
+pub fn empty_reply_note(reason: StopReason, end: Option<&EndToken>, lang: &str) -> String {
+    match (reason, end) {
+        (StopReason::EndOfText, Some(t)) => tr_with(
+            "reply.empty_ended_by",
+            lang,
+            &[("id", &t.token_id), ("token", &format!("{:?}", t.text))],
+        ),
+        (StopReason::EndOfText, None) => tr("reply.empty_ended", lang),
+        (StopReason::MaxTokens, _) => tr("reply.empty_max_tokens", lang),
+        (StopReason::ContextFull, _) => tr("reply.empty_context_full", lang),
+        (StopReason::Cancelled, _) => tr("reply.empty_cancelled", lang),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_reply_note_names_the_end_token() {
+        let end = EndToken {
+            token_id: 2,
+            text: "<|im_end|>".into(),
+        };
+        let note = empty_reply_note(StopReason::EndOfText, Some(&end), "en");
+        assert!(note.contains("token 2"), "{note}");
+        assert!(note.contains("\"<|im_end|>\""), "{note}");
+        let zh = empty_reply_note(StopReason::EndOfText, Some(&end), "zh-CN");
+        assert!(
+            zh.contains('2') && zh.contains("<|im_end|>") && zh != note,
+            "{zh}"
+        );
+        assert!(empty_reply_note(StopReason::MaxTokens, None, "en").contains("--max-tokens"));
+    }
 }

@@ -325,6 +325,7 @@ fn main() -> ExitCode {
             };
             let mut o = eval::KlOptions::new(a.reference, model, a.text);
             o.lora = lora;
+            o.lora_scale = a.lora_scale;
             o.experts_used = a.experts_used;
             o.max_tokens = a.max_tokens as usize;
             if let Some(t) = model_args.threads {

@@ -188,3 +188,56 @@ fn records_stay_one_per_token_across_lora_switch_and_reload() {
     let layer = newest.routing.as_ref().unwrap().layer(0).unwrap();
     assert_eq!(layer.experts.len(), 4);
 }
+
+/// Greedy reply to `prompt` on the model at `path`: the app after the reply.
+fn greedy_reply(path: &std::path::Path, prompt: &str) -> App {
+    let mut engine = common::start(common::load_options(path)).expect("engine");
+    let mut app = App::new(AppConfig {
+        model_path: path.to_path_buf(),
+        params: common::params(0.0, 1.0, 3),
+        max_tokens: 4,
+        capture: false,
+    });
+    app.on_engine_event(EngineEvent::Loaded(Box::new(engine.info.clone())));
+    type_text(&mut app, prompt);
+    let cmds = press(&mut app, KeyCode::Enter);
+    run(&mut app, &mut engine, cmds);
+    engine.handle.shutdown();
+    app
+}
+
+/// A reply the model ends before writing any text is not silent in the TUI: a notice names
+/// the token that ended it (issue 15 item 4), as `run` does on stderr.
+#[test]
+fn an_empty_reply_shows_a_notice_naming_its_end_token() {
+    let app = greedy_reply(&common::tiny_moe(), "Hi there");
+    let first = app.messages()[1].tokens[0].token_id;
+    assert!(!app.messages()[1].content.trim().is_empty());
+    assert!(
+        app.notice()
+            .is_none_or(|n| !n.text.contains("reply is empty")),
+        "a reply with text says nothing about it"
+    );
+    // Same weights, that first token declared the end of generation: greedy decoding ends
+    // the turn at once.
+    let dir = tempfile::tempdir().unwrap();
+    let mut w =
+        moe_tutor::model::tiny::build(&moe_tutor::model::tiny::TinySpec::default()).unwrap();
+    w.set("tokenizer.ggml.eos_token_id", first);
+    let ends = dir.path().join("ends-at-once.gguf");
+    w.write(&ends).unwrap();
+    let app = greedy_reply(&ends, "Hi there");
+    let reply = &app.messages()[1];
+    assert_eq!(reply.status, ReplyStatus::Complete);
+    assert!(reply.content.is_empty() && reply.tokens.is_empty());
+    let notice = app.notice().expect("a notice");
+    assert!(!notice.is_error);
+    assert!(notice.text.contains("reply is empty"), "{}", notice.text);
+    assert!(
+        notice.text.contains(&format!("token {first} ")),
+        "{}",
+        notice.text
+    );
+    let term = draw(&app, 100, 24);
+    assert!(screen_contains(&term, &format!("token {first} ")));
+}

@@ -191,3 +191,53 @@ fn model_tiny_and_info() {
         "{text}"
     );
 }
+
+/// Greedy `run` of a model: (exit success, stdout, stderr, the first generated token id).
+fn greedy_run(model: &std::path::Path, trace: &std::path::Path) -> (bool, String, String, u32) {
+    let out = bin()
+        .args(["run", "--model"])
+        .arg(model)
+        .args(["--prompt", "Hi there", "--temperature", "0"])
+        .args(["--max-tokens", "4", "--threads", "1", "--trace"])
+        .arg(trace)
+        .output()
+        .unwrap();
+    let records = read_trace(&std::fs::read_to_string(trace).unwrap()).unwrap();
+    let first = records
+        .iter()
+        .find(|r| r.phase == Phase::Generated)
+        .map_or(u32::MAX, |r| r.token_id);
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        first,
+    )
+}
+
+#[test]
+fn an_empty_reply_is_reported_with_the_token_that_ended_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    // The tiny model's greedy first token, with its ordinary end token.
+    let (ok, stdout, stderr, first) = greedy_run(&common::tiny_moe(), &trace);
+    assert!(ok, "{stderr}");
+    assert!(!stdout.trim().is_empty(), "the ordinary model writes text");
+    assert!(!stderr.contains("reply is empty"), "{stderr}");
+    assert_ne!(first, u32::MAX);
+    // The same weights with that token declared the end-of-generation token: greedy
+    // decoding now ends the turn at once, as a model that has nothing to say does.
+    let mut w =
+        moe_tutor::model::tiny::build(&moe_tutor::model::tiny::TinySpec::default()).unwrap();
+    w.set("tokenizer.ggml.eos_token_id", first);
+    let ends = dir.path().join("ends-at-once.gguf");
+    w.write(&ends).unwrap();
+    let (ok, stdout, stderr, none) = greedy_run(&ends, &trace);
+    assert!(ok, "an empty reply is no failure: {stderr}");
+    assert_eq!(stdout, "\n", "nothing but the closing newline");
+    assert_eq!(none, u32::MAX, "no token was generated");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr:?}");
+    assert!(lines[0].contains("reply is empty"), "{stderr}");
+    assert!(lines[0].contains(&format!("token {first} ")), "{stderr}");
+}

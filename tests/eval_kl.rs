@@ -99,3 +99,42 @@ fn kl_through_the_cli() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("cannot read text"), "{stderr}");
 }
+
+mod common;
+
+#[test]
+fn kl_with_an_adapter_through_the_cli() {
+    // Regression: the adapter was freed while llama.cpp still used it (a segfault).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(d.join("text.txt"), TEXT.repeat(2)).expect("text");
+    let (moe, lora) = (common::tiny_moe(), common::tiny_lora());
+    let text = d.join("text.txt");
+    let kl = |scale: &str| {
+        let (ok, out, err) = moe_tutor(
+            d,
+            &[
+                "--lora",
+                lora.to_str().unwrap(),
+                "eval",
+                "kl",
+                "--reference",
+                moe.to_str().unwrap(),
+                "--model",
+                moe.to_str().unwrap(),
+                "--text",
+                text.to_str().unwrap(),
+                "--lora-scale",
+                scale,
+            ],
+        );
+        assert!(ok, "{err}");
+        field(out.lines().last().expect("a line"), "kl")
+    };
+    assert!(kl("1") > 1e-4, "the adapter changes the model");
+    assert!(kl("0") < 1e-6, "at scale 0 it is the reference itself");
+    assert!(
+        kl("-1") > 1e-4,
+        "a negative scale applies the adapter the other way"
+    );
+}

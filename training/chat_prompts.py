@@ -107,21 +107,96 @@ SIMPLE = [
 ]
 
 
+MORE_TOPICS = [
+    "the Great Wall of China", "the Olympic Games", "jazz", "the violin", "origami", "yoga", "meditation",
+    "first aid", "fire safety", "electric cars", "bicycles", "trains", "airplanes", "the internet",
+    "smartphones", "social media", "online privacy", "video games", "movies", "cartoons", "comics",
+    "Shakespeare", "Greek myths", "fairy tales", "the Renaissance", "the Industrial Revolution",
+    "the Silk Road", "the Moon landing", "vaccines", "antibiotics", "the brain", "memory", "habits",
+    "procrastination", "happiness", "gratitude", "parenting", "school homework", "exams", "university",
+    "renting a flat", "moving house", "buying a used car", "cleaning the kitchen", "laundry", "recipes for soup",
+    "vegetarian food", "chocolate", "spices", "the weather", "snow", "deserts", "rainforests", "coral reefs",
+    "whales", "penguins", "elephants", "owls", "ants", "trees", "flowers", "mushrooms", "rivers", "islands",
+    "maps", "calendars", "clocks", "money", "banks", "credit cards", "shopping", "birthdays", "weddings",
+    "holidays", "New Year", "the Spring Festival", "tea ceremonies", "chopsticks", "dumplings", "rice",
+    "numbers", "fractions", "geometry", "probability", "statistics", "prime numbers", "the alphabet",
+    "grammar", "punctuation", "writing a story", "keeping a diary", "reading faster", "learning Chinese",
+]
+
+MORE_TEMPLATES = [
+    "My friend says {t} is boring. What would you tell them?", "I have five minutes. Teach me about {t}.",
+    "What is one surprising thing about {t}?", "Could you give me an example related to {t}?",
+    "Hey, quick question about {t}: where should I start?", "Explain {t} like I'm new to it.",
+    "In two or three sentences, what is {t}?", "What are three tips about {t}?",
+    "Why do people care about {t}?", "Can you write a short conversation about {t}?",
+]
+
+SYSTEMS = [
+    "You are a friendly assistant. Answer briefly.",
+    "You are a patient teacher who explains things simply.",
+    "You are a helpful assistant.",
+    "你是一个乐于助人的助手。",
+]
+
+ZH_TOPICS = [
+    "人工智能", "光合作用", "长城", "太阳系", "互联网", "熊猫", "春节", "中秋节", "饺子", "茶", "书法", "京剧",
+    "地震", "火山", "雨季", "四季", "月亮", "海洋", "森林", "恐龙", "蜜蜂", "心脏", "睡眠", "运动", "早餐",
+    "学习英语", "学习编程", "时间管理", "面试", "友谊", "家庭", "旅行", "地铁", "自行车", "电动车", "手机",
+    "电脑", "数据库", "操作系统", "密码", "网络安全", "机器学习", "数学", "分数", "概率", "历史", "唐诗",
+    "孔子", "丝绸之路", "钱", "银行", "购物", "做饭", "米饭", "面条", "猫", "狗", "花", "树", "环境保护",
+]
+
+ZH_TEMPLATES = [
+    "什么是{t}？", "请简单介绍一下{t}。", "用通俗的话解释{t}。", "关于{t}，给我三个有趣的事实。",
+    "{t}为什么重要？", "写一首关于{t}的短诗。", "请用两句话总结{t}。", "怎样向小学生解释{t}？",
+    "关于{t}有哪些常见的误解？", "写一个关于{t}的小故事。", "{t}有什么优点和缺点？",
+    "我想了解{t}，应该从哪里开始？", "请列出关于{t}的五个问题。", "用一个比喻来解释{t}。",
+]
+
+FOLLOW_UPS_EN = [
+    "Can you give me an example?", "Can you explain that more simply?", "Tell me more.",
+    "Summarize that in one sentence.", "Why is that?", "Thanks! What else should I know?",
+    "Can you make it shorter?", "What is the most important part?", "Is that always true?",
+    "How would I use this in everyday life?", "Could you put that as a list?", "Great, thank you!",
+]
+
+FOLLOW_UPS_ZH = [
+    "能举个例子吗？", "请再简单一点。", "再多说一些。", "用一句话总结。", "为什么？", "谢谢！还有什么要注意的？",
+    "可以列成清单吗？", "这在日常生活中怎么用？",
+]
+
+
+def is_chinese(p):
+    return any("\u4e00" <= ch <= "\u9fff" for ch in p)
+
+
 def build_prompts(seed=0):
+    """Training and held-out prompts; the README's Q&A questions (qa_questions.py) never appear."""
+    from qa_questions import ALL as QA
     rng = random.Random(seed)
-    prompts = [tmpl.format(t=t) for t in TOPICS for tmpl in TEMPLATES]
-    prompts += CODE * 6 + CHINESE * 8 + SIMPLE * 6  # repeats are sampled at other temperatures
+    prompts = [tmpl.format(t=t) for t in TOPICS + MORE_TOPICS for tmpl in TEMPLATES + MORE_TEMPLATES]
+    prompts = rng.sample(prompts, 4000)
+    prompts += [tmpl.format(t=t) for t in ZH_TOPICS for tmpl in ZH_TEMPLATES]
+    prompts += CODE * 4 + CHINESE * 6 + SIMPLE * 6  # repeats are sampled at other temperatures
+    prompts = [p for p in prompts if p not in QA]
     rng.shuffle(prompts)
     return prompts
 
 
 def held_out(prompt):
-    return int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % 25 == 0
+    return int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % 20 == 0
 
 
 def chatml(prompt, system=True):
-    s = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n" if system else ""
+    if system is True:
+        system = SYSTEM
+    s = f"<|im_start|>system\n{system}<|im_end|>\n" if system else ""
     return s + f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def follow_up(prompt):
+    """The next user turn after an answer (the answer ends with <|im_end|>; a newline follows)."""
+    return f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
 
 
 SAMPLE_QUESTIONS = [
@@ -141,12 +216,20 @@ def main():
     rng = random.Random(1)
     items = []
     for p in build_prompts():
-        ids = tok.encode(chatml(p, system=rng.random() < 0.85)).ids
-        items.append({"ids": ids, "held_out": held_out(p)})
+        r = rng.random()
+        # the template's default system prompt mostly, sometimes another or none
+        system = True if r < 0.7 else (rng.choice(SYSTEMS) if r < 0.9 else False)
+        ids = tok.encode(chatml(p, system=system)).ids
+        item = {"ids": ids, "held_out": held_out(p), "zh": is_chinese(p)}
+        if rng.random() < 0.6:  # a second turn
+            f = rng.choice(FOLLOW_UPS_ZH if item["zh"] else FOLLOW_UPS_EN)
+            item["follow"] = tok.encode(follow_up(f)).ids
+        items.append(item)
     with open(os.path.join(WORK, "prompts.json"), "w") as f:
         json.dump(items, f)
     with open(os.path.join(WORK, "sample_prompts.json"), "w") as f:
-        json.dump([{"text": q, "ids": tok.encode(chatml(q)).ids} for q in SAMPLE_QUESTIONS], f)
+        from qa_questions import ALL as QA
+        json.dump([{"text": q, "ids": tok.encode(chatml(q)).ids} for q in QA], f)
     n_h = sum(i["held_out"] for i in items)
     print(len(items), "prompts,", n_h, "held out, mean length",
           sum(len(i["ids"]) for i in items) / len(items))

@@ -17,7 +17,10 @@ import gguf
 import numpy as np
 from safetensors.numpy import load_file
 
-import moe_model as M
+
+
+class M:  # the shapes of moe_model.py, without importing torch (export runs on CPU anywhere)
+    N_LAYER, N_EXPERT, EXPERT_FF, N_SHARED = 30, 16, 64, 512
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(HERE, "work")
@@ -66,6 +69,7 @@ def main():
     w = gguf.GGUFWriter(os.path.join(a.out, "pack.gguf"), "moe_tutor_pack")
     w.add_name("moe-tutor default model pack (SmolLM2-135M-Instruct as DeepSeekMoE)")
     w.add_uint32("moe_tutor.pack.version", 1)
+    w.add_string("moe_tutor.pack.note", "forge version 3 and later merge lora.gguf into the weights")
     w.add_string("moe_tutor.teacher.sha256", TEACHER_SHA256)
     w.add_string("moe_tutor.teacher.source", TEACHER_WHEEL)
     w.add_string("moe_tutor.target_architecture", "deepseek")

@@ -73,22 +73,34 @@ def sample(logits, temps, top_p, g):
     return torch.where(temps > 0, drawn, greedy)
 
 
-def chat_stream(model, prompts, want_tokens, batch, max_new, time_budget, device, seed=0, log=print):
+def chat_stream(model, prompts, want_tokens, batch, max_new, time_budget, device, seed=0, log=print,
+                min_convs=0):
     """Answer prompts (cycling, temperatures varied) until want_tokens conversation tokens or
-    time_budget seconds. Returns a list of conversations (prompt + answer token ids)."""
+    time_budget seconds (but at least min_convs conversations). A prompt is a token-id list, or
+    a dict {"ids": [...], "follow": [...]}: then an answer that ended with <|im_end|> gets the
+    follow-up user turn and a second answer (a two-turn conversation). Returns a list of
+    conversations (prompt + answers token ids)."""
     temps_cycle = [0.0, 0.5, 0.7, 0.8, 0.9, 1.0]
     convs, n_tok, i, r = [], 0, 0, 0
     t0 = time.time()
-    while n_tok < want_tokens and time.time() - t0 < time_budget:
+    while (n_tok < want_tokens and time.time() - t0 < time_budget) or len(convs) < min_convs:
         chunk = [prompts[(i + j) % len(prompts)] for j in range(batch)]
+        items = [p if isinstance(p, dict) else {"ids": p} for p in chunk]
         temps = [temps_cycle[(i + j + r) % len(temps_cycle)] for j in range(batch)]
         ts = time.time()
-        gens = generate(model, chunk, temps, max_new, seed=seed + r, device=device)
-        for p, gn in zip(chunk, gens):
-            c = list(p) + gn + ([NEWLINE] if gn and gn[-1] == STOP[1] else [])
+        gens = generate(model, [it["ids"] for it in items], temps, max_new, seed=seed + r, device=device)
+        done = [list(it["ids"]) + gn + ([NEWLINE] if gn and gn[-1] == STOP[1] else []) for it, gn in zip(items, gens)]
+        second = [j for j, (it, gn) in enumerate(zip(items, gens)) if it.get("follow") and gn and gn[-1] == STOP[1]]
+        if second:
+            gens2 = generate(model, [done[j] + list(items[j]["follow"]) for j in second], [temps[j] for j in second],
+                             max_new, seed=seed + r + 7919, device=device)
+            for j, gn in zip(second, gens2):
+                done[j] = done[j] + list(items[j]["follow"]) + gn + ([NEWLINE] if gn and gn[-1] == STOP[1] else [])
+        for c in done:
             convs.append(c)
             n_tok += len(c)
         i += batch
         r += 1
-        log(f"gen batch {r}: {batch} answers, {n_tok} tokens so far, {time.time() - ts:.1f}s")
+        log(f"gen batch {r}: {batch} conversations ({len(second)} two-turn), {n_tok} tokens so far, "
+            f"{time.time() - ts:.1f}s")
     return convs

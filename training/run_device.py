@@ -61,6 +61,10 @@ def main():
     ap.add_argument("--val-windows", type=int, default=64, help="training-doc windows kept out for pilot choice")
     ap.add_argument("--held-prompts", type=int, default=376, help="held-out prompt answers (2 per prompt)")
     ap.add_argument("--state", default="/tmp/moe", help="where a warm machine keeps state between runs")
+    ap.add_argument("--init", default="", help="start from these parameters (init_from_pack.py) instead of the carve")
+    ap.add_argument("--text-file", default="docs_train.bin", help="the non-chat training stream in --data")
+    ap.add_argument("--human-file", default="", help="held-out human-written chat tokens in --data (set a)")
+    ap.add_argument("--held-gen-batch", type=int, default=0, help="held-out answers in their own batch first")
     a = ap.parse_args()
     deadline = T_START + a.budget
     os.makedirs(a.out, exist_ok=True)
@@ -91,12 +95,26 @@ def main():
                     w[f"blk.{i}.{t}.weight"] = w[f"blk.{present[i % len(present)]}.{t}.weight"]
         log("smoke test: missing layers copied")
     teacher = M.Teacher(w)
-    carve = load_file(os.path.join(a.data, "carve.safetensors"))
-    docs = torch.from_numpy(np.fromfile(os.path.join(a.data, "docs_train.bin"), dtype=np.uint16).astype(np.int64)).to(dev)
+    carve = load_file(a.init or os.path.join(a.data, "carve.safetensors"))
+
+    def new_student():
+        st = M.Student(w, carve["perm"], carve["router_init"], r_exp=8, r_sh=16, scale=2.0).to(dev)
+        if "eg_a" in carve:  # warm start: the LoRA of the model it continues
+            with torch.no_grad():
+                for n, p in st.named_parameters():
+                    if n in carve:
+                        p.copy_(carve[n].float())
+        return st
+
+    docs = torch.from_numpy(np.fromfile(os.path.join(a.data, a.text_file), dtype=np.uint16).astype(np.int64)).to(dev)
     val_w = docs[docs.numel() - a.val_windows * a.seq:].view(a.val_windows, a.seq)  # validation: never trained on
     docs = docs[: docs.numel() - a.val_windows * a.seq]
     held = torch.from_numpy(np.fromfile(os.path.join(a.data, "heldout_docs.bin"), dtype=np.uint16).astype(np.int64))
     prompts = json.load(open(os.path.join(a.data, "prompts.json")))
+    human_w = None
+    if a.human_file:
+        hu = torch.from_numpy(np.fromfile(os.path.join(a.data, a.human_file), dtype=np.uint16).astype(np.int64))
+        human_w = hu[: (hu.numel() // SEQ) * SEQ].view(-1, SEQ)[: a.eval_windows]
     samples = json.load(open(os.path.join(a.data, "sample_prompts.json")))
     n_ev = min(a.eval_windows, held.numel() // SEQ)
     held_w = held[: n_ev * SEQ].view(n_ev, SEQ)
@@ -111,7 +129,7 @@ def main():
         chat_train, chat_held = chat["chat_train"].to(dev), chat["chat_held"]
         n_ch = chat_held.numel() // SEQ
         chat_held_w = chat_held[: n_ch * SEQ].view(n_ch, SEQ)
-        student = M.Student(w, carve["perm"], carve["router_init"], r_exp=8, r_sh=16, scale=2.0).to(dev)
+        student = new_student()
         with torch.no_grad():
             for n, p in student.named_parameters():
                 p.copy_(ck["params"][n])
@@ -121,15 +139,22 @@ def main():
         log(f"resumed at step {start} of {total0}")
     else:
         # 2. chat text from the teacher
-        held_p = [p["ids"] for p in prompts if p["held_out"]]
-        train_p = [p["ids"] for p in prompts if not p["held_out"]]
+        held_p = [p for p in prompts if p["held_out"]]
+        train_p = [p for p in prompts if not p["held_out"]]
         held_p = (held_p * 2)[: a.held_prompts]
-        queue = held_p + train_p * 8
         tg = time.time()
-        convs = gen_chat.chat_stream(teacher, queue, a.chat_tokens, a.gen_batch, a.gen_max_new,
-                                     a.gen_seconds, dev, log=log)
-        n_held_convs = len(held_p)
-        held_c, train_c = convs[:n_held_convs], convs[n_held_convs:]
+        if a.held_gen_batch:  # held-out answers first, in batches of their own
+            held_c = gen_chat.chat_stream(teacher, held_p, 0, a.held_gen_batch, a.gen_max_new, 0, dev,
+                                          log=log, seed=99, min_convs=len(held_p))[: len(held_p)]
+            train_c = gen_chat.chat_stream(teacher, train_p * 8, a.chat_tokens, a.gen_batch, a.gen_max_new,
+                                           a.gen_seconds - (time.time() - tg), dev, log=log)
+        else:
+            queue = held_p + train_p * 8
+            convs = gen_chat.chat_stream(teacher, queue, a.chat_tokens, a.gen_batch, a.gen_max_new,
+                                         a.gen_seconds, dev, log=log)
+            held_c, train_c = convs[:len(held_p)], convs[len(held_p):]
+        with open(os.path.join(a.out, "heldout_b.json"), "w") as f:
+            json.dump(held_c, f)
 
         def join(cs):
             out = []
@@ -150,7 +175,7 @@ def main():
         results["gen_examples"] = [c for c in train_c[:2048:256]]
 
         # 3. student + before-training eval
-        student = M.Student(w, carve["perm"], carve["router_init"], r_exp=8, r_sh=16, scale=2.0).to(dev)
+        student = new_student()
         n_train = sum(p.numel() for p in [student.router] + student.lora_params())
         log(f"student trainable parameters: {n_train}")
         results["trainable_params"] = n_train
@@ -158,13 +183,17 @@ def main():
         r0 = eval_kl.evaluate(teacher, student, held_w[:64], device=dev)  # 64 windows: quick
         log(eval_kl.fmt(r0, "before training, held-out docs (64 windows)"))
         results["eval_init_docs64"] = r0
+        if human_w is not None:
+            r0h = eval_kl.evaluate(teacher, student, human_w, device=dev)
+            log(eval_kl.fmt(r0h, "before training, held-out human chat (set a)"))
+            results["eval_init_human"] = r0h
         log(f"init eval {time.time() - te:.1f}s")
         opt, start, total0 = None, 0, None
         if a.pilot_router_lrs:
             pilots = {}
             for lr in [float(x) for x in a.pilot_router_lrs.split(",")]:
                 tp = time.time()
-                st = M.Student(w, carve["perm"], carve["router_init"], r_exp=8, r_sh=16, scale=2.0).to(dev)
+                st = new_student()
                 po = distill.make_optimizer(st, lr_router=lr, lr_lora=a.lora_lr)
                 distill.train(teacher, st, distill.Batches(docs, chat_train, SEQ, BATCH, a.chat_rows, seed=0),
                               a.pilot_steps, deadline, log=lambda *x: None, device=dev, opt=po,
@@ -237,6 +266,10 @@ def main():
     r_cll = eval_kl.evaluate(teacher, student, chat_held_w, device=dev)
     log(eval_kl.fmt(r_cll, "held-out chat, as exported"))
     results.update(eval_docs_export=r_ll, eval_chat_export=r_cll)
+    if human_w is not None:
+        r_hll = eval_kl.evaluate(teacher, student, human_w, device=dev)
+        log(eval_kl.fmt(r_hll, "held-out human chat (set a), as exported"))
+        results["eval_human_export"] = r_hll
     log(f"eval {time.time() - te:.1f}s")
 
     # 6. greedy samples (k = 4, as exported)

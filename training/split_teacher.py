@@ -3,7 +3,8 @@ the GPU machine (each run carries at most 64 MiB). Quantised tensors are kept as
 block bytes (uint8), so the GPU side dequantises exactly what the GGUF holds.
 
     python split_teacher.py work/teacher.gguf work/send_a work/send_b  [--layers-in-a 14]
-Part A: token_embd, output_norm and layers [0, N); part B: layers [N, 30).
+    python split_teacher.py work/teacher.gguf work/s1 work/s2 work/s3 --cuts 5,18
+Part A: token_embd, output_norm and layers [0, first cut); then one part per cut.
 """
 import argparse
 import json
@@ -11,27 +12,29 @@ import os
 
 import gguf
 import numpy as np
-import torch
-from safetensors.torch import save_file
+from safetensors.numpy import save_file
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("gguf")
-    ap.add_argument("dir_a")
-    ap.add_argument("dir_b")
+    ap.add_argument("dirs", nargs="+", help="one folder per part: a, b, c, ...")
     ap.add_argument("--layers-in-a", type=int, default=14)
+    ap.add_argument("--cuts", default="", help="first layer of each part after the first, e.g. 5,18")
     a = ap.parse_args()
+    cuts = [int(x) for x in a.cuts.split(",")] if a.cuts else [a.layers_in_a]
+    names = "abcdefgh"[: len(cuts) + 1]
+    assert len(a.dirs) == len(names), f"{len(names)} folders needed"
     r = gguf.GGUFReader(a.gguf)
-    parts = {"a": ({}, {}), "b": ({}, {})}
+    parts = {n: ({}, {}) for n in names}
     for t in r.tensors:
         part = "a"
-        if t.name.startswith("blk.") and int(t.name.split(".")[1]) >= a.layers_in_a:
-            part = "b"
+        if t.name.startswith("blk."):
+            part = names[sum(int(t.name.split(".")[1]) >= c for c in cuts)]
         tensors, meta = parts[part]
-        tensors[t.name] = torch.from_numpy(np.ascontiguousarray(t.data))
+        tensors[t.name] = np.ascontiguousarray(t.data)
         meta[t.name] = t.tensor_type.name
-    for part, d in (("a", a.dir_a), ("b", a.dir_b)):
+    for part, d in zip(names, a.dirs):
         os.makedirs(d, exist_ok=True)
         tensors, meta = parts[part]
         path = os.path.join(d, f"teacher_{part}.safetensors")

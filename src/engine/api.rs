@@ -105,6 +105,14 @@ pub enum Forced {
     Text(String),
 }
 
+/// The end-of-generation token that ended a reply (it is never shown as reply text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndToken {
+    pub token_id: u32,
+    /// Its text as the vocabulary spells it (e.g. `<|im_end|>`), sanitised.
+    pub text: String,
+}
+
 /// Commands into the engine thread.
 #[derive(Debug, Clone)]
 pub enum EngineCommand {
@@ -174,6 +182,12 @@ pub enum EngineEvent {
     Tail {
         generation: u64,
         text: String,
+    },
+    /// The end-of-generation token that ended the reply: sent just before its `Done`
+    /// (`StopReason::EndOfText`), so a reply with no text can say what ended it.
+    Ended {
+        generation: u64,
+        token: EndToken,
     },
     Done {
         generation: u64,

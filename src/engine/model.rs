@@ -56,6 +56,14 @@ fn read_header(path: &Path) -> Result<Header, String> {
     })
 }
 
+/// Whether the model's weights already hold its LoRA adapter (forge merged it): then the
+/// adapter is switched off by applying it at -1, and on by removing that.
+pub(crate) fn lora_merged(path: &Path) -> bool {
+    crate::model::gguf::GgufFile::open(path)
+        .ok()
+        .is_some_and(|f| f.get_str(crate::model::forge::KEY_LORA_MERGED).is_some())
+}
+
 /// Load the model for `opts`. Errors are one-line messages for the user. The pre-parser
 /// reads the file first; then, when `opts.check` asks for it, a child process tries it
 /// ([`super::preflight`]); `stop` cuts that short (the engine is shutting down).

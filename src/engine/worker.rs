@@ -174,13 +174,17 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
             )
         }
     };
-    if let Some(a) = adapter.as_mut() {
+    // A merged adapter is already in the weights: "on" applies nothing.
+    let merged = adapter.is_some() && super::model::lora_merged(&opts.model);
+    if let Some(a) = adapter.as_mut().filter(|_| !merged) {
         if let Err(e) = ctx.lora_adapter_set(a, 1.0) {
             return load_failed(
                 w,
                 format!("llama.cpp could not apply the LoRA adapter: {e}"),
             );
         }
+    }
+    if adapter.is_some() {
         info.lora_adapter = opts
             .lora
             .as_ref()
@@ -202,6 +206,7 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
         template,
         batch: LlamaBatch::new(N_BATCH as usize, 1),
         adapter,
+        lora_merged: merged,
         lora_on: true,
         stale: false,
     };

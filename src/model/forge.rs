@@ -10,6 +10,7 @@
 
 mod convert;
 mod digest;
+mod merge;
 mod pack;
 mod verify;
 
@@ -24,7 +25,11 @@ pub use verify::check_deepseek_layout;
 
 /// Bumped whenever forge would write different bytes for the same inputs; cached models
 /// forged by another version are forged again.
-pub const FORGE_VERSION: u32 = 2;
+pub const FORGE_VERSION: u32 = 4;
+
+/// Metadata key of a forged model whose weights hold a LoRA adapter merged in: the
+/// adapter's file name. The engine then applies that adapter at -1 to switch it off.
+pub const KEY_LORA_MERGED: &str = "moe_tutor.forge.lora_merged";
 
 /// The name the default model gets.
 pub const DEFAULT_MODEL_NAME: &str = "moe-tutor SmolLM2-135M MoE 16x64 + shared";
@@ -87,12 +92,33 @@ pub fn forge(opts: &ForgeOptions, progress: &mut dyn FnMut(&str)) -> Result<Forg
     let dims = convert::teacher_dims(&teacher)?;
     pack.check_against(dims.n_layer, dims.n_embd, dims.n_ff)
         .map_err(|e| format!("{} does not fit the teacher: {e}", opts.pack.display()))?;
+    // The adapter the pack names, beside it, is merged into the weights.
+    let lora = match &pack.lora_file {
+        Some(name) => {
+            let path = opts.pack.with_file_name(name);
+            progress(&format!("merging the adapter {}", path.display()));
+            Some((
+                merge::Lora::open(&path)?,
+                sha256_file(&path)?,
+                name.as_str(),
+            ))
+        }
+        None => None,
+    };
     let provenance = convert::Provenance {
         name: &opts.name,
         teacher_sha256: &teacher_sha256,
         pack_sha256: &pack_sha256,
+        lora: lora.as_ref().map(|(_, sha, name)| (*name, sha.as_str())),
     };
-    let out = convert::convert(&teacher, &pack, &dims, &provenance, progress)?;
+    let out = convert::convert(
+        &teacher,
+        &pack,
+        &dims,
+        &provenance,
+        lora.as_ref().map(|(l, _, _)| l),
+        progress,
+    )?;
     let bytes = out.w.to_bytes().map_err(|e| e.to_string())?;
     let sha256 = sha256_hex(&bytes);
     progress(&format!("writing {}", opts.out.display()));

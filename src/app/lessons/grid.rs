@@ -91,6 +91,7 @@ impl App {
             | EngineEvent::PrefillProgress { generation, .. }
             | EngineEvent::Token { generation, .. }
             | EngineEvent::Tail { generation, .. }
+            | EngineEvent::Ended { generation, .. }
             | EngineEvent::Done { generation, .. }
             | EngineEvent::Error { generation, .. } => *generation,
             EngineEvent::Loaded(_)

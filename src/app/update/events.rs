@@ -59,6 +59,25 @@ impl App {
                 }
                 None
             }
+            // A reply the model ended before writing any text: say which token ended it.
+            EngineEvent::Ended { generation, token } => {
+                let empty = self.chat.live(generation).is_some_and(|r| {
+                    self.chat
+                        .messages
+                        .get(r.reply)
+                        .is_some_and(|m| m.content.trim().is_empty())
+                });
+                empty.then(|| {
+                    crate::app::conversation::Said::Info(crate::i18n::tr_with(
+                        "reply.empty_ended_by",
+                        self.lang().code(),
+                        &[
+                            ("id", &token.token_id),
+                            ("token", &format!("{:?}", token.text)),
+                        ],
+                    ))
+                })
+            }
             EngineEvent::Done {
                 generation,
                 reason,

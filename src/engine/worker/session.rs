@@ -28,6 +28,8 @@ pub(super) struct Session<'m> {
     pub template: Option<String>,
     pub batch: LlamaBatch<'static>,
     pub adapter: Option<llama_cpp_2::model::LlamaLoraAdapter>,
+    /// The adapter is merged into the weights: off = applied at -1, on = not applied.
+    pub lora_merged: bool,
     pub lora_on: bool,
     /// The KV cache was computed under another adapter setting: decode everything again
     /// on the next request.
@@ -59,13 +61,16 @@ impl Session<'_> {
         if on == self.lora_on {
             return;
         }
-        let result = if on {
-            self.ctx
-                .lora_adapter_set(adapter, 1.0)
-                .map_err(|e| e.to_string())
-        } else {
+        // Unmerged: on applies the adapter at 1, off removes it. Merged into the weights:
+        // off applies it at -1 (subtracting it again), on removes that.
+        let result = if on == self.lora_merged {
             self.ctx
                 .lora_adapter_remove(adapter)
+                .map_err(|e| e.to_string())
+        } else {
+            let scale = if on { 1.0 } else { -1.0 };
+            self.ctx
+                .lora_adapter_set(adapter, scale)
                 .map_err(|e| e.to_string())
         };
         match result {
@@ -313,6 +318,14 @@ impl Session<'_> {
             stats.sample_ms += t_sample.elapsed().as_secs_f64() * 1000.0;
             let token = LlamaToken(step.chosen as i32);
             if self.model.is_eog_token(token) {
+                let text = sanitize(&String::from_utf8_lossy(&self.piece(token)));
+                w.emit(EngineEvent::Ended {
+                    generation,
+                    token: EndToken {
+                        token_id: step.chosen,
+                        text,
+                    },
+                });
                 break StopReason::EndOfText;
             }
             for c in &mut step.candidates {

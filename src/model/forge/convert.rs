@@ -11,6 +11,7 @@
 
 use half::f16;
 
+use super::merge::{encode_as, Lora};
 use super::pack::Pack;
 use super::Expected;
 use crate::model::gguf::{GgmlType, GgufFile, GgufWriter, TensorInfo, Value};
@@ -76,6 +77,8 @@ pub(super) struct Provenance<'a> {
     pub name: &'a str,
     pub teacher_sha256: &'a str,
     pub pack_sha256: &'a str,
+    /// The merged adapter's file name and sha256, when one was merged.
+    pub lora: Option<(&'a str, &'a str)>,
 }
 
 fn tensor<'a>(t: &'a GgufFile, name: &str) -> Result<&'a TensorInfo, String> {
@@ -137,6 +140,10 @@ fn metadata(teacher: &GgufFile, pack: &Pack, dims: &Dims, p: &Provenance) -> Ggu
     w.set("moe_tutor.forge.version", super::FORGE_VERSION);
     w.set("moe_tutor.forge.teacher_sha256", p.teacher_sha256);
     w.set("moe_tutor.forge.pack_sha256", p.pack_sha256);
+    if let Some((name, sha256)) = p.lora {
+        w.set(super::KEY_LORA_MERGED, name);
+        w.set("moe_tutor.forge.lora_sha256", sha256);
+    }
     w.set(
         "moe_tutor.forge.note",
         Value::String(
@@ -171,6 +178,32 @@ fn pick_down(down: &[f32], n_ff: usize, n_embd: usize, cols: &[u32], group: usiz
     out
 }
 
+/// Rows `rows` of a dequantised `[n_embd, n]` tensor.
+fn pick_rows_f32(values: &[f32], n_embd: usize, rows: &[u32]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rows.len() * n_embd);
+    for &r in rows {
+        let s = r as usize * n_embd;
+        out.extend_from_slice(&values[s..s + n_embd]);
+    }
+    out
+}
+
+/// Add the adapter's delta for `name` (when it has one) to `values`.
+fn add_delta(
+    lora: Option<&Lora>,
+    name: &str,
+    shape: &[u64],
+    values: &mut [f32],
+) -> Result<bool, String> {
+    let Some(delta) = lora.map(|l| l.delta(name, shape)).transpose()?.flatten() else {
+        return Ok(false);
+    };
+    for (x, d) in values.iter_mut().zip(&delta) {
+        *x += d;
+    }
+    Ok(true)
+}
+
 fn encode(values: &[f32], dtype: GgmlType) -> Vec<u8> {
     match dtype {
         GgmlType::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
@@ -190,6 +223,7 @@ fn ffn_layer(
     pack: &Pack,
     dims: &Dims,
     i: usize,
+    lora: Option<&Lora>,
 ) -> Result<(), String> {
     let (n_embd, n_ff) = (dims.n_embd, dims.n_ff);
     let layer = &pack.layers[i];
@@ -215,18 +249,30 @@ fn ffn_layer(
             .ok_or_else(|| format!("{}: rows are not whole {} blocks", info.name, info.dtype))?
             as usize;
         let bytes = teacher.read_tensor_bytes(info).map_err(|e| e.to_string())?;
-        out.add(
-            &nm(&format!("{which}_exps")),
-            &[sz(n_embd), sz(ffe), sz(e)],
-            info.dtype,
-            pick_rows(&bytes, row_bytes, routed),
-        )?;
-        out.add(
-            &nm(&format!("{which}_shexp")),
-            &[sz(n_embd), sz(sh)],
-            info.dtype,
-            pick_rows(&bytes, row_bytes, shared),
-        )?;
+        let mut values = None;
+        for (part, rows, shape) in [
+            ("exps", routed, vec![sz(n_embd), sz(ffe), sz(e)]),
+            ("shexp", shared, vec![sz(n_embd), sz(sh)]),
+        ] {
+            let name = nm(&format!("{which}_{part}"));
+            let delta = lora.map(|l| l.delta(&name, &shape)).transpose()?.flatten();
+            let (dtype, data) = match delta {
+                // No adapter: whole rows of the teacher's bytes, blocks intact.
+                None => (info.dtype, pick_rows(&bytes, row_bytes, rows)),
+                Some(delta) => {
+                    if values.is_none() {
+                        values = Some(teacher.read_tensor_f32(info).map_err(|e| e.to_string())?);
+                    }
+                    let all = values.as_deref().unwrap_or_default();
+                    let mut v = pick_rows_f32(all, n_embd, rows);
+                    for (x, d) in v.iter_mut().zip(&delta) {
+                        *x += d;
+                    }
+                    encode_as(&v, info.dtype).map_err(|e| format!("{name}: {e}"))?
+                }
+            };
+            out.add(&name, &shape, dtype, data)?;
+        }
     }
     let info = tensor(teacher, &nm("ffn_down"))?;
     check_shape(info, &[n_ff, n_embd])?;
@@ -242,14 +288,26 @@ fn ffn_layer(
     } else {
         GgmlType::F16
     };
-    let exps = pick_down(&down, n_ff, n_embd, routed, ffe);
+    let mut exps = pick_down(&down, n_ff, n_embd, routed, ffe);
+    add_delta(
+        lora,
+        &nm("ffn_down_exps"),
+        &[sz(ffe), sz(n_embd), sz(e)],
+        &mut exps,
+    )?;
     out.add(
         &nm("ffn_down_exps"),
         &[sz(ffe), sz(n_embd), sz(e)],
         dtype,
         encode(&exps, dtype),
     )?;
-    let shexp = pick_down(&down, n_ff, n_embd, shared, sh.max(1));
+    let mut shexp = pick_down(&down, n_ff, n_embd, shared, sh.max(1));
+    add_delta(
+        lora,
+        &nm("ffn_down_shexp"),
+        &[sz(sh), sz(n_embd)],
+        &mut shexp,
+    )?;
     out.add(
         &nm("ffn_down_shexp"),
         &[sz(sh), sz(n_embd)],
@@ -266,6 +324,7 @@ pub(super) fn convert(
     pack: &Pack,
     dims: &Dims,
     p: &Provenance,
+    lora: Option<&Lora>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Out, String> {
     let mut out = Out {
@@ -280,7 +339,7 @@ pub(super) fn convert(
         match layer_ffn {
             Some((i, "ffn_gate.weight")) if i < dims.n_layer => {
                 progress(&format!("forging layer {}/{}", i + 1, dims.n_layer));
-                ffn_layer(&mut out, teacher, pack, dims, i)?;
+                ffn_layer(&mut out, teacher, pack, dims, i, lora)?;
             }
             Some((_, "ffn_up.weight" | "ffn_down.weight")) => {}
             _ => {

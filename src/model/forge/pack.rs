@@ -17,6 +17,8 @@ pub const KEY_EXPERT_USED_COUNT: &str = "moe_tutor.expert_used_count";
 pub const KEY_EXPERT_FF: &str = "moe_tutor.expert_feed_forward_length";
 pub const KEY_EXPERT_SHARED_COUNT: &str = "moe_tutor.expert_shared_count";
 pub const KEY_EXPERT_WEIGHTS_SCALE: &str = "moe_tutor.expert_weights_scale";
+/// The LoRA adapter (a file name beside the pack) that forge merges into the weights.
+pub const KEY_LORA_FILE: &str = "moe_tutor.lora.file";
 
 /// One layer of the pack.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +44,8 @@ pub struct Pack {
     /// expert has `expert_shared_count * expert_feed_forward_length` neurons.
     pub expert_shared_count: u32,
     pub expert_weights_scale: f32,
+    /// The adapter beside the pack that forge merges (`moe_tutor.lora.file`), if any.
+    pub lora_file: Option<String>,
     pub layers: Vec<PackLayer>,
 }
 
@@ -117,6 +121,10 @@ impl Pack {
             expert_feed_forward_length: need_u32(KEY_EXPERT_FF)?,
             expert_shared_count: need_u32(KEY_EXPERT_SHARED_COUNT)?,
             expert_weights_scale: need_f32(KEY_EXPERT_WEIGHTS_SCALE)?,
+            lora_file: f
+                .get_str(KEY_LORA_FILE)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned),
             layers: Vec::new(),
         };
         pack.check_params().map_err(bad)?;
@@ -250,6 +258,7 @@ impl Pack {
             expert_feed_forward_length: spec.expert_feed_forward_length,
             expert_shared_count: spec.expert_shared_count,
             expert_weights_scale: spec.expert_count as f32,
+            lora_file: None,
             layers: Vec::with_capacity(n_layer),
         };
         let n_ff = pack.n_ff();
@@ -285,6 +294,9 @@ impl Pack {
         w.set(KEY_EXPERT_FF, self.expert_feed_forward_length);
         w.set(KEY_EXPERT_SHARED_COUNT, self.expert_shared_count);
         w.set(KEY_EXPERT_WEIGHTS_SCALE, self.expert_weights_scale);
+        if let Some(name) = &self.lora_file {
+            w.set(KEY_LORA_FILE, name.as_str());
+        }
         let e = u64::from(self.expert_count);
         for (i, l) in self.layers.iter().enumerate() {
             let bytes = l
