@@ -227,6 +227,10 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
                 while let Ok(ev) = engine_rx.try_recv() {
                     app.on_engine_event(ev);
                 }
+                // An experiment answers events with commands (its next run).
+                for cmd in app.take_engine_commands() {
+                    engine.send(cmd);
+                }
             }
             key = keys.next() => match key {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {

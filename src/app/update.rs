@@ -93,6 +93,7 @@ impl App {
             Action::SetSampling(p) => return self.set_params(p),
             Action::ToggleHelp => self.open_help(),
             Action::Conversations => self.open_browser(),
+            Action::Experiments => self.open_experiments(None),
             Action::CloseOverlay => self.overlay = None,
             // Handled by `lesson_action` above.
             Action::ToggleLessons

@@ -8,6 +8,8 @@
 
 pub mod chat;
 pub mod colors;
+pub mod experiments;
+pub mod experiments_chart;
 pub mod help;
 pub mod history;
 pub mod input;
@@ -86,6 +88,10 @@ pub fn render(app: &App, f: &mut Frame) {
         }
         Some(Overlay::Help { .. }) => help::render(app, main, buf),
         Some(Overlay::LessonList) => lesson::render_list(app, main, buf),
+        Some(Overlay::Experiments(e)) => {
+            let shape = app.model().map(crate::experiments::ModelShape::of);
+            experiments::render(e, &e.run_count(shape), app.lang().code(), main, buf)
+        }
         None => {
             if let Some(pos) = cursor {
                 f.set_cursor_position(pos);
