@@ -22,9 +22,16 @@ fn drive(app: &mut App, engine: &mut common::Engine, cmds: Vec<EngineCommand>) {
     for cmd in cmds {
         engine.handle.send(cmd);
     }
-    while app.is_generating() || app.experiment_running() {
+    while app.is_generating()
+        || app.experiment_running()
+        || app.experiments().is_some_and(|e| e.is_running())
+    {
         let ev = common::recv(&mut engine.rx);
         app.on_engine_event(ev);
+        // The experiments overlay answers events with its next run's commands.
+        for cmd in app.take_engine_commands() {
+            engine.handle.send(cmd);
+        }
     }
 }
 
@@ -107,6 +114,14 @@ fn nudge(app: &mut App, engine: &mut common::Engine, c: &Compare) {
             drop(press(app, if open { KeyCode::Esc } else { KeyCode::F(1) }))
         }
         Var::Lang => drop(press(app, KeyCode::F(10))),
+        // Run the grid the overlay holds (a lesson's experiment_file step opened it).
+        Var::ExperimentDone => {
+            if app.experiments().is_none() {
+                press(app, KeyCode::F(11));
+            }
+            let cmds = press(app, KeyCode::Enter);
+            drive(app, engine, cmds);
+        }
         Var::Replies | Var::Messages => chat(app, engine, "Tell me about experts."),
         Var::SelectedPhase | Var::SelectedPos | Var::Following => {
             if app.messages().is_empty() {
@@ -186,6 +201,11 @@ fn walk(app: &mut App, engine: &mut common::Engine, index: usize, lang: Lang) {
                 let cells = &app.lessons().active().expect("open").state.cells;
                 assert!(cells.iter().all(|c| c.end.is_some()), "{what}");
             }
+            StepKind::ExperimentFile { grid, .. } => {
+                ctrl(app, 'n');
+                let open = app.experiments().expect("the step opens the overlay");
+                assert_eq!(open.form.grid().as_ref(), Ok(&**grid), "{what}");
+            }
             StepKind::Task { condition, .. } if satisfy(app, engine, &condition.all, &what) => {
                 continue;
             }
@@ -253,6 +273,8 @@ fn every_lesson_can_be_taken_from_first_to_last_step() {
     // Deeper and wider than the standard tiny MoE, so that lessons about layer 20 or 16
     // experts per token can be taken on it.
     let dir = tempfile::tempdir().expect("tempdir");
+    // The experiments lesson writes its folder under the data directory: keep it here.
+    std::env::set_var("MOE_TUTOR_DATA_DIR", dir.path().join("data"));
     let path = dir.path().join("lesson-moe.gguf");
     let spec = moe_tutor::model::tiny::TinySpec {
         n_layer: 24,

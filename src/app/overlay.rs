@@ -48,6 +48,8 @@ impl App {
             },
             Overlay::History(_) => return Some(self.browser_action(action)),
             Overlay::LessonList => return Some(self.lesson_list_action(action)),
+            // Lesson keys go through unless runs are in flight (a lesson step opens it).
+            Overlay::Experiments(e) if action.is_lesson_key() && !e.is_running() => return None,
             Overlay::Experiments(_) => return Some(self.experiments_action(action)),
         }
         Some(Vec::new())

@@ -56,7 +56,9 @@ pub struct Plan {
     pub baseline: Option<(String, u32)>,
 }
 
-fn check_values(grid: &Grid) -> Result<(), String> {
+/// The checks that need no model: a prompt, non-empty lists, values in range, distinct
+/// set names (`lessons check` runs these on a lesson's grid files).
+pub fn check_values(grid: &Grid) -> Result<(), String> {
     if grid.prompt.trim().is_empty() {
         return Err("the prompt is empty".into());
     }
