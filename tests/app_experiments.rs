@@ -158,3 +158,38 @@ fn esc_cancels_and_keeps_the_finished_runs() {
     );
     assert!(screen_contains(&draw(&app, 120, 30), "(cancelled)"));
 }
+
+#[test]
+fn a_sweep_of_k_reloads_and_gives_the_chat_its_k_back() {
+    let mut e = common::start(common::load_options(&common::tiny_moe())).unwrap();
+    let mut app = app(&e);
+    press(&mut app, KeyCode::F(11));
+    fill(&mut app, "0.7", "1", "3");
+    // Field 4, experts per token: k 2 (the model's) and 3.
+    for _ in 0..2 {
+        press(&mut app, KeyCode::Up);
+    }
+    type_text(&mut app, "2, 3");
+    let cmds = press(&mut app, KeyCode::Enter);
+    pump(&mut app, &mut e, cmds, |_| Vec::new());
+    let x = app.experiments().unwrap();
+    assert!(x.error.is_none(), "{:?}", x.error);
+    let ks: Vec<u32> = x.results.iter().map(|r| r.spec.experts_used).collect();
+    assert_eq!(ks, [2, 3]);
+    // Teacher-forced KL of the k = 3 run from the k = 2 baseline, measured in the TUI too.
+    let kl = x.results[1]
+        .versus
+        .kl_baseline
+        .expect("KL for the k change");
+    assert!(kl > 0.0, "{kl}");
+    // The model was loaded again with k = 3 for the second run; the chat gets k = 2 back.
+    loop {
+        let ev = common::recv(&mut e.rx);
+        let loaded = matches!(ev, EngineEvent::Loaded(_));
+        app.on_engine_event(ev);
+        if loaded {
+            break;
+        }
+    }
+    assert_eq!(app.model().map(|m| m.n_expert_used), Some(2));
+}
