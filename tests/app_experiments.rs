@@ -193,3 +193,30 @@ fn a_sweep_of_k_reloads_and_gives_the_chat_its_k_back() {
     }
     assert_eq!(app.model().map(|m| m.n_expert_used), Some(2));
 }
+
+#[test]
+fn experiment_file_loads_a_grid_into_the_form() {
+    let mut app = app_support::loaded(app_support::moe_info(8, 2, 3, 1));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("grid.toml");
+    std::fs::write(
+        &path,
+        "prompt = \"Name three fruits.\"\ntemperature = [0.2, 1.0]\nseed = [1, 2]\n\
+         [[interventions]]\nname = \"none\"\n[[interventions]]\nname = \"ko\"\nknockout = [\"1:3\", \"all:5\"]\n",
+    )
+    .unwrap();
+    type_text(&mut app, &format!("/experiment {}", path.display()));
+    press(&mut app, KeyCode::Enter);
+    let x = app.experiments().expect("open");
+    let g = x.form.grid().unwrap();
+    assert_eq!(g.prompt, "Name three fruits.");
+    assert_eq!(g.seed, vec![1, 2]);
+    assert_eq!(g.interventions[1].rules["knockout"], ["1:3", "all:5"]);
+    assert!(screen_contains(&draw(&app, 120, 30), "runs: 8"));
+    press(&mut app, KeyCode::Esc);
+    type_text(&mut app, "/experiment /no/such/grid.toml");
+    press(&mut app, KeyCode::Enter);
+    assert!(app.experiments().is_none());
+    let n = app.notice().map(|n| n.text.clone()).unwrap_or_default();
+    assert!(n.contains("cannot read /no/such/grid.toml"), "{n}");
+}
