@@ -210,6 +210,8 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
     loop {
         tokio::select! {
             _ = frame.tick() => {
+                // An experiment's KL and files are made on a worker thread: collect them.
+                app.poll_experiment();
                 if force_redraw || app.needs_redraw() {
                     terminal.draw(|f| {
                         views::render(&app, f);

@@ -67,6 +67,16 @@ fn pump(
         e.handle.send(c);
     }
     while app.experiments().is_some_and(|x| x.is_running()) {
+        // Measuring happens on a worker thread: the frame clock polls it.
+        if app
+            .experiments()
+            .is_some_and(|x| x.phase == Phase::Measuring)
+        {
+            if !app.poll_experiment() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            continue;
+        }
         let ev = common::recv(&mut e.rx);
         app.on_engine_event(ev);
         for c in app.take_engine_commands().into_iter().chain(each(app)) {

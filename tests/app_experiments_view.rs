@@ -197,3 +197,12 @@ fn chart_120x36() {
     assert_eq!(b[(x, y)].bg, ratatui::style::Color::Rgb(0, 0, 255));
     insta::assert_snapshot!(t.backend());
 }
+
+#[test]
+fn measuring_says_what_it_waits_for() {
+    let mut e = finished(false);
+    e.phase = Phase::Measuring;
+    let s = text(&draw(&e, Ok(4), 100, 16));
+    assert!(s.contains("measuring teacher-forced KL"), "{s}");
+    assert!(e.is_running(), "chat input still waits");
+}

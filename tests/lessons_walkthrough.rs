@@ -8,6 +8,7 @@ mod common;
 
 use app_support::{alt, ctrl, press, type_text};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use moe_tutor::app::overlay::experiments::Phase;
 use moe_tutor::app::{App, AppConfig, LessonSetup};
 use moe_tutor::engine::api::{EngineCommand, EngineEvent};
 use moe_tutor::lessons::condition::{Compare, Op, Value};
@@ -26,6 +27,16 @@ fn drive(app: &mut App, engine: &mut common::Engine, cmds: Vec<EngineCommand>) {
         || app.experiment_running()
         || app.experiments().is_some_and(|e| e.is_running())
     {
+        // The experiments overlay measures KL on a worker thread: poll it like the frame clock.
+        if app
+            .experiments()
+            .is_some_and(|e| e.phase == Phase::Measuring)
+        {
+            if !app.poll_experiment() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            continue;
+        }
         let ev = common::recv(&mut engine.rx);
         app.on_engine_event(ev);
         // The experiments overlay answers events with its next run's commands.

@@ -35,6 +35,8 @@ pub struct Experiments {
     pub param: usize,
     pub diff: usize,
     pub(super) live: Option<Box<super::experiments_run::Live>>,
+    /// The measuring thread's answer: the runs with KL, and what went wrong.
+    pub(super) measuring: Option<std::sync::mpsc::Receiver<(Vec<RunResult>, Vec<String>)>>,
     /// Commands for the engine produced while handling engine events.
     pub(super) outbox: Vec<EngineCommand>,
 }
@@ -56,6 +58,7 @@ impl Experiments {
             param: 0,
             diff: 0,
             live: None,
+            measuring: None,
             outbox: Vec::new(),
         }
     }
@@ -70,8 +73,9 @@ impl Experiments {
         crate::experiments::plan(&grid, &shape).map(|p| p.runs.len())
     }
 
+    /// Runs are in flight, or being measured: the overlay stays, chat input waits.
     pub fn is_running(&self) -> bool {
-        self.phase == Phase::Running
+        matches!(self.phase, Phase::Running | Phase::Measuring)
     }
 
     fn results_key(&mut self, action: &Action) -> bool {
@@ -166,6 +170,16 @@ impl App {
             return Vec::new();
         };
         match e.phase {
+            Phase::Measuring => match action {
+                Action::Send | Action::SendText { .. } | Action::Regenerate => {
+                    self.error(crate::i18n::tr("exp.busy_measuring", lang));
+                }
+                Action::Quit | Action::Interrupt => {
+                    self.overlay = None;
+                    return self.quit_or_interrupt(action);
+                }
+                _ => {}
+            },
             Phase::Running => match action {
                 Action::Stop | Action::Interrupt => return self.cancel_experiment(),
                 Action::Quit => {

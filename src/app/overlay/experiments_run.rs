@@ -15,6 +15,8 @@ use crate::i18n::tr;
 pub enum Phase {
     Form,
     Running,
+    /// The runs are over; KL, files and plots are being made on a worker thread.
+    Measuring,
     Results,
 }
 
@@ -150,6 +152,30 @@ impl App {
         cmds
     }
 
+    /// Collect the measuring thread's results once they are there. Returns whether the
+    /// overlay changed (the event loop calls this on its frame clock).
+    pub fn poll_experiment(&mut self) -> bool {
+        let Some(e) = self.experiments_mut() else {
+            return false;
+        };
+        let got = match e.measuring.as_ref().map(|rx| rx.try_recv()) {
+            Some(Ok(got)) => got,
+            Some(Err(std::sync::mpsc::TryRecvError::Disconnected)) => (
+                e.results.clone(),
+                vec!["the measuring thread stopped".to_string()],
+            ),
+            Some(Err(std::sync::mpsc::TryRecvError::Empty)) | None => return false,
+        };
+        let (results, problems) = got;
+        e.measuring = None;
+        e.results = results;
+        e.error = (!problems.is_empty()).then(|| problems.join("; "));
+        e.phase = Phase::Results;
+        self.dirty = true;
+        self.lesson_tick();
+        true
+    }
+
     /// Esc while running: stop after the run in flight; finished runs are kept.
     pub(super) fn cancel_experiment(&mut self) -> Vec<EngineCommand> {
         let Some(e) = self.experiments_mut() else {
@@ -207,7 +233,9 @@ impl App {
         true
     }
 
-    /// All runs done (or cancelled): measure, write, and give the engine back to the chat.
+    /// All runs done (or cancelled): give the engine back to the chat at once, and measure
+    /// KL, write the files and draw the plots on a worker thread (the teacher reads the
+    /// model file again: seconds on a real model), which [`App::poll_experiment`] collects.
     fn finish_experiment(&mut self) -> Vec<EngineCommand> {
         let lang = self.lang().code();
         let interventions = self.interventions.clone();
@@ -217,33 +245,48 @@ impl App {
         let Some(mut live) = e.live.take() else {
             return Vec::new();
         };
-        e.phase = Phase::Results;
+        e.phase = Phase::Measuring;
         e.col = 0;
         e.row = 0;
         let mut results = std::mem::take(&mut live.driver.results);
-        let mut problems: Vec<String> = live.driver.fatal.take().into_iter().collect();
+        let problems: Vec<String> = live.driver.fatal.take().into_iter().collect();
         compare::against_baselines(&mut results);
-        if live.lora {
-            for r in results.iter_mut().filter(|r| r.spec.baseline.is_some()) {
-                r.versus.kl_note = Some(tr("exp.kl_lora", lang));
-            }
-        } else if let Err(err) =
-            teacher::fill_kl(&mut results, &live.load, &live.shape, &mut |_| {})
-        {
-            problems.push(err);
-        }
+        e.results = results.clone();
         let mut saved = live.driver.plan().grid.clone();
-        saved.model = run::model_ref(&live.load).ok();
-        if let Some(dir) = &e.dir {
-            let pairs = compare::pairs(&results);
-            if let Err(err) = files::write_all(dir, &saved, &results, &pairs) {
-                problems.push(err);
-            } else if let Err(err) = plots::write_all(dir, &results) {
+        let kl_lora = tr("exp.kl_lora", lang);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let dir = e.dir.clone();
+        let (load, shape, lora) = (live.load.clone(), live.shape, live.lora);
+        let work = move || {
+            let mut problems = problems;
+            if lora {
+                for r in results.iter_mut().filter(|r| r.spec.baseline.is_some()) {
+                    r.versus.kl_note = Some(kl_lora.clone());
+                }
+            } else if let Err(err) = teacher::fill_kl(&mut results, &load, &shape, &mut |_| {}) {
                 problems.push(err);
             }
+            saved.model = run::model_ref(&load).ok();
+            if let Some(dir) = &dir {
+                let pairs = compare::pairs(&results);
+                if let Err(err) = files::write_all(dir, &saved, &results, &pairs) {
+                    problems.push(err);
+                } else if let Err(err) = plots::write_all(dir, &results) {
+                    problems.push(err);
+                }
+            }
+            let _ = tx.send((results, problems));
+        };
+        match std::thread::Builder::new()
+            .name("experiment-measure".into())
+            .spawn(work)
+        {
+            Ok(_) => e.measuring = Some(rx),
+            Err(err) => {
+                e.phase = Phase::Results;
+                e.error = Some(format!("cannot start the measuring thread: {err}"));
+            }
         }
-        e.results = results;
-        e.error = (!problems.is_empty()).then(|| problems.join("; "));
         let mut cmds = Vec::new();
         if live.loaded_k != live.chat_k {
             cmds.push(EngineCommand::Reload {

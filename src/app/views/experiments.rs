@@ -33,6 +33,10 @@ pub fn render(
     match e.phase {
         Phase::Form => form(e, runs, lang, inner, buf),
         Phase::Running => running(e, lang, inner, buf),
+        Phase::Measuring => {
+            let line = Line::styled(tr("exp.measuring", lang), CHOSEN);
+            Paragraph::new(line).render(inner, buf)
+        }
         Phase::Results if e.chart => super::experiments_chart::render(e, lang, inner, buf),
         Phase::Results => results(e, lang, inner, buf),
     }
