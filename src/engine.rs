@@ -30,8 +30,9 @@ use llama_cpp_2::llama_backend::LlamaBackend;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use api::*;
-/// The llama.cpp context with its capture state (public for its documented guarantees).
-pub use capture::{CaptureState, CapturedContext};
+/// The llama.cpp context with its capture state (public for its documented guarantees;
+/// experiments' teacher forcing scores token sequences with interventions through it).
+pub use capture::{CaptureState, CapturedContext, RouterPlan};
 pub use ffi::StderrRedirect;
 pub use utf8::Utf8Stream;
 

@@ -210,6 +210,8 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
     loop {
         tokio::select! {
             _ = frame.tick() => {
+                // An experiment's KL and files are made on a worker thread: collect them.
+                app.poll_experiment();
                 if force_redraw || app.needs_redraw() {
                     terminal.draw(|f| {
                         views::render(&app, f);
@@ -226,6 +228,10 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
                 // Coalesce everything already queued; the frame clock draws once.
                 while let Ok(ev) = engine_rx.try_recv() {
                     app.on_engine_event(ev);
+                }
+                // An experiment answers events with commands (its next run).
+                for cmd in app.take_engine_commands() {
+                    engine.send(cmd);
                 }
             }
             key = keys.next() => match key {

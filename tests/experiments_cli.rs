@@ -217,7 +217,9 @@ fn a_knocked_out_expert_is_never_chosen_in_its_layer() {
             let base = runs.iter().find(|b| b["id"] == r["baseline"]).unwrap();
             differs |= base["reply"] != r["reply"];
             assert!(r["js_baseline"].as_f64().unwrap() > 0.0);
-            assert!(r["kl_baseline"].is_null() && r["kl_note"].is_string());
+            // KL of the run's own tokens under the knock-out from the plain model's.
+            let kl = r["kl_baseline"].as_f64().expect("KL under interventions");
+            assert!(kl.is_finite() && kl >= 0.0 && r["kl_note"].is_null(), "{r}");
         }
     }
     assert_eq!(
@@ -233,7 +235,7 @@ fn a_knocked_out_expert_is_never_chosen_in_its_layer() {
 #[test]
 fn impossible_requests_are_refused_before_anything_runs() {
     let model = common::tiny_moe();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--knock-out", "7:1"], "the model's MoE layers are 1..=2"),
         (&["--knock-out", "0:1"], "layer 0 has no router"),
         (&["--knock-out", "1:8"], "the model's experts are 0..=7"),
@@ -242,6 +244,14 @@ fn impossible_requests_are_refused_before_anything_runs() {
             "keeps only 1 of 8 experts, but each token needs k = 2",
         ),
         (&["--experts-used", "9"], "between 1 and 8"),
+        (
+            &["--force", "1:0,1,2"],
+            "3 experts forced but only k = 2 are chosen",
+        ),
+        (
+            &["--restrict", "all:4"],
+            "only 1 of 8 experts left to choose from",
+        ),
     ];
     for (args, want) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -313,4 +323,44 @@ fn stats_of_a_known_trace() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn force_and_restrict_flags_steer_every_token_of_their_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("steer");
+    let model = common::tiny_moe();
+    let args = ["--seed", "1,2", "--force", "2:6", "--restrict", "1:0,1,2"];
+    ok(&experiment(&model, &out, &args));
+    let runs = runs(&out);
+    assert_eq!(runs.len(), 4);
+    let mut seen_free = false;
+    for r in &runs {
+        let steered = r["interventions"] == "force+restrict";
+        assert!(steered || r["interventions"] == "baseline", "{r}");
+        let recs =
+            read_trace(&std::fs::read_to_string(out.join(r["trace"].as_str().unwrap())).unwrap())
+                .unwrap();
+        assert!(!recs.is_empty());
+        for rec in &recs {
+            for l in rec.layers.iter().filter(|l| l.computed) {
+                if !steered {
+                    seen_free |= (l.layer == 2 && !l.experts.contains(&6))
+                        || (l.layer == 1 && l.experts.iter().any(|&e| e > 2));
+                } else if l.layer == 2 {
+                    assert!(l.experts.contains(&6), "pos {}: {:?}", rec.pos, l.experts);
+                } else if l.layer == 1 {
+                    assert!(
+                        l.experts.iter().all(|&e| e <= 2),
+                        "pos {}: {:?}",
+                        rec.pos,
+                        l.experts
+                    );
+                }
+            }
+        }
+    }
+    assert!(seen_free, "without the set, the routers choose otherwise");
+    let csv = std::fs::read_to_string(out.join("runs.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().ends_with(",reply,error"));
 }

@@ -288,3 +288,60 @@ fn the_tokenizer_and_quantisation_lessons_show_consistent_measured_figures() {
     ));
     assert!(value("quant.agree.overlap") >= value("quant.agree.same_set"));
 }
+
+#[test]
+fn an_experiment_file_step_needs_a_grid_that_exists_and_parses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("experiments")).expect("mkdir");
+    write(
+        &dir.path().join("experiments"),
+        "good.toml",
+        "prompt = \"p\"\nseed = [1, 2]\n[[interventions]]\nname = \"ko\"\nknockout = [\"1:0\"]\n",
+    );
+    write(
+        &dir.path().join("experiments"),
+        "bad.toml",
+        "prompt = \"p\"\ntop_p = [1.5]\n",
+    );
+    let step = |file: &str| {
+        format!("[[step]]\nkind = \"experiment_file\"\nfile = \"{file}\"\n[step.text]\nen = \"e\"\nzh-CN = \"e\"\n")
+    };
+    let lesson =
+        |id: &str, file: &str| GOOD.replace("\"fine\"", &format!("\"{id}\"")) + &step(file);
+    write(
+        dir.path(),
+        "01-ok.toml",
+        &lesson("ok", "experiments/good.toml"),
+    );
+    write(
+        dir.path(),
+        "02-gone.toml",
+        &lesson("gone", "experiments/none.toml"),
+    );
+    write(
+        dir.path(),
+        "03-bad.toml",
+        &lesson("bad", "experiments/bad.toml"),
+    );
+    let errors: Vec<String> = check_dir(dir.path())
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    let has = |file: &str, needle: &str| {
+        errors
+            .iter()
+            .any(|e| e.contains(file) && e.contains(":16:") && e.contains(needle))
+    };
+    assert!(!errors.iter().any(|e| e.contains("01-ok")), "{errors:#?}");
+    assert!(has("02-gone", "cannot read it"), "{errors:#?}");
+    assert!(has("03-bad", "top_p 1.5 is out of range"), "{errors:#?}");
+    let lib = moe_tutor::lessons::load_dir(dir.path());
+    let ok = lib.get("ok").expect("loads");
+    match &ok.steps[1].kind {
+        moe_tutor::lessons::StepKind::ExperimentFile { grid, .. } => {
+            assert_eq!(grid.seed, vec![1, 2]);
+            assert_eq!(grid.interventions[0].rules["knockout"], ["1:0"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -8,6 +8,7 @@ mod common;
 
 use app_support::{alt, ctrl, press, type_text};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use moe_tutor::app::overlay::experiments::Phase;
 use moe_tutor::app::{App, AppConfig, LessonSetup};
 use moe_tutor::engine::api::{EngineCommand, EngineEvent};
 use moe_tutor::lessons::condition::{Compare, Op, Value};
@@ -22,9 +23,26 @@ fn drive(app: &mut App, engine: &mut common::Engine, cmds: Vec<EngineCommand>) {
     for cmd in cmds {
         engine.handle.send(cmd);
     }
-    while app.is_generating() || app.experiment_running() {
+    while app.is_generating()
+        || app.experiment_running()
+        || app.experiments().is_some_and(|e| e.is_running())
+    {
+        // The experiments overlay measures KL on a worker thread: poll it like the frame clock.
+        if app
+            .experiments()
+            .is_some_and(|e| e.phase == Phase::Measuring)
+        {
+            if !app.poll_experiment() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            continue;
+        }
         let ev = common::recv(&mut engine.rx);
         app.on_engine_event(ev);
+        // The experiments overlay answers events with its next run's commands.
+        for cmd in app.take_engine_commands() {
+            engine.handle.send(cmd);
+        }
     }
 }
 
@@ -107,6 +125,14 @@ fn nudge(app: &mut App, engine: &mut common::Engine, c: &Compare) {
             drop(press(app, if open { KeyCode::Esc } else { KeyCode::F(1) }))
         }
         Var::Lang => drop(press(app, KeyCode::F(10))),
+        // Run the grid the overlay holds (a lesson's experiment_file step opened it).
+        Var::ExperimentDone => {
+            if app.experiments().is_none() {
+                press(app, KeyCode::F(11));
+            }
+            let cmds = press(app, KeyCode::Enter);
+            drive(app, engine, cmds);
+        }
         Var::Replies | Var::Messages => chat(app, engine, "Tell me about experts."),
         Var::SelectedPhase | Var::SelectedPos | Var::Following => {
             if app.messages().is_empty() {
@@ -187,6 +213,11 @@ fn walk(app: &mut App, engine: &mut common::Engine, index: usize, lang: Lang) ->
                 let cells = &app.lessons().active().expect("open").state.cells;
                 assert!(cells.iter().all(|c| c.end.is_some()), "{what}");
             }
+            StepKind::ExperimentFile { grid, .. } => {
+                ctrl(app, 'n');
+                let open = app.experiments().expect("the step opens the overlay");
+                assert_eq!(open.form.grid().as_ref(), Ok(&**grid), "{what}");
+            }
             StepKind::Task { condition, .. } if satisfy(app, engine, &condition.all, &what) => {
                 continue;
             }
@@ -259,6 +290,8 @@ fn every_lesson_can_be_taken_from_first_to_last_step() {
     // Deeper and wider than the standard tiny MoE, so that lessons about layer 20 or 16
     // experts per token can be taken on it.
     let dir = tempfile::tempdir().expect("tempdir");
+    // The experiments lesson writes its folder under the data directory: keep it here.
+    std::env::set_var("MOE_TUTOR_DATA_DIR", dir.path().join("data"));
     let path = dir.path().join("lesson-moe.gguf");
     let spec = moe_tutor::model::tiny::TinySpec {
         n_layer: 24,

@@ -177,6 +177,15 @@ pub const SLASH: &[SlashCommand] = &[
         run: App::cmd_layer,
     },
     SlashCommand {
+        names: &["/experiment", "/exp"],
+        usage: "/experiment [GRID.toml]",
+        help: &[
+            ("/experiment", "slash.experiment"),
+            ("/experiment grid.toml", "slash.experiment_file"),
+        ],
+        run: App::cmd_experiment,
+    },
+    SlashCommand {
         names: &["/help", "/?"],
         usage: "/help",
         help: &[("/help", "slash.help")],

@@ -171,6 +171,7 @@ impl App {
             experts: model.map_or(0, |m| m.n_expert),
             help_open: self.help_open(),
             lang: self.lessons.lang.code(),
+            experiment_done: self.experiment_finished(),
         }
     }
 

@@ -4,14 +4,18 @@
 //! view.
 
 mod browser;
+pub mod experiments;
+pub mod experiments_form;
+mod experiments_run;
 
 pub use browser::Browser;
+pub use experiments::Experiments;
 
 use super::keymap::{self, Action};
 use super::App;
 use crate::engine::api::EngineCommand;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Overlay {
     /// The key and command reference (F1), scrolled this many rows.
     Help { scroll: usize },
@@ -19,6 +23,8 @@ pub enum Overlay {
     History(Browser),
     /// The lesson list (Ctrl+L).
     LessonList,
+    /// Experiments: a grid's form, its runs, their results and charts (F11, /experiment).
+    Experiments(Box<Experiments>),
 }
 
 impl App {
@@ -42,6 +48,9 @@ impl App {
             },
             Overlay::History(_) => return Some(self.browser_action(action)),
             Overlay::LessonList => return Some(self.lesson_list_action(action)),
+            // Lesson keys go through unless runs are in flight (a lesson step opens it).
+            Overlay::Experiments(e) if action.is_lesson_key() && !e.is_running() => return None,
+            Overlay::Experiments(_) => return Some(self.experiments_action(action)),
         }
         Some(Vec::new())
     }

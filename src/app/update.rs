@@ -115,6 +115,7 @@ impl App {
             Action::SetSampling(p) => return self.set_params(p),
             Action::ToggleHelp => self.open_help(),
             Action::Conversations => self.open_browser(),
+            Action::Experiments => self.open_experiments(None),
             Action::CloseOverlay => self.overlay = None,
             Action::BranchCandidate => return self.branch_candidate(),
             Action::PrevBranch => self.step_branch(false),

@@ -8,6 +8,8 @@
 
 pub mod chat;
 pub mod colors;
+pub mod experiments;
+pub mod experiments_chart;
 pub mod help;
 pub mod history;
 pub mod input;
@@ -87,11 +89,34 @@ pub fn render(app: &App, f: &mut Frame) {
         }
         Some(Overlay::Help { .. }) => help::render(app, main, buf),
         Some(Overlay::LessonList) => lesson::render_list(app, main, buf),
+        Some(Overlay::Experiments(e)) => {
+            let shape = app.model().map(crate::experiments::ModelShape::of);
+            let area = experiments_area(app, main);
+            experiments::render(e, &e.run_count(shape), app.lang().code(), area, buf)
+        }
         None => {
             if let Some(pos) = cursor {
                 f.set_cursor_position(pos);
             }
         }
+    }
+}
+
+/// Where the experiments overlay goes: all of `main`, but beside (or below) an open
+/// lesson, whose steps tell the learner what to read in it.
+fn experiments_area(app: &App, main: Rect) -> Rect {
+    if !app.lesson_open() {
+        return main;
+    }
+    if main.width >= WIDE {
+        let [_, right] =
+            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                .areas(main);
+        right
+    } else {
+        let [_, rest] =
+            Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(main);
+        rest
     }
 }
 

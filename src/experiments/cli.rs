@@ -22,7 +22,7 @@ pub struct ExperimentArgs {
     /// flags below
     #[arg(
         value_name = "GRID.toml",
-        conflicts_with_all = ["prompt", "rerun", "temperature", "top_p", "seed", "experts_used", "knock_out"]
+        conflicts_with_all = ["prompt", "rerun", "temperature", "top_p", "seed", "experts_used", "knock_out", "force", "restrict"]
     )]
     pub grid: Option<PathBuf>,
     /// The prompt, sent as a user message through the chat template
@@ -41,9 +41,16 @@ pub struct ExperimentArgs {
     #[arg(long, value_delimiter = ',', value_name = "K")]
     pub experts_used: Vec<u32>,
     /// Knock expert EXPERT out of layer LAYER (`all` = every MoE layer); repeatable. The
-    /// grid then runs a `baseline` set without interventions and a `knockout` set
+    /// grid then runs a `baseline` set without interventions and a set with them (named
+    /// after the kinds given: `knockout`, `force`, `restrict`, joined by `+`)
     #[arg(long = "knock-out", value_name = "LAYER:EXPERT")]
     pub knock_out: Vec<String>,
+    /// Force EXPERT into layer LAYER's chosen k (`all` = every MoE layer); repeatable
+    #[arg(long, value_name = "LAYER:EXPERT")]
+    pub force: Vec<String>,
+    /// Let layer LAYER choose only from the listed experts (at least k); repeatable
+    #[arg(long, value_name = "LAYER:E1,E2,...")]
+    pub restrict: Vec<String>,
     /// Most tokens per reply
     #[arg(long, default_value_t = 64, value_name = "N")]
     pub max_tokens: u32,
@@ -71,18 +78,29 @@ pub fn grid_from_flags(a: &ExperimentArgs) -> Grid {
     g.experts_used = a.experts_used.clone();
     g.max_tokens = a.max_tokens;
     g.raw = a.raw;
-    if !a.knock_out.is_empty() {
-        let mut ko = InterventionSet {
-            name: "knockout".into(),
+    let given: Vec<(&str, &Vec<String>)> = [
+        ("knockout", &a.knock_out),
+        ("force", &a.force),
+        ("restrict", &a.restrict),
+    ]
+    .into_iter()
+    .filter(|(_, rules)| !rules.is_empty())
+    .collect();
+    if !given.is_empty() {
+        let names: Vec<&str> = given.iter().map(|(kind, _)| *kind).collect();
+        let mut set = InterventionSet {
+            name: names.join("+"),
             rules: Default::default(),
         };
-        ko.rules.insert("knockout".into(), a.knock_out.clone());
+        for (kind, rules) in given {
+            set.rules.insert(kind.into(), rules.clone());
+        }
         g.interventions = vec![
             InterventionSet {
                 name: "baseline".into(),
                 rules: Default::default(),
             },
-            ko,
+            set,
         ];
     }
     g

@@ -9,11 +9,13 @@ use super::metrics::{overlap, routing_divergence};
 
 /// Fill each run's routing divergence and reply overlap against its baseline run.
 pub fn against_baselines(results: &mut [RunResult]) {
+    // A failed run is compared with nothing, and nothing with it.
     let snapshot: Vec<(String, Vec<u32>, super::metrics::Usage)> = results
         .iter()
+        .filter(|r| r.error.is_none())
         .map(|r| (r.spec.id.clone(), r.reply_tokens.clone(), r.usage.clone()))
         .collect();
-    for r in results.iter_mut() {
+    for r in results.iter_mut().filter(|r| r.error.is_none()) {
         let Some(b) = r
             .spec
             .baseline

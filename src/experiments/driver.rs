@@ -75,6 +75,8 @@ struct Current {
     trace: TraceWriter<BufWriter<File>>,
     trace_rel: String,
     started: Instant,
+    /// The engine refused the run's interventions: the run is stopped and kept as failed.
+    refused: Option<String>,
 }
 
 /// Drives one plan. Create with [`Driver::new`], send [`Driver::start`]'s commands, then
@@ -181,6 +183,7 @@ impl Driver {
             trace: TraceWriter::new(BufWriter::new(file)),
             trace_rel,
             started: Instant::now(),
+            refused: None,
         });
         let index = self.next;
         self.next += 1;
@@ -239,7 +242,8 @@ impl Driver {
                 Vec::new()
             }
             (EngineEvent::Prompt { generation, tokens }, Wait::Reply) if ours(generation) => {
-                if let Some(c) = self.current.as_mut() {
+                // A refused run keeps nothing of a reply made under other interventions.
+                if let Some(c) = self.current.as_mut().filter(|c| c.refused.is_none()) {
                     c.acc.prompt(tokens);
                     if let Err(e) = tokens.iter().try_for_each(|t| c.trace.write(t)) {
                         self.trace_error(e);
@@ -248,7 +252,7 @@ impl Driver {
                 Vec::new()
             }
             (EngineEvent::Token { generation, token }, Wait::Reply) if ours(generation) => {
-                if let Some(c) = self.current.as_mut() {
+                if let Some(c) = self.current.as_mut().filter(|c| c.refused.is_none()) {
                     c.acc.token(token);
                     let n = c.acc.reply_ids.len();
                     if let Err(e) = c.trace.write(token) {
@@ -257,6 +261,20 @@ impl Driver {
                     progress(Progress::Tokens { index, tokens: n });
                 }
                 Vec::new()
+            }
+            // The engine refuses what the plan could not check (the model's gating function):
+            // fatal for this run only. The reply already queued is cancelled; the next run
+            // sends its own interventions.
+            (EngineEvent::InterventionsRefused { message }, Wait::Reply) => {
+                match self.current.as_mut() {
+                    Some(c) if c.refused.is_none() => {
+                        c.refused = Some(format!("interventions refused: {message}"));
+                        vec![EngineCommand::Cancel {
+                            generation: self.generation(index),
+                        }]
+                    }
+                    _ => Vec::new(),
+                }
             }
             (EngineEvent::Tail { generation, text }, Wait::Reply) if ours(generation) => {
                 if let Some(c) = self.current.as_mut() {
@@ -294,7 +312,10 @@ impl Driver {
     }
 
     fn finish(&mut self, index: usize, stop: StopReason, tps: f64, error: Option<String>) {
-        let Some(c) = self.current.take() else { return };
+        let Some(mut c) = self.current.take() else {
+            return;
+        };
+        let error = c.refused.take().or(error);
         let wall_ms = c.started.elapsed().as_secs_f64() * 1000.0;
         if let Err(e) = c.trace.finish() {
             self.trace_error(e);

@@ -35,6 +35,7 @@ pub const RUN_COLUMNS: &[&str] = &[
     "shared_prefix_baseline",
     "overlap_baseline",
     "reply",
+    "error",
 ];
 
 /// sha256 of a file, as lowercase hex (the forge's own helper).
@@ -83,6 +84,7 @@ fn run_row(r: &RunResult) -> Vec<String> {
         opt(r.versus.shared_prefix_baseline),
         opt(r.versus.overlap_baseline.map(f)),
         csv_field(&r.reply),
+        csv_field(r.error.as_deref().unwrap_or_default()),
     ]
 }
 

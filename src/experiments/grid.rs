@@ -17,6 +17,11 @@
 //! [[interventions]]
 //! name = "no-e3"
 //! knockout = ["1:3", "all:5,6"]  # LAYER:EXPERT[,EXPERT...]; LAYER may be `all`
+//!
+//! [[interventions]]
+//! name = "pinned"
+//! force = ["2:0"]                # always among the layer's k chosen
+//! restrict = ["1:0,1,2,3"]       # the only experts the layer may choose
 //! ```
 
 use std::collections::BTreeMap;
@@ -55,8 +60,11 @@ pub struct InterventionSet {
 /// The intervention kinds a set may hold, by their TOML key, with the field of
 /// [`Interventions`] each fills. A new kind is one line here.
 #[allow(clippy::type_complexity)]
-pub const KINDS: &[(&str, fn(&mut Interventions) -> &mut BTreeMap<u32, Vec<u16>>)] =
-    &[("knockout", |i| &mut i.knockout)];
+pub const KINDS: &[(&str, fn(&mut Interventions) -> &mut BTreeMap<u32, Vec<u16>>)] = &[
+    ("knockout", |i| &mut i.knockout),
+    ("force", |i| &mut i.force),
+    ("restrict", |i| &mut i.restrict),
+];
 
 fn default_max_tokens() -> u32 {
     64
@@ -259,7 +267,10 @@ fn experts_left(iv: &Interventions, layer: u32, n_expert: u32) -> u32 {
     n_expert.saturating_sub(iv.knocked_out(layer).len() as u32)
 }
 
-/// Check a set against experts per token `k`: every layer must keep at least k experts.
+/// Check a set against experts per token `k` with the same rules the engine applies
+/// ([`Interventions::validate`]): every layer must keep at least k experts to choose
+/// from, force at most k, and force none it also knocks out or leaves outside its
+/// allowed set. The message names the set and the limit.
 pub fn check_set_for_k(
     name: &str,
     iv: &Interventions,
@@ -275,5 +286,6 @@ pub fn check_set_for_k(
             ));
         }
     }
-    Ok(())
+    iv.validate(shape.n_layer, shape.n_expert, k, shape.n_dense_lead)
+        .map_err(|e| format!("intervention set {name:?} at k = {k}: {e}"))
 }

@@ -56,7 +56,9 @@ pub struct Plan {
     pub baseline: Option<(String, u32)>,
 }
 
-fn check_values(grid: &Grid) -> Result<(), String> {
+/// The checks that need no model: a prompt, non-empty lists, values in range, distinct
+/// set names (`lessons check` runs these on a lesson's grid files).
+pub fn check_values(grid: &Grid) -> Result<(), String> {
     if grid.prompt.trim().is_empty() {
         return Err("the prompt is empty".into());
     }
@@ -288,7 +290,74 @@ mod tests {
         refuse(g, "baseline \"x\" is not one of");
         let mut s = set("a", &[]);
         s.rules.insert("sideways".into(), vec!["1:1".into()]);
-        refuse(with(s), "unknown kind \"sideways\" (known: knockout)");
+        refuse(
+            with(s),
+            "unknown kind \"sideways\" (known: knockout, force, restrict)",
+        );
+    }
+
+    fn rules(name: &str, kinds: &[(&str, &[&str])]) -> InterventionSet {
+        let mut s = set(name, &[]);
+        for (kind, list) in kinds {
+            s.rules.insert(
+                kind.to_string(),
+                list.iter().map(|r| r.to_string()).collect(),
+            );
+        }
+        s
+    }
+
+    #[test]
+    fn force_and_restrict_resolve_and_are_checked_per_k() {
+        let mut g = Grid::new("hi");
+        g.experts_used = vec![2, 3];
+        g.interventions = vec![
+            set("none", &[]),
+            rules("pin", &[("force", &["2:0"]), ("restrict", &["1:0,1,2,3"])]),
+        ];
+        let p = plan(&g, &SHAPE).unwrap();
+        let pin = p.runs.iter().find(|r| r.set == "pin").unwrap();
+        assert_eq!(pin.interventions.forced(2), &[0]);
+        assert_eq!(pin.interventions.restricted_to(1), &[0, 1, 2, 3]);
+        assert!(pin.interventions.knockout.is_empty());
+        let refuse = |s: InterventionSet, ks: Vec<u32>, want: &str| {
+            let mut g = Grid::new("hi");
+            g.experts_used = ks;
+            g.interventions = vec![s];
+            let e = plan(&g, &SHAPE).expect_err(want);
+            assert!(e.contains(want), "{e:?} lacks {want:?}");
+        };
+        refuse(
+            rules("f", &[("force", &["1:0,1,2"])]),
+            vec![2],
+            "3 experts forced but only k = 2 are chosen",
+        );
+        // Fine at k = 3, refused when the grid also runs k = 2: the limit names the k.
+        refuse(
+            rules("f", &[("force", &["1:0,1,2"])]),
+            vec![3, 2],
+            "set \"f\" at k = 2",
+        );
+        refuse(
+            rules("r", &[("restrict", &["all:4,5"])]),
+            vec![3],
+            "only 2 of 8 experts left to choose from, but each token needs k = 3",
+        );
+        refuse(
+            rules("fk", &[("force", &["2:1"]), ("knockout", &["2:1"])]),
+            vec![2],
+            "e1 forced but also knocked out",
+        );
+        refuse(
+            rules("fr", &[("force", &["1:6"]), ("restrict", &["1:0,1"])]),
+            vec![2],
+            "outside the allowed set",
+        );
+        refuse(
+            rules("d", &[("force", &["0:1"])]),
+            vec![2],
+            "layer 0 has no router",
+        );
     }
 
     #[test]

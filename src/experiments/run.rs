@@ -109,7 +109,7 @@ pub fn run_blocking(
     let cancelled = driver.was_cancelled();
     let mut results = std::mem::take(&mut driver.results);
     against_baselines(&mut results);
-    super::teacher::fill_kl(&mut results, &load, progress)?;
+    super::teacher::fill_kl(&mut results, &load, &ModelShape::of(&info), progress)?;
     let pairs = pairs(&results);
     write_all(out, &saved, &results, &pairs)?;
     progress("drawing the plots");

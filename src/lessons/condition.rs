@@ -57,6 +57,7 @@ vars! {
     Experts "experts" Ty::Num, "routed experts per MoE layer (0: a dense model)";
     HelpOpen "help_open" Ty::Bool, "the help overlay is open (F1)";
     Lang "lang" Ty::Str(&["en", "zh-CN"]), "the lesson language (F10)";
+    ExperimentDone "experiment_done" Ty::Bool, "the experiments overlay (F11) is open with a finished experiment's results";
 }
 
 impl Var {
@@ -85,6 +86,7 @@ pub struct LiveState {
     pub experts: u32,
     pub help_open: bool,
     pub lang: &'static str,
+    pub experiment_done: bool,
 }
 
 impl LiveState {
@@ -109,6 +111,7 @@ impl LiveState {
             Var::Experts => num(self.experts as f64),
             Var::HelpOpen => Value::Bool(self.help_open),
             Var::Lang => s(self.lang),
+            Var::ExperimentDone => Value::Bool(self.experiment_done),
         }
     }
 }

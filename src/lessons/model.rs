@@ -124,6 +124,13 @@ pub enum StepKind {
         seeds: Vec<u64>,
         max_tokens: u32,
     },
+    /// Open the experiments overlay with a grid file (`lessons/experiments/NAME.toml`);
+    /// the step is done once the grid has run there.
+    ExperimentFile {
+        /// The file as the lesson names it.
+        file: String,
+        grid: Box<crate::experiments::Grid>,
+    },
 }
 
 impl StepKind {
@@ -136,6 +143,7 @@ impl StepKind {
             StepKind::Task { .. } => "task",
             StepKind::Quiz { .. } => "quiz",
             StepKind::Experiment { .. } => "experiment",
+            StepKind::ExperimentFile { .. } => "experiment_file",
         }
     }
 }

@@ -87,4 +87,6 @@ pub(crate) struct RawStep {
     pub temperatures: Option<Spanned<Vec<f64>>>,
     pub top_ps: Option<Spanned<Vec<f64>>>,
     pub seeds: Option<Spanned<Vec<i64>>>,
+    /// An experiment grid file (`experiment_file` steps), relative to the lesson's folder.
+    pub file: Option<Spanned<String>>,
 }

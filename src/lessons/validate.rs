@@ -46,6 +46,7 @@ pub const KINDS: &[(&str, &[&str])] = &[
             "max_tokens",
         ],
     ),
+    ("experiment_file", &["text", "file"]),
 ];
 
 /// Most runs one experiment may ask for.

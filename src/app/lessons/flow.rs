@@ -258,6 +258,16 @@ impl App {
                 self.info("the experiment is still running (Esc stops it)");
                 return Vec::new();
             }
+            // Open the overlay with the lesson's grid; a later task waits for the runs
+            // (`experiment_done`). Ctrl+N again goes on.
+            StepKind::ExperimentFile { grid, .. } if !state.done => {
+                self.open_experiments(Some(*grid));
+                if let Some(a) = self.lessons.active.as_mut() {
+                    a.state.done = true;
+                }
+                self.info(crate::i18n::tr("exp.lesson_run", lang.code()));
+                return Vec::new();
+            }
             StepKind::Task { condition, hint } if !state.done && !state.skip_armed => {
                 let why = match hint {
                     Some(h) => h.get(lang).to_string(),

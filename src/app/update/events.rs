@@ -14,6 +14,10 @@ impl App {
         if self.lesson_engine_event(&ev) {
             return;
         }
+        if self.experiment_engine_event(&ev) {
+            self.lesson_tick();
+            return;
+        }
         self.engine_event(ev);
         self.lesson_tick();
     }

@@ -192,6 +192,20 @@ fn step_lines(a: &ActiveLesson, lang: Lang) -> Vec<StyledLine> {
                 out.push(plain(tr(lang, "Ctrl+N: next step", "Ctrl+N：下一步"), DIM));
             }
         }
+        StepKind::ExperimentFile { file, grid } => {
+            let what = crate::text::sanitize(&format!("» {} ({file})", grid.prompt));
+            out.push(plain(what, CHOSEN));
+            let next = if st.done {
+                tr(lang, "Ctrl+N: next step", "Ctrl+N：下一步")
+            } else {
+                tr(
+                    lang,
+                    "Ctrl+N: open the experiments overlay with this grid",
+                    "Ctrl+N：用这个网格打开实验面板",
+                )
+            };
+            out.push(plain(next, INFO));
+        }
         StepKind::Experiment {
             prompt, max_tokens, ..
         } => {

@@ -19,7 +19,7 @@ impl Validator<'_> {
         let Some(kind) = &r.kind else {
             self.err(
                 &at,
-                "step without kind (prose, code, run, observe, task, quiz, experiment)",
+                "step without kind (prose, code, run, observe, task, quiz, experiment, experiment_file)",
             );
             return None;
         };
@@ -194,6 +194,7 @@ impl Validator<'_> {
                 }
                 StepKind::Quiz { question, choices }
             }
+            "experiment_file" => self.experiment_file(r, &at)?,
             _ => {
                 let prompt = self.req_text(&r.prompt, "prompt", &at);
                 let temperatures = match &r.temperatures {
@@ -244,6 +245,39 @@ impl Validator<'_> {
     }
 }
 
+impl Validator<'_> {
+    /// An `experiment_file` step: the grid file must exist beside the lesson (relative to
+    /// its folder), parse, and hold values the experiments accept.
+    fn experiment_file(&mut self, r: &RawStep, at: &Range<usize>) -> Option<StepKind> {
+        let Some(file) = &r.file else {
+            self.err(
+                at,
+                "experiment_file step: missing file = \"experiments/NAME.toml\"",
+            );
+            return None;
+        };
+        let name = file.get_ref();
+        let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
+        let grid = std::fs::read_to_string(dir.join(name))
+            .map_err(|e| format!("experiment file {name:?}: cannot read it: {e}"))
+            .and_then(|t| crate::experiments::Grid::from_toml(&t))
+            .and_then(|g| {
+                crate::experiments::plan::check_values(&g)?;
+                Ok(g)
+            });
+        match grid {
+            Ok(g) => Some(StepKind::ExperimentFile {
+                file: name.clone(),
+                grid: Box::new(g),
+            }),
+            Err(e) => {
+                self.err(&file.span(), format!("experiment file {name:?}: {e}"));
+                None
+            }
+        }
+    }
+}
+
 /// The fields a raw step sets, with their spans where known.
 fn present(r: &RawStep) -> Vec<(&'static str, Option<Range<usize>>)> {
     let mut out = Vec::new();
@@ -269,7 +303,8 @@ fn present(r: &RawStep) -> Vec<(&'static str, Option<Range<usize>>)> {
         question,
         temperatures,
         top_ps,
-        seeds
+        seeds,
+        file
     );
     if let Some(c) = &r.choice {
         out.push(("choice", c.first().map(|c| c.span())));
