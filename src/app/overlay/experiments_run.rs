@@ -206,6 +206,7 @@ impl App {
             | EngineEvent::PrefillProgress { generation, .. }
             | EngineEvent::Token { generation, .. }
             | EngineEvent::Tail { generation, .. }
+            | EngineEvent::Ended { generation, .. }
             | EngineEvent::Done { generation, .. }
             | EngineEvent::Error { generation, .. } => live.generations.contains(generation),
             EngineEvent::Loaded(info) => {
