@@ -19,6 +19,8 @@ pub enum Overlay {
     History(Browser),
     /// The lesson list (Ctrl+L).
     LessonList,
+    /// First-run preparation of the default model (see `app::prep`).
+    Prep(Box<super::prep::Prep>),
 }
 
 impl App {
@@ -42,6 +44,7 @@ impl App {
             },
             Overlay::History(_) => return Some(self.browser_action(action)),
             Overlay::LessonList => return Some(self.lesson_list_action(action)),
+            Overlay::Prep(_) => return self.prep_action(action),
         }
         Some(Vec::new())
     }

@@ -13,6 +13,7 @@ pub mod history;
 pub mod input;
 pub mod lesson;
 pub mod palette;
+pub mod prep;
 pub mod routing;
 pub mod sampling;
 pub mod status;
@@ -49,6 +50,8 @@ pub fn render(app: &App, f: &mut Frame) {
     .areas(area);
     let buf = f.buffer_mut();
     let mut placed = Placed::default();
+    // Where the first-run preparation goes: beside the lesson, never over it.
+    let prep_area;
     let cursor = if area.width >= WIDE {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
@@ -63,10 +66,12 @@ pub fn render(app: &App, f: &mut Frame) {
             }
             side => draw_pane(app, side, right, buf, &mut placed),
         }
+        prep_area = right;
         let left = lesson_split(app, left, buf);
         chat_column(app, left, buf, Pane::Chat, &mut placed)
     } else {
         let main = lesson_split(app, main, buf);
+        prep_area = main;
         chat_column(app, main, buf, app.pane(), &mut placed)
     };
     status::render_notice(app, notice, buf);
@@ -86,6 +91,7 @@ pub fn render(app: &App, f: &mut Frame) {
         }
         Some(Overlay::Help { .. }) => help::render(app, main, buf),
         Some(Overlay::LessonList) => lesson::render_list(app, main, buf),
+        Some(Overlay::Prep(_)) => prep::render(app, prep_area, buf),
         None => {
             if let Some(pos) = cursor {
                 f.set_cursor_position(pos);
