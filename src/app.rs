@@ -20,6 +20,7 @@ pub mod keymap;
 pub mod layout;
 pub mod lessons;
 pub mod overlay;
+pub mod prep;
 pub mod update;
 pub mod views;
 

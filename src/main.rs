@@ -365,9 +365,21 @@ fn main() -> ExitCode {
         },
         Some(Command::Lessons(LessonsArgs { command: None })) | None => {
             let open_lessons = matches!(cli.command, Some(Command::Lessons(_)));
-            let model = match cli.model.model.clone().map_or_else(default_model, Ok) {
-                Ok(m) => m,
-                Err(e) => return fail(&e, 2),
+            // Without --model: the cached default model, or the app opens at once on its
+            // preparation view and prepares it there.
+            let (model, prepare) = match cli.model.model.clone() {
+                Some(m) => (m, None),
+                None => match acquire::DefaultModel::standard() {
+                    Ok(cfg) => match acquire::cached_model(&cfg) {
+                        Some(m) => (m, None),
+                        None => (cfg.model_path(), Some(cfg)),
+                    },
+                    Err(e) => {
+                        let e =
+                            format!("{NO_MODEL}\n  The default model could not be prepared: {e}");
+                        return fail(&e, 2);
+                    }
+                },
             };
             let opts = tui::TuiOptions {
                 load: load(model),
@@ -376,6 +388,7 @@ fn main() -> ExitCode {
                 log_file: log,
                 settings,
                 lessons: moe_tutor::app::LessonSetup::standard(lang, lang_explicit, open_lessons),
+                prepare,
             };
             match tui::run(opts) {
                 Ok(()) => ExitCode::SUCCESS,

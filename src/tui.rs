@@ -18,9 +18,10 @@ use futures::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc::unbounded_channel;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 use crate::app::keymap::Keymap;
+use crate::app::prep::worker::{PrepMsg, Preparer};
 use crate::app::{views, App, AppConfig};
 use crate::engine::{EngineHandle, LoadOptions, StderrRedirect};
 use crate::sampling::SamplingParams;
@@ -37,6 +38,9 @@ pub struct TuiOptions {
     pub settings: crate::config::Loaded,
     /// The lessons, their language and progress file.
     pub lessons: crate::app::LessonSetup,
+    /// The default model must be prepared first (fetched, forged): the app opens at once
+    /// on its preparation view, and the engine loads `load.model` once it is ready.
+    pub prepare: Option<crate::model::acquire::DefaultModel>,
 }
 
 type Term = Terminal<CrosstermBackend<Stdout>>;
@@ -178,7 +182,14 @@ fn debug_panic() {
 
 async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()> {
     let (tx, mut engine_rx) = unbounded_channel();
-    let engine = EngineHandle::spawn(opts.load.clone(), tx)?;
+    let mut engine_tx = Some(tx);
+    let mut engine = match opts.prepare {
+        Some(_) => None,
+        None => engine_tx
+            .take()
+            .map(|tx| EngineHandle::spawn(opts.load.clone(), tx))
+            .transpose()?,
+    };
     let (keymap, mut notices) = Keymap::with_overrides(&opts.settings.config.keymap);
     notices.splice(0..0, opts.settings.notices.iter().cloned());
     let mut app = App::new(AppConfig {
@@ -193,6 +204,13 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
     if !notices.is_empty() {
         app.notify(&notices.join("; "), true);
     }
+    let (mut preparer, mut prep_rx) = match opts.prepare.clone() {
+        Some(cfg) => {
+            let (p, rx) = Preparer::start(cfg, &mut app);
+            (Some(p), Some(rx))
+        }
+        None => (None, None),
+    };
     let colors =
         crate::config::color_depth(opts.settings.config.theme.colors, |k| std::env::var(k).ok());
     let mut keys = EventStream::new();
@@ -212,6 +230,9 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
             _ = frame.tick() => {
                 // An experiment's KL and files are made on a worker thread: collect them.
                 app.poll_experiment();
+                if let Some(p) = preparer.as_mut() {
+                    p.follow(&mut app);
+                }
                 if force_redraw || app.needs_redraw() {
                     terminal.draw(|f| {
                         views::render(&app, f);
@@ -230,21 +251,34 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
                     app.on_engine_event(ev);
                 }
                 // An experiment answers events with commands (its next run).
-                for cmd in app.take_engine_commands() {
-                    engine.send(cmd);
-                }
+                send_all(engine.as_ref(), app.take_engine_commands());
             }
+            msg = recv_prep(&mut prep_rx) => match msg {
+                Some(PrepMsg::Event(e)) => app.on_prep_event(e),
+                Some(PrepMsg::Done(result)) => {
+                    if let Ok(path) = &result {
+                        let mut load = opts.load.clone();
+                        load.model = path.clone();
+                        if let Some(tx) = engine_tx.take() {
+                            engine = Some(EngineHandle::spawn(load, tx)?);
+                        }
+                    }
+                    app.on_prep_finished(result);
+                }
+                None => prep_rx = None,
+            },
             key = keys.next() => match key {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
-                    for cmd in app.handle_key(k) {
-                        engine.send(cmd);
+                    let cmds = app.handle_key(k);
+                    send_all(engine.as_ref(), cmds);
+                    if let Some(p) = preparer.as_mut() {
+                        p.follow(&mut app);
                     }
                 }
                 Some(Ok(Event::Paste(text))) => {
                     // A paste is typed into the input, newlines included, never sent.
-                    for cmd in paste(&mut app, &text) {
-                        engine.send(cmd);
-                    }
+                    let cmds = paste(&mut app, &text);
+                    send_all(engine.as_ref(), cmds);
                 }
                 Some(Ok(Event::Resize(..))) => {
                     terminal.autoresize()?;
@@ -268,8 +302,30 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
         }
     }
     stop_watch.store(true, Ordering::Relaxed);
-    engine.shutdown();
+    if let Some(p) = preparer {
+        p.stop(Duration::from_millis(1500));
+    }
+    if let Some(engine) = engine {
+        engine.shutdown();
+    }
     Ok(())
+}
+
+/// Commands for the engine; none is running yet while the default model is prepared.
+fn send_all(engine: Option<&EngineHandle>, cmds: Vec<crate::engine::EngineCommand>) {
+    if let Some(engine) = engine {
+        for cmd in cmds {
+            engine.send(cmd);
+        }
+    }
+}
+
+/// The preparation's next message; pending forever once there is none to wait for.
+async fn recv_prep(rx: &mut Option<UnboundedReceiver<PrepMsg>>) -> Option<PrepMsg> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]

@@ -46,6 +46,10 @@ const KEYS: &[&str] = &[
     "llama_bench_load_vs_idle",
     "decode_load_vs_llama_bench_load",
     "llama_bench_load_bounded",
+    "load_key_to_frame_ms",
+    "load_key_to_frame_p95_ms",
+    "load_quit_ctrl_q_ms",
+    "load_quit_sigterm_ms",
 ];
 
 fn bench(extra: &[&str]) -> BTreeMap<String, String> {
@@ -90,7 +94,8 @@ fn bench(extra: &[&str]) -> BTreeMap<String, String> {
             || k.starts_with("startup")
             || k == "peak_rss_mb"
             || k.starts_with("decode_load")
-            || k == "decode_idle_tps";
+            || k == "decode_idle_tps"
+            || k.starts_with("load_");
         if optional && v == "na" {
             continue;
         }
@@ -128,6 +133,7 @@ fn bench_without_a_peer_prints_na_for_its_ratios() {
     assert!(rss > 1.0, "{f:?}");
     assert_eq!(f["background_load"], "0");
     assert_eq!(f["decode_load_tps"], "na");
+    assert_eq!(f["load_quit_ctrl_q_ms"], "na");
 }
 
 #[test]
@@ -176,6 +182,13 @@ fn bench_reads_llama_bench_json() {
     assert_eq!(f["llama_bench_idle_tps"], f["llama_bench_load_tps"]);
     assert_eq!(f["llama_bench_load_vs_idle"], "1.000");
     assert_eq!(f["llama_bench_load_bounded"], "0");
+    // Beside the same load: keys answered while a reply streams, and the real app quit
+    // mid-reply by Ctrl-Q and by SIGTERM (killed at 10 s, which would read 10000).
+    assert!(num("load_key_to_frame_ms") > 0.0, "{f:?}");
+    assert!(num("load_key_to_frame_p95_ms") >= num("load_key_to_frame_ms"));
+    for k in ["load_quit_ctrl_q_ms", "load_quit_sigterm_ms"] {
+        assert!(num(k) > 0.0 && num(k) < 10_000.0, "{k}: {f:?}");
+    }
     // The peer runs generation from an empty cache and after the engine's prompt length.
     let args = std::fs::read_to_string(&args).unwrap();
     let depth: u32 = f["depth"].parse().unwrap();

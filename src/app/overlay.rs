@@ -25,6 +25,8 @@ pub enum Overlay {
     LessonList,
     /// Experiments: a grid's form, its runs, their results and charts (F11, /experiment).
     Experiments(Box<Experiments>),
+    /// First-run preparation of the default model (see `app::prep`).
+    Prep(Box<super::prep::Prep>),
 }
 
 impl App {
@@ -51,6 +53,7 @@ impl App {
             // Lesson keys go through unless runs are in flight (a lesson step opens it).
             Overlay::Experiments(e) if action.is_lesson_key() && !e.is_running() => return None,
             Overlay::Experiments(_) => return Some(self.experiments_action(action)),
+            Overlay::Prep(_) => return self.prep_action(action),
         }
         Some(Vec::new())
     }

@@ -15,6 +15,7 @@ pub mod history;
 pub mod input;
 pub mod lesson;
 pub mod palette;
+pub mod prep;
 pub mod routing;
 pub mod sampling;
 pub mod stats;
@@ -52,6 +53,8 @@ pub fn render(app: &App, f: &mut Frame) {
     .areas(area);
     let buf = f.buffer_mut();
     let mut placed = Placed::default();
+    // Where the first-run preparation goes: beside the lesson, never over it.
+    let prep_area;
     let cursor = if area.width >= WIDE {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
@@ -66,10 +69,12 @@ pub fn render(app: &App, f: &mut Frame) {
             }
             side => draw_pane(app, side, right, buf, &mut placed),
         }
+        prep_area = right;
         let (left, strip_ok) = lesson_split(app, left, buf, false);
         chat_column(app, left, buf, Pane::Chat, strip_ok, &mut placed)
     } else {
         let (main, strip_ok) = lesson_split(app, main, buf, true);
+        prep_area = main;
         chat_column(app, main, buf, app.pane(), strip_ok, &mut placed)
     };
     status::render_notice(app, notice, buf);
@@ -94,6 +99,7 @@ pub fn render(app: &App, f: &mut Frame) {
             let area = experiments_area(app, main);
             experiments::render(e, &e.run_count(shape), app.lang().code(), area, buf)
         }
+        Some(Overlay::Prep(_)) => prep::render(app, prep_area, buf),
         None => {
             if let Some(pos) = cursor {
                 f.set_cursor_position(pos);

@@ -1,12 +1,15 @@
 //! Contention: decode speed idle and beside `N` busy processes (each a shell spinning in
 //! an empty loop, started and stopped by the bench), for the engine and llama-bench in the
-//! same run, interleaved so that both see the same machine.
+//! same run, interleaved so that both see the same machine; and, beside the same load, how
+//! fast the app answers a key while a reply streams and how fast it quits mid-reply
+//! (Ctrl-Q, SIGTERM).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use super::{engine_speed, peer, BenchOptions};
+use super::startup::{self, QuitBy, StartupOptions};
+use super::{engine_speed, latency, peer, BenchOptions};
 
 /// `n` busy-loop processes, stopped when dropped.
 pub struct BusyLoad {
@@ -54,6 +57,41 @@ pub struct Contention {
     /// llama-bench did not finish under load within the limit: `peer_load` is the rate it
     /// stayed below, not a measurement.
     pub peer_load_bounded: bool,
+    /// Under the load: key press to the next frame while a reply streams (median, p95, ms).
+    pub key_to_frame_ms: Option<(f64, f64)>,
+    /// Under the load: Ctrl-Q and SIGTERM mid-reply to the process's exit (ms).
+    pub quit_ctrl_q_ms: Option<f64>,
+    pub quit_sigterm_ms: Option<f64>,
+}
+
+/// Targets for the app's answers under load.
+pub const KEY_TARGET_MS: f64 = 50.0;
+pub const QUIT_TARGET_MS: f64 = 1000.0;
+
+/// Beside `n` busy processes: key press to frame while streaming, then the real app
+/// quit mid-reply by Ctrl-Q and by SIGTERM.
+fn responsiveness(
+    opts: &BenchOptions,
+    n: u32,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(f64, f64, f64, f64), String> {
+    let _load = BusyLoad::start(n)?;
+    progress(&format!(
+        "contention: key presses while a reply streams, beside {n} busy processes"
+    ));
+    let keys = latency::measure(opts)?;
+    let exe = std::env::current_exe().map_err(|e| format!("quit: {e}"))?;
+    let app = StartupOptions {
+        exe,
+        args: opts.app_args(),
+        runs: 1,
+    };
+    progress(&format!(
+        "contention: quitting mid-reply, beside {n} busy processes"
+    ));
+    let ctrl_q = startup::quit_latency(&app, QuitBy::CtrlQ)?;
+    let sigterm = startup::quit_latency(&app, QuitBy::SigTerm)?;
+    Ok((keys.median_ms, keys.p95_ms, ctrl_q, sigterm))
 }
 
 /// How long llama-bench may take for one measurement before it is stopped.
@@ -101,6 +139,7 @@ pub fn measure(
         }
     }
     let median = |v: &mut Vec<f64>| (!v.is_empty()).then(|| super::quantile(v, 0.5));
+    let (key_ms, key_p95_ms, quit_ctrl_q_ms, quit_sigterm_ms) = responsiveness(opts, n, progress)?;
     Ok(Contention {
         busy: n,
         engine_idle: median(&mut engine[0]).unwrap_or(0.0),
@@ -108,5 +147,39 @@ pub fn measure(
         peer_idle: median(&mut peer_rates[0]),
         peer_load: median(&mut peer_rates[1]),
         peer_load_bounded: bounded,
+        key_to_frame_ms: Some((key_ms, key_p95_ms)),
+        quit_ctrl_q_ms: Some(quit_ctrl_q_ms),
+        quit_sigterm_ms: Some(quit_sigterm_ms),
     })
+}
+
+fn opt(v: Option<f64>, decimals: usize) -> String {
+    v.filter(|x| x.is_finite())
+        .map_or("na".to_string(), |x| format!("{x:.decimals$}"))
+}
+
+/// The report's line on answering keys and quitting under the load.
+pub(super) fn responsiveness_line(c: &Contention) -> String {
+    format!(
+        "beside {} busy: key press to next frame median {} ms, p95 {} ms (target {KEY_TARGET_MS:.0}); \
+         quit mid-reply Ctrl-Q {} ms, SIGTERM {} ms (target {QUIT_TARGET_MS:.0})\n",
+        c.busy,
+        opt(c.key_to_frame_ms.map(|k| k.0), 1),
+        opt(c.key_to_frame_ms.map(|k| k.1), 1),
+        opt(c.quit_ctrl_q_ms, 0),
+        opt(c.quit_sigterm_ms, 0),
+    )
+}
+
+/// The same as fields of the bench's last line (`na` without `--background-load`).
+pub(super) fn responsiveness_fields(c: Option<&Contention>) -> String {
+    let key = c.and_then(|c| c.key_to_frame_ms);
+    format!(
+        " load_key_to_frame_ms={} load_key_to_frame_p95_ms={} load_quit_ctrl_q_ms={} \
+         load_quit_sigterm_ms={}",
+        opt(key.map(|k| k.0), 1),
+        opt(key.map(|k| k.1), 1),
+        opt(c.and_then(|c| c.quit_ctrl_q_ms), 0),
+        opt(c.and_then(|c| c.quit_sigterm_ms), 0),
+    )
 }

@@ -146,6 +146,7 @@ impl BenchReport {
                 peer(c.peer_load),
                 Opt(self.peer_load_vs_idle(), 2),
             ));
+            s.push_str(&super::load::responsiveness_line(c));
         }
         s
     }
@@ -222,7 +223,10 @@ impl fmt::Display for BenchReport {
                 Some(c) if c.peer_load.is_some() => u8::from(c.peer_load_bounded).to_string(),
                 _ => "na".to_string(),
             },
-        )
+        )?;
+        f.write_str(&super::load::responsiveness_fields(
+            self.contention.as_ref(),
+        ))
     }
 }
 
@@ -273,7 +277,9 @@ mod tests {
             "startup_ms=na startup_median_ms=na peak_rss_mb=na background_load=0 \
              decode_idle_tps=na decode_load_tps=na decode_load_vs_idle=na \
              llama_bench_idle_tps=na llama_bench_load_tps=na llama_bench_load_vs_idle=na \
-             decode_load_vs_llama_bench_load=na llama_bench_load_bounded=na"
+             decode_load_vs_llama_bench_load=na llama_bench_load_bounded=na \
+             load_key_to_frame_ms=na load_key_to_frame_p95_ms=na \
+             load_quit_ctrl_q_ms=na load_quit_sigterm_ms=na"
         ));
         let with_load = BenchReport {
             contention: Some(Contention {
@@ -283,13 +289,18 @@ mod tests {
                 peer_idle: Some(210.0),
                 peer_load: Some(30.0),
                 peer_load_bounded: false,
+                key_to_frame_ms: Some((12.04, 40.0)),
+                quit_ctrl_q_ms: Some(180.0),
+                quit_sigterm_ms: None,
             }),
             ..r
         };
         let line = with_load.to_string();
         assert!(line.contains("background_load=2 decode_idle_tps=200.0 decode_load_tps=60.0 decode_load_vs_idle=0.300"), "{line}");
         assert!(
-            line.ends_with("llama_bench_load_vs_idle=0.143 decode_load_vs_llama_bench_load=2.000 llama_bench_load_bounded=0"),
+            line.ends_with("llama_bench_load_vs_idle=0.143 decode_load_vs_llama_bench_load=2.000 llama_bench_load_bounded=0 \
+                 load_key_to_frame_ms=12.0 load_key_to_frame_p95_ms=40.0 \
+                 load_quit_ctrl_q_ms=180 load_quit_sigterm_ms=na"),
             "{line}"
         );
     }

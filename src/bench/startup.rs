@@ -33,6 +33,7 @@ pub struct Startup {
 }
 
 const READY: &str = "ready │";
+const GENERATING: &str = "generating │";
 const TIMEOUT: Duration = Duration::from_secs(120);
 
 struct Running {
@@ -140,6 +141,71 @@ impl Running {
     }
 }
 
+/// How the app is told to quit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuitBy {
+    CtrlQ,
+    SigTerm,
+}
+
+/// `args` with the reply limit set to `n` tokens.
+fn with_max_tokens(args: &[OsString], n: u32) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--max-tokens" {
+            it.next();
+        } else {
+            out.push(a.clone());
+        }
+    }
+    out.extend(["--max-tokens".into(), n.to_string().into()]);
+    out
+}
+
+/// Launch the app, ask for a long reply, and while it streams quit it `how`: the time
+/// from the key press (or signal) to the process's exit, in ms. An app that has not
+/// ended after 10 s is killed and counts as 10 s.
+pub fn quit_latency(opts: &StartupOptions, how: QuitBy) -> Result<f64, String> {
+    let o = StartupOptions {
+        args: with_max_tokens(&opts.args, 4000),
+        ..opts.clone()
+    };
+    let mut app = Running::launch(&o)?;
+    app.wait("a ready prompt", |s| s.contains(READY))?;
+    app.send("Write a very long story about routers and experts.")?;
+    app.wait("the typed text", |s| s.contains("experts."))?;
+    app.send("\r")?;
+    app.wait("the reply to stream", |s| s.contains(GENERATING))?;
+    // Some tokens in, so the engine is inside a decode when the quit comes (a model whose
+    // context is tiny may have ended its reply by then: the quit is timed all the same).
+    std::thread::sleep(Duration::from_millis(100));
+    let t0 = Instant::now();
+    match how {
+        QuitBy::CtrlQ => app.send("\x11")?,
+        QuitBy::SigTerm => {
+            let pid = app
+                .child
+                .process_id()
+                .and_then(|p| i32::try_from(p).ok())
+                .ok_or("quit: no process id")?;
+            let pid = nix::unistd::Pid::from_raw(pid);
+            nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)
+                .map_err(|e| format!("quit: SIGTERM: {e}"))?;
+        }
+    }
+    let limit = Duration::from_secs(10);
+    while t0.elapsed() < limit {
+        if let Ok(Some(_)) = app.child.try_wait() {
+            return Ok(t0.elapsed().as_secs_f64() * 1000.0);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let _ = app.child.kill();
+    let _ = app.child.wait();
+    Ok(limit.as_secs_f64() * 1000.0)
+}
+
 /// Peak resident set of `pid` in MB (VmHWM), from /proc.
 fn peak_rss_mb(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -185,4 +251,28 @@ pub fn measure(opts: &StartupOptions) -> Result<Startup, String> {
         runs,
         peak_rss_mb: peak,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quit_run_asks_for_a_long_reply() {
+        let args: Vec<OsString> = ["--model", "m.gguf", "--max-tokens", "48", "--threads", "2"]
+            .map(OsString::from)
+            .to_vec();
+        let got = with_max_tokens(&args, 4000);
+        let want: Vec<OsString> = [
+            "--model",
+            "m.gguf",
+            "--threads",
+            "2",
+            "--max-tokens",
+            "4000",
+        ]
+        .map(OsString::from)
+        .to_vec();
+        assert_eq!(got, want);
+    }
 }

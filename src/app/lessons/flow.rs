@@ -304,7 +304,10 @@ impl App {
         self.lessons.active = None;
         self.lessons.progress.current = None;
         self.save_progress();
-        self.overlay = Some(Overlay::LessonList);
+        // The first-run preparation stays open (it is what the app is waiting on).
+        if !matches!(self.overlay, Some(Overlay::Prep(_))) {
+            self.overlay = Some(Overlay::LessonList);
+        }
         self.info(format!("lesson complete: {title}"));
         Vec::new()
     }

@@ -107,6 +107,11 @@ impl App {
     /// Open the overlay: with `grid` (a file, a lesson), else a form for the last user
     /// message and the chat's sampling settings.
     pub(crate) fn open_experiments(&mut self, grid: Option<Grid>) {
+        // The first-run preparation stays open: there is no model to run a grid on yet.
+        if matches!(self.overlay, Some(super::Overlay::Prep(_))) {
+            self.info(crate::i18n::tr("exp.not_ready", self.lang().code()));
+            return;
+        }
         if let Some(super::Overlay::Experiments(e)) = &self.overlay {
             if e.is_running() {
                 return;

@@ -11,6 +11,7 @@ impl App {
     /// Feed one engine event in.
     pub fn on_engine_event(&mut self, ev: EngineEvent) {
         self.dirty = true;
+        self.prep_engine_event(&ev);
         if self.lesson_engine_event(&ev) {
             return;
         }

@@ -73,6 +73,22 @@ fn read_manifest(path: &Path) -> Option<Manifest> {
     serde_json::from_str(&text).ok()
 }
 
+/// The cached forged model when it is there and still matches its manifest (forge
+/// version, pack, teacher) and its own sha256; `None` when it must be made. Quiet: the app
+/// asks this before deciding whether to open on the preparation view.
+pub fn cached_model(cfg: &DefaultModel) -> Option<PathBuf> {
+    let model = cfg.model_path();
+    if cfg.force || !model.is_file() {
+        return None;
+    }
+    let pack_sha256 = sha256_file(&cfg.pack).ok()?;
+    let m = read_manifest(&cfg.cache_dir.join(MANIFEST_FILE))?;
+    let wanted = m.forge_version == FORGE_VERSION
+        && m.pack_sha256 == pack_sha256
+        && m.teacher_sha256 == cfg.source.gguf_sha256;
+    (wanted && sha256_file(&model).is_ok_and(|h| h == m.model_sha256)).then_some(model)
+}
+
 /// The cached forged model, made (fetching the teacher if needed) when the cache is missing
 /// or does not match. Progress lines go to `progress`.
 pub fn ensure_model(cfg: &DefaultModel, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, String> {

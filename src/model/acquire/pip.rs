@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use super::AcquireError;
 
+/// pip's setting for resuming a download whose connection dropped.
+const RESUME_RETRIES: &str = "PIP_RESUME_RETRIES";
+
 /// How to run pip.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pip {
@@ -197,6 +200,11 @@ pub fn download(
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // pip 25.1 and newer pick a dropped download up where it stopped, this many times
+        // (older pip ignores the setting); the user's own setting wins.
+        if std::env::var_os(RESUME_RETRIES).is_none() {
+            cmd.env(RESUME_RETRIES, "5");
+        }
         // Its own process group, so that cancelling stops the build helpers pip starts.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = match cmd.spawn() {
