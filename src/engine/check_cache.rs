@@ -61,8 +61,17 @@ impl FileKey {
 pub enum Verdict {
     /// llama.cpp loaded the file, made a context and decoded a prompt.
     Ok,
-    /// llama.cpp killed the child; `last_line` is the last thing it printed.
-    Aborted { last_line: String },
+    /// llama.cpp killed the child with `signal` (an assert aborts: SIGABRT); `last_line` is
+    /// the last thing it printed.
+    Aborted {
+        #[serde(default = "sigabrt")]
+        signal: i32,
+        last_line: String,
+    },
+}
+
+fn sigabrt() -> i32 {
+    libc::SIGABRT
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,6 +150,7 @@ mod tests {
         store(&cache, &a, &Verdict::Ok);
         assert_eq!(lookup(&cache, &a), Some(Verdict::Ok));
         let aborted = Verdict::Aborted {
+            signal: libc::SIGABRT,
             last_line: "x.cpp:1: GGML_ASSERT(y) failed".into(),
         };
         store(&cache, &a, &aborted);

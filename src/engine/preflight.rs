@@ -58,10 +58,28 @@ pub(crate) fn ensure_loadable(
 fn verdict_result(path: &Path, v: &Verdict) -> Result<(), String> {
     match v {
         Verdict::Ok => Ok(()),
-        Verdict::Aborted { last_line } => Err(format!(
-            "llama.cpp aborted while loading {}: {last_line}",
-            sanitize(&path.display().to_string())
-        )),
+        Verdict::Aborted { signal, last_line } => {
+            let file = sanitize(&path.display().to_string());
+            Err(if *signal == libc::SIGABRT {
+                format!("llama.cpp aborted while loading {file}: {last_line}")
+            } else {
+                format!(
+                    "llama.cpp crashed ({}) while loading {file}; its last line: {last_line}",
+                    signal_name(*signal)
+                )
+            })
+        }
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGSEGV => "SIGSEGV, an invalid memory access".into(),
+        libc::SIGBUS => "SIGBUS".into(),
+        libc::SIGILL => "SIGILL, an instruction this CPU lacks".into(),
+        libc::SIGFPE => "SIGFPE, an arithmetic error".into(),
+        libc::SIGKILL => "SIGKILL, perhaps out of memory".into(),
+        other => format!("signal {other}"),
     }
 }
 
@@ -71,8 +89,9 @@ enum Outcome {
     Refused(String),
 }
 
-/// The last non-empty line, with the long build path of a llama.cpp source file cut to
-/// where the vendored tree starts, cleaned for the terminal and kept short.
+/// The last non-empty line, without the log's time, level and target, with the long build
+/// path of a llama.cpp source file cut to where the vendored tree starts, cleaned for the
+/// terminal and kept short.
 fn last_line(stderr: &[String]) -> String {
     let line = stderr
         .iter()
@@ -80,6 +99,11 @@ fn last_line(stderr: &[String]) -> String {
         .map(|l| l.trim())
         .find(|l| !l.is_empty())
         .unwrap_or("(it printed nothing)");
+    // "2026-12-01T04:25:41.426232Z  INFO llama-cpp-2: text module=\"...\""
+    let line = match line.split_once(" llama-cpp-2: ") {
+        Some((_, text)) => text.split(" module=\"").next().unwrap_or(text),
+        None => line,
+    };
     let line = match line.find("llama.cpp/") {
         Some(i) => &line[i + "llama.cpp/".len()..],
         None => line,
@@ -160,6 +184,7 @@ fn run_child(
     if let Some(sig) = status.signal() {
         tracing::warn!("model check of {} ended by signal {sig}", path.display());
         return Ok(Outcome::Verdict(Verdict::Aborted {
+            signal: sig,
             last_line: last_line(&stderr),
         }));
     }
@@ -188,5 +213,12 @@ mod tests {
             "src/llama-model.cpp:8093: GGML_ASSERT(hparams.is_swa_any()) failed"
         );
         assert_eq!(last_line(&[]), "(it printed nothing)");
+        let logged = vec![
+            "2026-12-01T04:25:41.426232Z  INFO llama-cpp-2: reserve took 18.06 ms, sched copies = 1 module=\"llama.cpp::sched_reserve\"\n".to_string(),
+        ];
+        assert_eq!(
+            last_line(&logged),
+            "reserve took 18.06 ms, sched copies = 1"
+        );
     }
 }
