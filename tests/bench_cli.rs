@@ -46,6 +46,14 @@ const KEYS: &[&str] = &[
     "llama_bench_load_vs_idle",
     "decode_load_vs_llama_bench_load",
     "llama_bench_load_bounded",
+    "reply_frame_200_ms",
+    "reply_frame_4000_ms",
+    "reply_frame_ratio",
+    "view_reply_200_ms",
+    "view_reply_4000_ms",
+    "rss_before_records_mb",
+    "rss_peak_records_mb",
+    "record_tokens",
 ];
 
 fn bench(extra: &[&str]) -> BTreeMap<String, String> {
