@@ -55,6 +55,21 @@ impl FileKey {
     }
 }
 
+impl FileKey {
+    /// The key of this adapter file applied to the model file `base`: the same file on
+    /// another model (or another version of it) is another check.
+    pub fn applied_to(mut self, base: &FileKey) -> FileKey {
+        let mut hasher = Sha256::new();
+        hasher.update(self.header_sha256.as_bytes());
+        hasher.update(base.path.to_string_lossy().as_bytes());
+        hasher.update(base.size.to_le_bytes());
+        hasher.update(base.mtime_ns.to_le_bytes());
+        hasher.update(base.header_sha256.as_bytes());
+        self.header_sha256 = format!("{:x}", hasher.finalize());
+        self
+    }
+}
+
 /// What the child check concluded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]

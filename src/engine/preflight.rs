@@ -27,19 +27,59 @@ pub(crate) fn ensure_loadable(
     opts: &LoadOptions,
     stop: &dyn Fn() -> bool,
 ) -> Result<(), String> {
-    let ModelCheck::Child { exe, cache } = &opts.check else {
+    let ModelCheck::Child { .. } = &opts.check else {
         return Ok(());
     };
     let key = FileKey::of(path, header_len).map_err(|e| format!("{}: {e}", path.display()))?;
+    let shown = sanitize(&path.display().to_string());
+    checked(key, path, None, &shown, opts, stop)
+}
+
+/// The same for the LoRA adapter at `adapter` applied to the model at `base`: the child
+/// loads both, applies the adapter and decodes. The verdict is kept for the pair.
+pub(crate) fn ensure_adapter_loadable(
+    adapter: &Path,
+    adapter_header: u64,
+    base: &Path,
+    base_header: u64,
+    opts: &LoadOptions,
+    stop: &dyn Fn() -> bool,
+) -> Result<(), String> {
+    let ModelCheck::Child { .. } = &opts.check else {
+        return Ok(());
+    };
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let key = FileKey::of(adapter, adapter_header)
+        .map_err(|e| io(adapter, e))?
+        .applied_to(&FileKey::of(base, base_header).map_err(|e| io(base, e))?);
+    let shown = format!(
+        "the LoRA adapter {} (on {})",
+        sanitize(&adapter.display().to_string()),
+        sanitize(&base.display().to_string())
+    );
+    checked(key, base, Some(adapter), &shown, opts, stop)
+}
+
+/// The remembered verdict for `key`, or a child's: `model check [--lora ADAPTER] BASE`.
+fn checked(
+    key: FileKey,
+    base: &Path,
+    adapter: Option<&Path>,
+    shown: &str,
+    opts: &LoadOptions,
+    stop: &dyn Fn() -> bool,
+) -> Result<(), String> {
+    let ModelCheck::Child { exe, cache } = &opts.check else {
+        return Ok(());
+    };
     if let Some(v) = cache.as_deref().and_then(|c| check_cache::lookup(c, &key)) {
-        tracing::info!("model check of {} remembered: {v:?}", path.display());
-        return verdict_result(path, &v);
+        tracing::info!("model check of {shown} remembered: {v:?}");
+        return verdict_result(shown, &v);
     }
     let started = Instant::now();
-    let outcome = run_child(exe, path, opts.threads, stop)?;
+    let outcome = run_child(exe, base, adapter, opts.threads, stop)?;
     tracing::info!(
-        "model check of {} took {:.2} s: {outcome:?}",
-        path.display(),
+        "model check of {shown} took {:.2} s: {outcome:?}",
         started.elapsed().as_secs_f64()
     );
     match outcome {
@@ -47,7 +87,7 @@ pub(crate) fn ensure_loadable(
             if let Some(c) = cache.as_deref() {
                 check_cache::store(c, &key, &v);
             }
-            verdict_result(path, &v)
+            verdict_result(shown, &v)
         }
         // llama.cpp (or the pre-parser) refused the file cleanly in the child: it would
         // here too. Not remembered: the same message comes back quickly anyway.
@@ -55,20 +95,18 @@ pub(crate) fn ensure_loadable(
     }
 }
 
-fn verdict_result(path: &Path, v: &Verdict) -> Result<(), String> {
+/// `file` is what was loaded, as the message names it (already sanitised).
+fn verdict_result(file: &str, v: &Verdict) -> Result<(), String> {
     match v {
         Verdict::Ok => Ok(()),
-        Verdict::Aborted { signal, last_line } => {
-            let file = sanitize(&path.display().to_string());
-            Err(if *signal == libc::SIGABRT {
-                format!("llama.cpp aborted while loading {file}: {last_line}")
-            } else {
-                format!(
-                    "llama.cpp crashed ({}) while loading {file}; its last line: {last_line}",
-                    signal_name(*signal)
-                )
-            })
-        }
+        Verdict::Aborted { signal, last_line } => Err(if *signal == libc::SIGABRT {
+            format!("llama.cpp aborted while loading {file}: {last_line}")
+        } else {
+            format!(
+                "llama.cpp crashed ({}) while loading {file}; its last line: {last_line}",
+                signal_name(*signal)
+            )
+        }),
     }
 }
 
@@ -118,11 +156,16 @@ fn last_line(stderr: &[String]) -> String {
 fn run_child(
     exe: &Path,
     path: &Path,
+    adapter: Option<&Path>,
     threads: i32,
     stop: &dyn Fn() -> bool,
 ) -> Result<Outcome, String> {
-    let mut child = Command::new(exe)
-        .args(["model", "check", "--threads", &threads.max(1).to_string()])
+    let mut cmd = Command::new(exe);
+    cmd.args(["model", "check", "--threads", &threads.max(1).to_string()]);
+    if let Some(a) = adapter {
+        cmd.arg("--lora").arg(a);
+    }
+    let mut child = cmd
         .arg(path)
         // No debugger attach for a backtrace: the message is all we need.
         .env("GGML_NO_BACKTRACE", "1")
