@@ -67,21 +67,29 @@ pub(super) fn token(i: usize) -> String {
     }
 }
 
-/// Median time of `frames` frames, each appending one token to a reply that starts at
-/// `start` tokens and drawing the chat pane (`whole`: the whole 160x48 frame).
-fn frames_at(start: u32, frames: u32, whole: bool) -> f64 {
+/// Median times of `frames` frames each, appending one token to a reply that starts at
+/// `start` tokens: drawing the chat pane, then (the same reply, grown by `frames`) the
+/// whole 160x48 frame.
+fn frames_at(start: u32, frames: u32) -> (f64, f64) {
     let mut s = Synthetic::new(16, start, token, 1, false);
-    let mut times = Vec::with_capacity(frames as usize);
-    if whole {
-        let Ok(mut term) = Terminal::with_options(
-            CrosstermBackend::new(std::io::sink()),
-            TerminalOptions {
-                viewport: Viewport::Fixed(Rect::new(0, 0, 160, 48)),
-            },
-        ) else {
-            return 0.0;
-        };
-        // The first frame draws everything; time the steady state after it.
+    let mut pane = Vec::with_capacity(frames as usize);
+    let mut buf = Buffer::empty(PANE);
+    // The first frame wraps everything; time the steady state after it.
+    views::chat::render(&s.app, PANE, &mut buf);
+    for _ in 0..frames {
+        let t0 = Instant::now();
+        s.one_more();
+        buf.reset();
+        views::chat::render(&s.app, PANE, &mut buf);
+        pane.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    let mut whole = Vec::with_capacity(frames as usize);
+    if let Ok(mut term) = Terminal::with_options(
+        CrosstermBackend::new(std::io::sink()),
+        TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, 160, 48)),
+        },
+    ) {
         let _ = term.draw(|f| views::render(&s.app, f));
         for _ in 0..frames {
             let t0 = Instant::now();
@@ -89,30 +97,25 @@ fn frames_at(start: u32, frames: u32, whole: bool) -> f64 {
             if term.draw(|f| views::render(&s.app, f)).is_err() {
                 break;
             }
-            times.push(t0.elapsed().as_secs_f64() * 1000.0);
-        }
-    } else {
-        let mut buf = Buffer::empty(PANE);
-        views::chat::render(&s.app, PANE, &mut buf);
-        for _ in 0..frames {
-            let t0 = Instant::now();
-            s.one_more();
-            buf.reset();
-            views::chat::render(&s.app, PANE, &mut buf);
-            times.push(t0.elapsed().as_secs_f64() * 1000.0);
+            whole.push(t0.elapsed().as_secs_f64() * 1000.0);
         }
     }
-    super::quantile(&mut times, 0.5)
+    (
+        super::quantile(&mut pane, 0.5),
+        super::quantile(&mut whole, 0.5),
+    )
 }
 
 /// Frame times at 200 and 4,000 tokens.
 pub fn reply_frames(frames: u32) -> ReplyFrames {
     let frames = frames.clamp(1, 400);
+    let (at_200_ms, view_200_ms) = frames_at(200, frames);
+    let (at_4000_ms, view_4000_ms) = frames_at(4000, frames);
     ReplyFrames {
-        at_200_ms: frames_at(200, frames, false),
-        at_4000_ms: frames_at(4000, frames, false),
-        view_200_ms: frames_at(200, frames, true),
-        view_4000_ms: frames_at(4000, frames, true),
+        at_200_ms,
+        at_4000_ms,
+        view_200_ms,
+        view_4000_ms,
     }
 }
 

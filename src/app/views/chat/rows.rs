@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::Hasher;
 use std::rc::Rc;
 
 use ratatui::text::{Line, Span};
@@ -47,12 +47,41 @@ thread_local! {
     static CACHE: RefCell<Cache> = RefCell::default();
 }
 
+/// A multiply-rotate hash over 8-byte words (the text is most of what is hashed, every
+/// line of the transcript on every frame, so the hash must be cheap); styles are left to
+/// the equality check on a hit.
+struct WordHash(u64);
+
+impl Hasher for WordHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+        let mut w = [0u8; 8];
+        let rest = chunks.remainder();
+        w[..rest.len()].copy_from_slice(rest);
+        self.write_u64(u64::from_le_bytes(w) ^ rest.len() as u64);
+    }
+
+    fn write_u64(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
 fn key(line: &StyledLine, width: u16, indent: u16) -> u64 {
-    let mut h = DefaultHasher::new();
-    line.line.hash(&mut h);
-    line.hang.hash(&mut h);
-    width.hash(&mut h);
-    indent.hash(&mut h);
+    let mut h = WordHash(0);
+    for s in &line.line.spans {
+        h.write(s.content.as_bytes());
+    }
+    h.write_u64(line.line.spans.len() as u64);
+    h.write_u64(u64::from(line.hang) << 32 | u64::from(width) << 16 | u64::from(indent));
     h.finish()
 }
 
