@@ -14,6 +14,7 @@ mod engine_speed;
 mod latency;
 mod load;
 mod peer;
+mod reply;
 mod report;
 mod startup;
 mod ui;
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 pub use engine_speed::Speed;
 pub use load::{BusyLoad, Contention};
 pub use peer::{cached_llama_bench, ensure_llama_bench, PeerSpeed};
+pub use reply::{peak_rss_mb, RecordMemory, ReplyFrames};
 pub use report::BenchReport;
 pub use startup::{Startup, StartupOptions};
 pub use ui::{synthetic_app, RenderTimes};
@@ -108,6 +110,9 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
     if !opts.model.is_file() {
         return Err(format!("no model file at {}", opts.model.display()));
     }
+    // First, while the process is small: the peak memory routing records add.
+    progress("ui: routing records of a 32k-token conversation (48 x 128), peak memory");
+    let records = reply::record_memory();
     let peer_bin = if opts.no_peer {
         None
     } else {
@@ -146,6 +151,8 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
     progress("ui: routing records and render times (synthetic 48 x 128 model)");
     let routing_bytes_per_token = ui::routing_bytes_per_token();
     let render = ui::render_times(opts.frames);
+    progress("ui: one more token at the end of a 200- and a 4,000-token reply");
+    let reply = reply::reply_frames(opts.frames);
 
     progress("ui: key presses while a reply streams");
     let lat = latency::measure(opts)?;
@@ -173,6 +180,8 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
         peer,
         routing_bytes_per_token,
         render,
+        reply,
+        records,
         key_to_frame_ms: lat.median_ms,
         key_to_frame_p95_ms: lat.p95_ms,
         keys_timed: lat.count,

@@ -209,8 +209,10 @@ pub enum ModelCommand {
     },
     /// Try a GGUF file as the app would: check its metadata, load it through llama.cpp,
     /// make a context and decode a short prompt. Prints "ok: ..." and exits 0, or says why
-    /// not and exits 2. The app runs this itself, in a child process, the first time it
-    /// meets a file, so a file llama.cpp would abort on cannot take the app down
+    /// not and exits 2. With --lora ADAPTER it checks the adapter against the model and
+    /// decodes through both. The app runs this itself, in a child process, the first time
+    /// it meets a file (or an adapter on a model), so a file llama.cpp would abort on
+    /// cannot take the app down
     Check {
         /// The GGUF file
         path: PathBuf,

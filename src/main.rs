@@ -84,6 +84,7 @@ fn model_check(path: std::path::PathBuf, model_args: &moe_tutor::cli::ModelArgs)
     let mut o = LoadOptions::new(path);
     o.check = ModelCheck::InProcess;
     o.capture = false;
+    o.lora = model_args.lora.clone();
     if let Some(t) = model_args.threads {
         o.threads = t.max(1);
     }

@@ -33,6 +33,29 @@ fn run(data: &Path, model: &Path) -> Output {
         .expect("run")
 }
 
+/// `run` with the one rule that refuses [`crafted::passes_checks_but_aborts`] skipped
+/// (a debug builds' test hook), so the file reaches llama.cpp.
+fn run_skipping_the_rule(data: &Path, model: &Path) -> Output {
+    bin(data)
+        .env(
+            "MOE_TUTOR_FAULT",
+            format!("skip_rule:{}", crafted::SKIPPED_RULE),
+        )
+        .args([
+            "run",
+            "--threads",
+            "1",
+            "--max-tokens",
+            "2",
+            "--prompt",
+            "hi",
+        ])
+        .arg("--model")
+        .arg(model)
+        .output()
+        .expect("run")
+}
+
 fn cache(data: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(data.join("model-checks.json")).expect("cache file");
     serde_json::from_str(&text).expect("cache json")
@@ -54,11 +77,16 @@ fn a_file_llama_cpp_aborts_on_fails_with_its_last_line_not_a_signal() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("cohere2.gguf");
     crafted::passes_checks_but_aborts().write(&model).unwrap();
-    // The pre-parser has nothing against it.
-    moe_tutor::model::gguf::GgufFile::open(&model).expect("passes the pre-parser");
+    // One rule refuses it, and only that one: the test skips it, so llama.cpp gets the file.
+    match moe_tutor::model::gguf::GgufFile::open(&model) {
+        Err(moe_tutor::model::gguf::GgufError::Refused { rule, .. }) => {
+            assert_eq!(rule, crafted::SKIPPED_RULE)
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
     let data = tempfile::tempdir().unwrap();
     for attempt in ["first (checked in a child)", "second (remembered)"] {
-        let out = run(data.path(), &model);
+        let out = run_skipping_the_rule(data.path(), &model);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.signal(), None, "{attempt}: {err}");
         assert_eq!(out.status.code(), Some(2), "{attempt}: {err}");
@@ -113,6 +141,10 @@ fn model_check_says_ok_refuses_or_dies() {
     crafted::passes_checks_but_aborts().write(&aborts).unwrap();
     let out = bin(data.path())
         .env("GGML_NO_BACKTRACE", "1")
+        .env(
+            "MOE_TUTOR_FAULT",
+            format!("skip_rule:{}", crafted::SKIPPED_RULE),
+        )
         .args(["model", "check"])
         .arg(&aborts)
         .output()

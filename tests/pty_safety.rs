@@ -435,15 +435,22 @@ fn a_panic_gives_the_terminal_back() {
 
 #[test]
 fn a_model_llama_cpp_aborts_on_is_a_message_and_the_app_stays() {
-    // Passes the pre-parser; llama.cpp aborts on it. The child-process check takes the
-    // abort, the app shows why and keeps running.
+    // With the one rule that refuses it skipped, it passes the pre-parser and llama.cpp
+    // aborts on it. The child-process check takes the abort, the app shows why and keeps
+    // running.
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("aborts.gguf");
     crafted::passes_checks_but_aborts().write(&model).unwrap();
     let data = tempfile::tempdir().unwrap();
     let args = model_args(&model, "8");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut t = Term::start(&args, data.path(), &[], true);
+    let skip = format!("skip_rule:{}", crafted::SKIPPED_RULE);
+    let mut t = Term::start(
+        &args,
+        data.path(),
+        &[("MOE_TUTOR_FAULT", skip.as_str())],
+        true,
+    );
     let s = t.wait_for("the load failure", |s| s.contains("llama.cpp aborted"));
     assert!(s.contains("could not load the model"), "{s}");
     // Still alive and answering keys.

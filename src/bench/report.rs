@@ -5,7 +5,7 @@ use std::fmt;
 
 use super::load::Contention;
 use super::startup::Startup;
-use super::{PeerSpeed, RenderTimes, Speed};
+use super::{PeerSpeed, RecordMemory, RenderTimes, ReplyFrames, Speed};
 
 /// Everything measured; `Display` is the machine-readable last line.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +16,10 @@ pub struct BenchReport {
     /// Bytes of one token's routing record at 48 layers x 128 experts, k = 8.
     pub routing_bytes_per_token: usize,
     pub render: RenderTimes,
+    /// One token arriving at the end of a 200- and a 4,000-token reply.
+    pub reply: ReplyFrames,
+    /// Peak memory around a 32k-token conversation's routing records (48 x 128).
+    pub records: RecordMemory,
     /// Key press to the end of the next drawn frame while a reply streams: median, 95th
     /// percentile and the number of presses timed.
     pub key_to_frame_ms: f64,
@@ -123,6 +127,7 @@ impl BenchReport {
             "key press to next frame while streaming: median {:.1} ms, p95 {:.1} ms ({} presses)\n",
             self.key_to_frame_ms, self.key_to_frame_p95_ms, self.keys_timed
         ));
+        s.push_str(&self.reply_lines());
         if let Some(st) = &self.startup {
             s.push_str(&format!(
                 "launch to ready prompt: best {:.0} ms, median {:.0} ms ({} launches); peak memory while chatting {:.0} MB\n",
@@ -180,7 +185,7 @@ impl fmt::Display for BenchReport {
              startup_ms={} startup_median_ms={} peak_rss_mb={} \
              background_load={} decode_idle_tps={} decode_load_tps={} decode_load_vs_idle={} \
              llama_bench_idle_tps={} llama_bench_load_tps={} llama_bench_load_vs_idle={} \
-             decode_load_vs_llama_bench_load={} llama_bench_load_bounded={}",
+             decode_load_vs_llama_bench_load={} llama_bench_load_bounded={} {}",
             Opt(self.decode_on_vs_off(), 3),
             Opt(self.decode_on_vs_peer(), 3),
             Opt(self.decode_off_vs_peer(), 3),
@@ -223,6 +228,7 @@ impl fmt::Display for BenchReport {
                 Some(c) if c.peer_load.is_some() => u8::from(c.peer_load_bounded).to_string(),
                 _ => "na".to_string(),
             },
+            self.reply_fields(),
         )?;
         f.write_str(&super::load::responsiveness_fields(
             self.contention.as_ref(),
@@ -260,6 +266,17 @@ mod tests {
                 load_ms: 1.5,
                 frames: 10,
             },
+            reply: ReplyFrames {
+                at_200_ms: 0.2,
+                at_4000_ms: 0.25,
+                view_200_ms: 0.7,
+                view_4000_ms: 1.1,
+            },
+            records: RecordMemory {
+                tokens: 32_768,
+                before_mb: 20.0,
+                peak_mb: 80.4,
+            },
             key_to_frame_ms: 17.0,
             key_to_frame_p95_ms: 33.0,
             keys_timed: 20,
@@ -278,9 +295,21 @@ mod tests {
              decode_idle_tps=na decode_load_tps=na decode_load_vs_idle=na \
              llama_bench_idle_tps=na llama_bench_load_tps=na llama_bench_load_vs_idle=na \
              decode_load_vs_llama_bench_load=na llama_bench_load_bounded=na \
+             reply_frame_200_ms=0.200 reply_frame_4000_ms=0.250 reply_frame_ratio=1.25 \
+             view_reply_200_ms=0.700 view_reply_4000_ms=1.100 \
+             rss_before_records_mb=20 rss_peak_records_mb=80 record_tokens=32768 \
              load_key_to_frame_ms=na load_key_to_frame_p95_ms=na \
              load_quit_ctrl_q_ms=na load_quit_sigterm_ms=na"
         ));
+        let table = r.table();
+        assert!(
+            table.contains("at 4,000 tokens 0.250 ms (1.25x)"),
+            "{table}"
+        );
+        assert!(
+            table.contains("32768 tokens (48 x 128): 80 MB (before: 20 MB)"),
+            "{table}"
+        );
         let with_load = BenchReport {
             contention: Some(Contention {
                 busy: 2,
@@ -298,8 +327,11 @@ mod tests {
         let line = with_load.to_string();
         assert!(line.contains("background_load=2 decode_idle_tps=200.0 decode_load_tps=60.0 decode_load_vs_idle=0.300"), "{line}");
         assert!(
-            line.ends_with("llama_bench_load_vs_idle=0.143 decode_load_vs_llama_bench_load=2.000 llama_bench_load_bounded=0 \
-                 load_key_to_frame_ms=12.0 load_key_to_frame_p95_ms=40.0 \
+            line.contains("llama_bench_load_vs_idle=0.143 decode_load_vs_llama_bench_load=2.000 llama_bench_load_bounded=0 reply_frame_200_ms="),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(" load_key_to_frame_ms=12.0 load_key_to_frame_p95_ms=40.0 \
                  load_quit_ctrl_q_ms=180 load_quit_sigterm_ms=na"),
             "{line}"
         );

@@ -138,52 +138,100 @@ fn type_and_send(app: &mut App, text: &str) -> u64 {
 /// An app showing a 48 x 128 model after `turns` exchanges of `prompt_tokens` prompt and
 /// `reply_tokens` generated tokens, every token with a full routing record.
 pub fn synthetic_app(turns: u32, prompt_tokens: u32, reply_tokens: u32) -> App {
-    let mut app = App::new(AppConfig {
-        model_path: "/models/synthetic-48x128.gguf".into(),
-        params: SamplingParams::default(),
-        max_tokens: 4096,
-        capture: true,
-    });
-    app.on_engine_event(EngineEvent::Loaded(Box::new(info())));
-    let mut pos = 0u32;
-    for turn in 0..turns {
-        let generation = type_and_send(
-            &mut app,
-            &format!("Question {turn}: why do experts specialise?"),
-        );
-        let tokens = (0..prompt_tokens)
-            .map(|i| token(Phase::Prompt, pos + i, format!(" w{i}"), None))
-            .collect();
-        pos += prompt_tokens;
-        app.on_engine_event(EngineEvent::Prompt { generation, tokens });
-        for i in 0..reply_tokens {
-            let text = if i % 12 == 11 {
-                "\n".into()
-            } else {
-                format!(" reply{i}")
-            };
-            app.on_engine_event(EngineEvent::Token {
-                generation,
-                token: Box::new(token(Phase::Generated, pos, text, Some(step(i)))),
-            });
-            pos += 1;
+    let reply = |i: usize| {
+        if i % 12 == 11 {
+            "\n".into()
+        } else {
+            format!(" reply{i}")
         }
-        app.on_engine_event(EngineEvent::Done {
-            generation,
-            reason: StopReason::MaxTokens,
-            stats: GenStats {
-                prompt_tokens,
-                cached_tokens: 0,
-                generated_tokens: reply_tokens,
-                prompt_ms: 100.0,
-                generate_ms: 1000.0,
-                llama_ms: 0.0,
-                sample_ms: 0.0,
-                context_used: pos,
-            },
+    };
+    Synthetic::new(prompt_tokens, reply_tokens, reply, turns, true).app
+}
+
+/// A synthetic conversation being built through the app's own engine-event path.
+pub(super) struct Synthetic {
+    pub app: App,
+    /// The generation of the last request.
+    pub generation: u64,
+    /// The next context position.
+    pub pos: u32,
+    /// Tokens written into the last reply so far.
+    pub written: u32,
+    reply_text: fn(usize) -> String,
+}
+
+impl Synthetic {
+    /// `turns` exchanges; reply token `i` reads `reply_text(i)`. With `finish` false the
+    /// last reply is left streaming, so [`Synthetic::one_more`] can extend it.
+    pub fn new(
+        prompt_tokens: u32,
+        reply_tokens: u32,
+        reply_text: fn(usize) -> String,
+        turns: u32,
+        finish: bool,
+    ) -> Synthetic {
+        let mut app = App::new(AppConfig {
+            model_path: "/models/synthetic-48x128.gguf".into(),
+            params: SamplingParams::default(),
+            max_tokens: 8192,
+            capture: true,
         });
+        app.on_engine_event(EngineEvent::Loaded(Box::new(info())));
+        let mut s = Synthetic {
+            app,
+            generation: 0,
+            pos: 0,
+            written: 0,
+            reply_text,
+        };
+        for turn in 0..turns {
+            s.generation = type_and_send(
+                &mut s.app,
+                &format!("Question {turn}: why do experts specialise?"),
+            );
+            let tokens = (0..prompt_tokens)
+                .map(|i| token(Phase::Prompt, s.pos + i, format!(" w{i}"), None))
+                .collect();
+            s.pos += prompt_tokens;
+            s.written = 0;
+            s.app.on_engine_event(EngineEvent::Prompt {
+                generation: s.generation,
+                tokens,
+            });
+            for _ in 0..reply_tokens {
+                s.one_more();
+            }
+            if finish || turn + 1 < turns {
+                s.app.on_engine_event(EngineEvent::Done {
+                    generation: s.generation,
+                    reason: StopReason::MaxTokens,
+                    stats: GenStats {
+                        prompt_tokens,
+                        cached_tokens: 0,
+                        generated_tokens: reply_tokens,
+                        prompt_ms: 100.0,
+                        generate_ms: 1000.0,
+                        llama_ms: 0.0,
+                        sample_ms: 0.0,
+                        context_used: s.pos,
+                    },
+                });
+            }
+        }
+        s
     }
-    app
+
+    /// One more token at the end of the last reply, as the engine sends it.
+    pub fn one_more(&mut self) {
+        let i = self.written;
+        let text = (self.reply_text)(i as usize);
+        self.app.on_engine_event(EngineEvent::Token {
+            generation: self.generation,
+            token: Box::new(token(Phase::Generated, self.pos, text, Some(step(i)))),
+        });
+        self.pos += 1;
+        self.written += 1;
+    }
 }
 
 fn median_ms(mut v: Vec<f64>) -> f64 {
@@ -191,7 +239,7 @@ fn median_ms(mut v: Vec<f64>) -> f64 {
 }
 
 /// Move the selection one token back or forward, so consecutive frames differ.
-fn wiggle(app: &mut App, i: u32) {
+pub(super) fn wiggle(app: &mut App, i: u32) {
     let code = if i.is_multiple_of(2) {
         KeyCode::Left
     } else {

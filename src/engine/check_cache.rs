@@ -55,14 +55,38 @@ impl FileKey {
     }
 }
 
+impl FileKey {
+    /// The key of this adapter file applied to the model file `base`: the same file on
+    /// another model (or another version of it) is another check.
+    pub fn applied_to(mut self, base: &FileKey) -> FileKey {
+        let mut hasher = Sha256::new();
+        hasher.update(self.header_sha256.as_bytes());
+        hasher.update(base.path.to_string_lossy().as_bytes());
+        hasher.update(base.size.to_le_bytes());
+        hasher.update(base.mtime_ns.to_le_bytes());
+        hasher.update(base.header_sha256.as_bytes());
+        self.header_sha256 = format!("{:x}", hasher.finalize());
+        self
+    }
+}
+
 /// What the child check concluded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     /// llama.cpp loaded the file, made a context and decoded a prompt.
     Ok,
-    /// llama.cpp killed the child; `last_line` is the last thing it printed.
-    Aborted { last_line: String },
+    /// llama.cpp killed the child with `signal` (an assert aborts: SIGABRT); `last_line` is
+    /// the last thing it printed.
+    Aborted {
+        #[serde(default = "sigabrt")]
+        signal: i32,
+        last_line: String,
+    },
+}
+
+fn sigabrt() -> i32 {
+    libc::SIGABRT
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -141,6 +165,7 @@ mod tests {
         store(&cache, &a, &Verdict::Ok);
         assert_eq!(lookup(&cache, &a), Some(Verdict::Ok));
         let aborted = Verdict::Aborted {
+            signal: libc::SIGABRT,
             last_line: "x.cpp:1: GGML_ASSERT(y) failed".into(),
         };
         store(&cache, &a, &aborted);

@@ -6,6 +6,7 @@
 //! reload and generate again).
 
 /// The variable the hooks read.
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 pub const ENV: &str = "MOE_TUTOR_FAULT";
 
 /// Panic here if the test hook asks for it (once per process).

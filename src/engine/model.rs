@@ -175,3 +175,37 @@ pub fn load_lora(
         )
     })
 }
+
+/// Load the LoRA adapter `opts.lora` for `model` (loaded from `opts.model`): the adapter
+/// is checked against the model file by the pre-parser, then, the first time this pair is
+/// met and when `opts.check` asks for it, loaded and applied in a child process
+/// ([`super::preflight`]), so an adapter llama.cpp aborts on is a message here.
+pub fn load_lora_checked(
+    model: &LlamaModel,
+    opts: &LoadOptions,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<llama_cpp_2::model::LlamaLoraAdapter>, String> {
+    let Some(path) = opts.lora.as_deref() else {
+        return Ok(None);
+    };
+    let shown = || sanitize(&path.display().to_string());
+    if !path.is_file() {
+        return Err(format!("LoRA adapter not found: {}", shown()));
+    }
+    let open = |p: &Path| {
+        crate::model::gguf::GgufFile::open(p)
+            .map_err(|e| format!("{}: {e}", sanitize(&p.display().to_string())))
+    };
+    let (lora, base) = (open(path)?, open(&opts.model)?);
+    crate::model::gguf::check_adapter(&lora, &base)
+        .map_err(|e| format!("LoRA adapter {}: {e}", shown()))?;
+    super::preflight::ensure_adapter_loadable(
+        path,
+        lora.data_offset(),
+        &opts.model,
+        base.data_offset(),
+        opts,
+        stop,
+    )?;
+    load_lora(model, path).map(Some)
+}

@@ -27,19 +27,59 @@ pub(crate) fn ensure_loadable(
     opts: &LoadOptions,
     stop: &dyn Fn() -> bool,
 ) -> Result<(), String> {
-    let ModelCheck::Child { exe, cache } = &opts.check else {
+    let ModelCheck::Child { .. } = &opts.check else {
         return Ok(());
     };
     let key = FileKey::of(path, header_len).map_err(|e| format!("{}: {e}", path.display()))?;
+    let shown = sanitize(&path.display().to_string());
+    checked(key, path, None, &shown, opts, stop)
+}
+
+/// The same for the LoRA adapter at `adapter` applied to the model at `base`: the child
+/// loads both, applies the adapter and decodes. The verdict is kept for the pair.
+pub(crate) fn ensure_adapter_loadable(
+    adapter: &Path,
+    adapter_header: u64,
+    base: &Path,
+    base_header: u64,
+    opts: &LoadOptions,
+    stop: &dyn Fn() -> bool,
+) -> Result<(), String> {
+    let ModelCheck::Child { .. } = &opts.check else {
+        return Ok(());
+    };
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let key = FileKey::of(adapter, adapter_header)
+        .map_err(|e| io(adapter, e))?
+        .applied_to(&FileKey::of(base, base_header).map_err(|e| io(base, e))?);
+    let shown = format!(
+        "the LoRA adapter {} (on {})",
+        sanitize(&adapter.display().to_string()),
+        sanitize(&base.display().to_string())
+    );
+    checked(key, base, Some(adapter), &shown, opts, stop)
+}
+
+/// The remembered verdict for `key`, or a child's: `model check [--lora ADAPTER] BASE`.
+fn checked(
+    key: FileKey,
+    base: &Path,
+    adapter: Option<&Path>,
+    shown: &str,
+    opts: &LoadOptions,
+    stop: &dyn Fn() -> bool,
+) -> Result<(), String> {
+    let ModelCheck::Child { exe, cache } = &opts.check else {
+        return Ok(());
+    };
     if let Some(v) = cache.as_deref().and_then(|c| check_cache::lookup(c, &key)) {
-        tracing::info!("model check of {} remembered: {v:?}", path.display());
-        return verdict_result(path, &v);
+        tracing::info!("model check of {shown} remembered: {v:?}");
+        return verdict_result(shown, &v);
     }
     let started = Instant::now();
-    let outcome = run_child(exe, path, opts.threads, stop)?;
+    let outcome = run_child(exe, base, adapter, opts.threads, stop)?;
     tracing::info!(
-        "model check of {} took {:.2} s: {outcome:?}",
-        path.display(),
+        "model check of {shown} took {:.2} s: {outcome:?}",
         started.elapsed().as_secs_f64()
     );
     match outcome {
@@ -47,7 +87,7 @@ pub(crate) fn ensure_loadable(
             if let Some(c) = cache.as_deref() {
                 check_cache::store(c, &key, &v);
             }
-            verdict_result(path, &v)
+            verdict_result(shown, &v)
         }
         // llama.cpp (or the pre-parser) refused the file cleanly in the child: it would
         // here too. Not remembered: the same message comes back quickly anyway.
@@ -55,13 +95,29 @@ pub(crate) fn ensure_loadable(
     }
 }
 
-fn verdict_result(path: &Path, v: &Verdict) -> Result<(), String> {
+/// `file` is what was loaded, as the message names it (already sanitised).
+fn verdict_result(file: &str, v: &Verdict) -> Result<(), String> {
     match v {
         Verdict::Ok => Ok(()),
-        Verdict::Aborted { last_line } => Err(format!(
-            "llama.cpp aborted while loading {}: {last_line}",
-            sanitize(&path.display().to_string())
-        )),
+        Verdict::Aborted { signal, last_line } => Err(if *signal == libc::SIGABRT {
+            format!("llama.cpp aborted while loading {file}: {last_line}")
+        } else {
+            format!(
+                "llama.cpp crashed ({}) while loading {file}; its last line: {last_line}",
+                signal_name(*signal)
+            )
+        }),
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        libc::SIGSEGV => "SIGSEGV, an invalid memory access".into(),
+        libc::SIGBUS => "SIGBUS".into(),
+        libc::SIGILL => "SIGILL, an instruction this CPU lacks".into(),
+        libc::SIGFPE => "SIGFPE, an arithmetic error".into(),
+        libc::SIGKILL => "SIGKILL, perhaps out of memory".into(),
+        other => format!("signal {other}"),
     }
 }
 
@@ -71,8 +127,9 @@ enum Outcome {
     Refused(String),
 }
 
-/// The last non-empty line, with the long build path of a llama.cpp source file cut to
-/// where the vendored tree starts, cleaned for the terminal and kept short.
+/// The last non-empty line, without the log's time, level and target, with the long build
+/// path of a llama.cpp source file cut to where the vendored tree starts, cleaned for the
+/// terminal and kept short.
 fn last_line(stderr: &[String]) -> String {
     let line = stderr
         .iter()
@@ -80,6 +137,11 @@ fn last_line(stderr: &[String]) -> String {
         .map(|l| l.trim())
         .find(|l| !l.is_empty())
         .unwrap_or("(it printed nothing)");
+    // "2026-12-01T04:25:41.426232Z  INFO llama-cpp-2: text module=\"...\""
+    let line = match line.split_once(" llama-cpp-2: ") {
+        Some((_, text)) => text.split(" module=\"").next().unwrap_or(text),
+        None => line,
+    };
     let line = match line.find("llama.cpp/") {
         Some(i) => &line[i + "llama.cpp/".len()..],
         None => line,
@@ -94,11 +156,16 @@ fn last_line(stderr: &[String]) -> String {
 fn run_child(
     exe: &Path,
     path: &Path,
+    adapter: Option<&Path>,
     threads: i32,
     stop: &dyn Fn() -> bool,
 ) -> Result<Outcome, String> {
-    let mut child = Command::new(exe)
-        .args(["model", "check", "--threads", &threads.max(1).to_string()])
+    let mut cmd = Command::new(exe);
+    cmd.args(["model", "check", "--threads", &threads.max(1).to_string()]);
+    if let Some(a) = adapter {
+        cmd.arg("--lora").arg(a);
+    }
+    let mut child = cmd
         .arg(path)
         // No debugger attach for a backtrace: the message is all we need.
         .env("GGML_NO_BACKTRACE", "1")
@@ -160,6 +227,7 @@ fn run_child(
     if let Some(sig) = status.signal() {
         tracing::warn!("model check of {} ended by signal {sig}", path.display());
         return Ok(Outcome::Verdict(Verdict::Aborted {
+            signal: sig,
             last_line: last_line(&stderr),
         }));
     }
@@ -188,5 +256,12 @@ mod tests {
             "src/llama-model.cpp:8093: GGML_ASSERT(hparams.is_swa_any()) failed"
         );
         assert_eq!(last_line(&[]), "(it printed nothing)");
+        let logged = vec![
+            "2026-12-01T04:25:41.426232Z  INFO llama-cpp-2: reserve took 18.06 ms, sched copies = 1 module=\"llama.cpp::sched_reserve\"\n".to_string(),
+        ];
+        assert_eq!(
+            last_line(&logged),
+            "reserve took 18.06 ms, sched copies = 1"
+        );
     }
 }

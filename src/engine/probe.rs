@@ -1,5 +1,6 @@
-//! `moe-tutor model check PATH`: load a model file the way the engine does, in this
-//! process, give it a small context and decode a short prompt through it (tokenizing with
+//! `moe-tutor model check [--lora ADAPTER] PATH`: load a model file (and an adapter) the way
+//! the engine does, in this process, give it a small context and decode a short prompt
+//! through it (tokenizing with
 //! special tokens and turning every token back into text, as the app does). This is what
 //! the child process of [`super::ModelCheck::Child`] runs: if llama.cpp aborts on the file,
 //! it is this process that dies.
@@ -35,6 +36,13 @@ pub fn probe(opts: &LoadOptions) -> Result<String, String> {
     let mut ctx = model
         .new_context(backend, params)
         .map_err(|e| format!("llama.cpp could not create a context: {e}"))?;
+    // An adapter (`model check --lora ADAPTER PATH`) is loaded and applied as the engine
+    // does, so the decode below runs through it.
+    let mut adapter = super::model::load_lora_checked(&model, &opts, &|| false)?;
+    if let Some(a) = adapter.as_mut() {
+        ctx.lora_adapter_set(a, 1.0)
+            .map_err(|e| format!("llama.cpp could not apply the LoRA adapter: {e}"))?;
+    }
     let tokens = model
         .str_to_token(PROMPT, AddBos::Always)
         .map_err(|e| format!("could not tokenize a prompt: {e}"))?;
@@ -51,8 +59,13 @@ pub fn probe(opts: &LoadOptions) -> Result<String, String> {
     for &t in &tokens[..n] {
         let _ = model.token_to_piece_bytes(t, 64, true, None);
     }
+    let with = if adapter.is_some() {
+        ", with the LoRA adapter"
+    } else {
+        ""
+    };
     Ok(format!(
-        "{} ({}), {} layers, {} prompt tokens decoded",
-        info.name, info.arch, info.n_layer, n
+        "{} ({}), {} layers, {n} prompt tokens decoded{with}",
+        info.name, info.arch, info.n_layer
     ))
 }

@@ -137,12 +137,9 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
         Ok(m) => m,
         Err(e) => return load_failed(w, e),
     };
-    let mut adapter = match &opts.lora {
-        Some(path) => match super::model::load_lora(&model, path) {
-            Ok(a) => Some(a),
-            Err(e) => return load_failed(w, e),
-        },
-        None => None,
+    let mut adapter = match super::model::load_lora_checked(&model, opts, &stop) {
+        Ok(a) => a,
+        Err(e) => return load_failed(w, e),
     };
     let n_ctx = match opts.n_ctx {
         0 => model.n_ctx_train().min(8192),

@@ -5,6 +5,7 @@
 //! make llama.cpp abort instead of failing cleanly. The writer produces GGUF v3 files that
 //! are byte-for-byte reproducible from the same inputs.
 
+mod adapter;
 mod checks;
 mod dequant;
 mod error;
@@ -14,6 +15,7 @@ mod types;
 mod value;
 mod writer;
 
+pub use adapter::{check_adapter, AdapterRefusal, AdapterRule, ADAPTER_RULES};
 pub use checks::{rules, Rule, MAX_EXPERTS, MAX_LAYERS, RULES};
 pub use dequant::q8_0_from_f32;
 pub use error::GgufError;

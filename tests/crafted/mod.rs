@@ -253,6 +253,7 @@ pub fn cases() -> Vec<Case> {
             w.set("deepseek.rope.dimension_count", 8u32);
         })),
         case!("swa.pattern", "swa-period-1", || cohere2(1)),
+        case!("swa.full_layer", "swa-every-layer", || cohere2(4)),
         case!("moe.gating_func", "dots1-no-gating", dots1_without_gating),
         case!(
             "moe.experts_required",
@@ -326,9 +327,13 @@ pub fn cases() -> Vec<Case> {
     ]
 }
 
-/// A file no rule refuses that llama.cpp still aborts on: a tiny cohere2 model (period 4,
-/// a sound sliding-window pattern) dies at its first decode in ggml-backend.cpp:194
-/// (GGML_ASSERT(buffer)). What the child-process check is for.
+/// A file only one rule refuses (`swa.full_layer`), so that with the rule skipped (the
+/// debug builds' `MOE_TUTOR_FAULT=skip_rule:swa.full_layer`) it reaches llama.cpp, which
+/// aborts at its first decode: a tiny cohere2 model whose 3 layers are all sliding-window
+/// layers (period 4) dies in ggml-backend.cpp:194 (GGML_ASSERT(buffer)). What the
+/// child-process check is for.
+pub const SKIPPED_RULE: &str = "swa.full_layer";
+
 pub fn passes_checks_but_aborts() -> GgufWriter {
     cohere2(4)
 }

@@ -71,7 +71,7 @@ impl Conversation {
         // Only the reply's last open block is rendered again (a long reply used to be
         // re-rendered whole on every token).
         self.stream.set_text(&msg.content);
-        msg.rendered = self.stream.lines().cloned().collect();
+        sync_lines(&mut msg.rendered, self.stream.lines());
         self.budget.enforce(&mut self.messages);
     }
 
@@ -88,7 +88,7 @@ impl Conversation {
         // Only the reply's last open block is rendered again (a long reply used to be
         // re-rendered whole on every token).
         self.stream.set_text(&msg.content);
-        msg.rendered = self.stream.lines().cloned().collect();
+        sync_lines(&mut msg.rendered, self.stream.lines());
     }
 
     /// The reply of `generation` ended. Returns what to tell the user.
@@ -138,5 +138,60 @@ impl Conversation {
         }
         self.engine = EngineState::Error;
         Some(Said::Error(format!("error: {message}")))
+    }
+}
+
+/// Make `rendered` equal `lines`, copying only the lines that changed: a streaming reply's
+/// earlier lines stay the same values, and copying them all on every token made each token
+/// cost more the longer the reply.
+fn sync_lines<'a>(
+    rendered: &mut Vec<crate::text::markdown::StyledLine>,
+    lines: impl Iterator<Item = &'a crate::text::markdown::StyledLine>,
+) {
+    let mut n = 0;
+    for line in lines {
+        match rendered.get_mut(n) {
+            Some(old) if old == line => {}
+            Some(old) => *old = line.clone(),
+            None => rendered.push(line.clone()),
+        }
+        n += 1;
+    }
+    rendered.truncate(n);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sync_lines;
+    use crate::text::markdown::{StreamingMarkdown, StyledLine};
+
+    #[test]
+    fn synced_lines_equal_the_stream_and_unchanged_ones_are_not_copied() {
+        let mut s = StreamingMarkdown::new();
+        let mut rendered: Vec<StyledLine> = Vec::new();
+        let mut text = String::new();
+        for i in 0..300 {
+            let t = if i % 25 == 24 {
+                ".\n\n".to_string()
+            } else {
+                format!(" w{i}")
+            };
+            text.push_str(&t);
+            let first = rendered.first().map(|l| l.line.spans[0].content.as_ptr());
+            s.set_text(&text);
+            sync_lines(&mut rendered, s.lines());
+            assert_eq!(rendered, s.to_lines(), "after token {i}");
+            // The first paragraph, final since token 24, keeps its allocation.
+            if i > 30 {
+                assert_eq!(
+                    first,
+                    rendered.first().map(|l| l.line.spans[0].content.as_ptr())
+                );
+            }
+        }
+        // A shorter text (a new reply) drops the lines beyond it.
+        s.set_text("one line");
+        sync_lines(&mut rendered, s.lines());
+        assert_eq!(rendered, s.to_lines());
     }
 }

@@ -14,6 +14,17 @@ pub(super) const RULES: &[Rule] = &[
         check: swa_pattern,
     },
     Rule {
+        id: "swa.full_layer",
+        key: "<arch>.attention.sliding_window_pattern",
+        relation: "when the architecture turns sliding-window attention on, the pattern \
+                   leaves at least one layer with full attention",
+        mirrors: "src/llama-kv-cache.cpp:1196 (at the first decode: \
+                  llm_graph_input_attn_kv_iswa::set_input, src/llama-graph.cpp:470, fills \
+                  the full-attention cache's inputs, which no layer uses and so get no \
+                  buffer; ggml/src/ggml-backend.cpp:194)",
+        check: swa_full_layer,
+    },
+    Rule {
         id: "moe.gating_func",
         key: "<arch>.expert_gating_func",
         relation: "1 (softmax), 2 (sigmoid) or 3 (softmax of the weights), or absent / 0 \
@@ -110,10 +121,46 @@ fn swa_pattern(m: &Meta) -> Result<(), Refusal> {
         }
         return Ok(());
     }
-    let Some(&(_, when, default, dense_first)) = SWA.iter().find(|(a, ..)| m.arch == Some(*a))
-    else {
+    let Some((period, layers)) = swa_layers(m, n_layer) else {
         return Ok(());
     };
+    if !layers.iter().any(|&swa| swa) {
+        return Err(refuse(
+            key,
+            format!("a period of {period} over {n_layer} layers makes no layer a sliding-window layer, but the architecture turns sliding windows on"),
+        ));
+    }
+    Ok(())
+}
+
+/// With sliding windows on, llama.cpp keeps two caches, one for the full-attention layers
+/// and one for the sliding-window layers, and fills both caches' inputs at every decode.
+/// With no full-attention layer the first cache's inputs are in no graph, have no buffer,
+/// and the first decode aborts. (Architectures that keep no cache are not affected.)
+fn swa_full_layer(m: &Meta) -> Result<(), Refusal> {
+    let Some(n_layer) = m.n_layer() else {
+        return Ok(());
+    };
+    // Encoders and diffusion models keep no KV cache (src/llama-model.cpp:7994-8010).
+    if m.arch_is(&["modern-bert", "gemma-embedding"]) {
+        return Ok(());
+    }
+    let Some((period, layers)) = swa_layers(m, n_layer) else {
+        return Ok(());
+    };
+    if layers.iter().all(|&swa| swa) {
+        return Err(refuse(
+            m.key("attention.sliding_window_pattern"),
+            format!("a period of {period} over {n_layer} layers makes every layer a sliding-window layer; llama.cpp needs at least one with full attention"),
+        ));
+    }
+    Ok(())
+}
+
+/// For an architecture of the [`SWA`] table that turns sliding windows on: the period and,
+/// per layer, whether it is a sliding-window layer.
+fn swa_layers(m: &Meta, n_layer: u32) -> Option<(u32, Vec<bool>)> {
+    let &(_, when, default, dense_first) = SWA.iter().find(|(a, ..)| m.arch == Some(*a))?;
     let window = m.u32("attention.sliding_window");
     let on = match when {
         SwaWhen::Always => true,
@@ -122,26 +169,22 @@ fn swa_pattern(m: &Meta) -> Result<(), Refusal> {
         SwaWhen::Layers(n) => n_layer == n,
     };
     if !on {
-        return Ok(());
+        return None;
     }
     // A scalar u32 sets the period; an array is ignored (the default stays).
     let period = m.u32("attention.sliding_window_pattern").unwrap_or(default);
     // llama_hparams::set_swa_pattern (src/llama-hparams.cpp:8-18).
-    let any = (0..n_layer).any(|il| {
-        period == 0
-            || if dense_first {
-                il % period != 0
-            } else {
-                il % period < period - 1
-            }
-    });
-    if !any {
-        return Err(refuse(
-            key,
-            format!("a period of {period} over {n_layer} layers makes no layer a sliding-window layer, but the architecture turns sliding windows on"),
-        ));
-    }
-    Ok(())
+    let layers = (0..n_layer)
+        .map(|il| {
+            period == 0
+                || if dense_first {
+                    il % period != 0
+                } else {
+                    il % period < period - 1
+                }
+        })
+        .collect();
+    Some((period, layers))
 }
 
 /// How an architecture reads `expert_gating_func` when it builds its MoE layers.
