@@ -41,8 +41,9 @@ pub(crate) fn peer_dir() -> PathBuf {
 
 /// The cached llama-bench binary, if it was built before.
 pub fn cached_llama_bench() -> Option<PathBuf> {
-    let p = peer_dir().join("build").join("bin").join("llama-bench");
-    p.is_file().then_some(p)
+    let build = peer_dir().join("build");
+    let p = build.join("bin").join("llama-bench");
+    (p.is_file() && build.join(build::NO_AMX_STAMP).is_file()).then_some(p)
 }
 
 /// Parse llama-bench's `-o json` output: the best sample of the prompt test and of the

@@ -331,8 +331,10 @@ mod tests {
             "{line}"
         );
         assert!(
-            line.ends_with(" load_key_to_frame_ms=12.0 load_key_to_frame_p95_ms=40.0 \
-                 load_quit_ctrl_q_ms=180 load_quit_sigterm_ms=na"),
+            line.ends_with(
+                " load_key_to_frame_ms=12.0 load_key_to_frame_p95_ms=40.0 \
+                 load_quit_ctrl_q_ms=180 load_quit_sigterm_ms=na"
+            ),
             "{line}"
         );
     }

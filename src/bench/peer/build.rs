@@ -212,6 +212,11 @@ pub fn ensure_llama_bench(progress: &mut dyn FnMut(&str)) -> Result<PathBuf, Str
             tree
         }
     };
+    // A build from before the compilers below (AMX kernels in) is started again.
+    if !build.join(NO_AMX_STAMP).is_file() {
+        let _ = std::fs::remove_dir_all(&build);
+    }
+    let (cc, cxx) = no_amx_compilers(&dir)?;
     progress("llama-bench: configuring llama.cpp with cmake");
     run_streaming(
         "cmake (configure)",
@@ -220,6 +225,8 @@ pub fn ensure_llama_bench(progress: &mut dyn FnMut(&str)) -> Result<PathBuf, Str
             .arg(&tree)
             .arg("-B")
             .arg(&build)
+            .arg(format!("-DCMAKE_C_COMPILER={}", cc.display()))
+            .arg(format!("-DCMAKE_CXX_COMPILER={}", cxx.display()))
             .args([
                 "-DCMAKE_BUILD_TYPE=Release",
                 "-DLLAMA_CURL=OFF",
@@ -257,12 +264,68 @@ pub fn ensure_llama_bench(progress: &mut dyn FnMut(&str)) -> Result<PathBuf, Str
             }
         },
     )?;
+    std::fs::write(build.join(NO_AMX_STAMP), "built with -mno-amx-*\n")
+        .map_err(|e| format!("{}: {e}", build.display()))?;
     super::cached_llama_bench().ok_or_else(|| "the llama-bench build produced no binary".into())
+}
+
+/// Written into the build folder once llama-bench was built with [`no_amx_compilers`]; a
+/// cached binary without it is not used (see `super::cached_llama_bench`).
+pub(crate) const NO_AMX_STAMP: &str = "moe-tutor-no-amx";
+
+/// Compiler wrappers for the peer's llama.cpp, the same as the app's own build uses
+/// (`tools/cc-no-amx`, `.cargo/config.toml`): on x86-64 they add `-mno-amx-*` after
+/// everything else, so `-march=native` leaves out the AMX kernels that fault on machines
+/// advertising AMX without enabling it. Both builds then compile the same kernels, and the
+/// comparison stays fair. Written into `dir` as small shell scripts.
+fn no_amx_compilers(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let write = |name: &str, var: &str, default: &str| -> Result<PathBuf, String> {
+        let path = dir.join(name);
+        let script = format!(
+            "#!/bin/sh\n# moe-tutor bench: llama.cpp for llama-bench without AMX kernels.\n\
+             real=\"${{{var}:-{default}}}\"\n\
+             case \"$(uname -m)\" in\n\
+             \x20 x86_64|amd64) exec \"$real\" \"$@\" -mno-amx-tile -mno-amx-int8 -mno-amx-bf16 ;;\n\
+             \x20 *) exec \"$real\" \"$@\" ;;\n\
+             esac\n"
+        );
+        std::fs::write(&path, script).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(path)
+    };
+    Ok((
+        write("cc-no-amx", "MOE_TUTOR_CC", "cc")?,
+        write("cxx-no-amx", "MOE_TUTOR_CXX", "c++")?,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_peer_compilers_switch_amx_off_after_the_callers_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cc, cxx) = no_amx_compilers(dir.path()).expect("wrappers");
+        for (wrapper, var) in [(cc, "MOE_TUTOR_CC"), (cxx, "MOE_TUTOR_CXX")] {
+            let out = Command::new(&wrapper)
+                .args(["-march=native", "-c", "x.c"])
+                .env(var, "echo")
+                .output()
+                .expect("run the wrapper");
+            let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            if cfg!(target_arch = "x86_64") {
+                assert_eq!(
+                    line,
+                    "-march=native -c x.c -mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+                );
+            } else {
+                assert_eq!(line, "-march=native -c x.c");
+            }
+        }
+    }
 
     #[test]
     fn finds_the_sdist_under_either_spelling() {
