@@ -87,15 +87,16 @@ impl App {
     /// Enter in the form: check the grid against the loaded model and start the runs.
     pub(super) fn start_experiment(&mut self) -> Vec<EngineCommand> {
         let lang = self.lang().code();
-        let busy = self.chat.cannot_start();
+        let busy = self.chat.cannot_start(lang);
         let model = self.model().cloned();
         let lora = self.lora().is_some_and(|(_, on)| on);
         let load = LoadOptions::new(&self.config().model_path);
         let Some(e) = self.experiments_mut() else {
             return Vec::new();
         };
-        let (Some(info), None) = (model, busy) else {
-            e.error = Some(busy.unwrap_or("no model is loaded").to_string());
+        let (Some(info), None) = (model, busy.as_deref()) else {
+            e.error = Some(busy.unwrap_or_else(|| tr("notice.no_model_loaded", lang)));
+
             return Vec::new();
         };
         let shape = ModelShape::of(&info);
