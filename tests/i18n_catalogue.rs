@@ -2,8 +2,14 @@
 //! English and Simplified Chinese, every key the code asks for exists, and placeholders
 //! match between the two languages.
 
+mod app_support;
+
 use std::collections::BTreeSet;
 use std::path::Path;
+
+use app_support::{loaded, moe_info, press, type_text};
+use crossterm::event::KeyCode;
+use moe_tutor::engine::api::EngineEvent;
 
 fn catalogue() -> toml::Table {
     let text = std::fs::read_to_string("assets/i18n/app.toml").expect("read the catalogue");
@@ -135,4 +141,55 @@ fn every_key_in_the_tables_exists() {
     for k in keys {
         assert!(known.contains(k), "unknown message key {k}");
     }
+}
+
+/// After F10 the app's notices and errors speak Chinese too; text from the engine stays
+/// as it came (sanitised) inside the translated frame, and F10 again brings English back.
+#[test]
+fn notices_follow_the_language_switch() {
+    let mut app = loaded(moe_info(8, 2, 3, 1));
+    fn say(app: &mut moe_tutor::app::App, line: &str) -> (String, bool) {
+        type_text(app, line);
+        press(app, KeyCode::Enter);
+        let n = app.notice().expect("a notice");
+        (n.text.clone(), n.is_error)
+    }
+
+    press(&mut app, KeyCode::F(10));
+    assert_eq!(app.lang().code(), "zh-CN");
+
+    let (text, is_error) = say(&mut app, "/frobnicate");
+    assert_eq!(text, "未知命令 /frobnicate：/help 列出所有命令");
+    assert!(is_error);
+
+    let (text, is_error) = say(&mut app, "/experts 99");
+    assert_eq!(
+        text,
+        "用法：/experts <1..8>：每个词元使用的专家数（当前 2）"
+    );
+    assert!(is_error);
+
+    let (text, is_error) = say(&mut app, "/knockout 1 3");
+    assert_eq!(
+        text,
+        "第 1 层：e3 已被屏蔽（路由面板标为 ✗），从下一个词元起生效"
+    );
+    assert!(!is_error);
+
+    let (text, _) = say(&mut app, "/seed 7");
+    assert_eq!(text, "随机种子设为 7");
+
+    app.on_engine_event(EngineEvent::LoadFailed(
+        "\x1b[31mno such file: a.gguf".into(),
+    ));
+    let n = app.notice().expect("a notice");
+    assert!(n.text.starts_with("无法加载模型："), "{}", n.text);
+    assert!(n.text.contains("no such file: a.gguf") && !n.text.contains('\x1b'));
+
+    press(&mut app, KeyCode::F(10));
+    let (text, _) = say(&mut app, "/frobnicate");
+    assert_eq!(
+        text,
+        "unknown command /frobnicate: /help lists the commands"
+    );
 }

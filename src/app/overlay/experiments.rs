@@ -143,8 +143,12 @@ impl App {
             self.open_experiments(None);
             return Vec::new();
         }
+        let lang = self.lang().code();
         let grid = std::fs::read_to_string(args.rest)
-            .map_err(|e| format!("cannot read {}: {e}", args.rest))
+            .map_err(|e| {
+                let args: [(&str, &dyn std::fmt::Display); 2] = [("path", &args.rest), ("why", &e)];
+                crate::i18n::tr_with("notice.cannot_read", lang, &args)
+            })
             .and_then(|t| Grid::from_toml(&t));
         match grid {
             Ok(g) => self.open_experiments(Some(g)),
