@@ -67,9 +67,10 @@ impl Experiments {
     pub fn run_count(
         &self,
         shape: Option<crate::experiments::ModelShape>,
+        lang: &str,
     ) -> Result<usize, String> {
-        let grid = self.form.grid()?;
-        let shape = shape.ok_or("no model is loaded")?;
+        let grid = self.form.grid_in(lang)?;
+        let shape = shape.ok_or_else(|| crate::i18n::tr("notice.no_model_loaded", lang))?;
         crate::experiments::plan(&grid, &shape).map(|p| p.runs.len())
     }
 

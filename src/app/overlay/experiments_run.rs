@@ -100,7 +100,7 @@ impl App {
             return Vec::new();
         };
         let shape = ModelShape::of(&info);
-        let checked = e.form.grid().and_then(|g| plan(&g, &shape));
+        let checked = e.form.grid_in(lang).and_then(|g| plan(&g, &shape));
         let p = match checked {
             Ok(p) => p,
             Err(msg) => {
