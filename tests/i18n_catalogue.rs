@@ -176,7 +176,12 @@ fn notices_follow_the_language_switch() {
     );
     assert!(!is_error);
 
+    let (text, is_error) = say(&mut app, "/knockout 9 1");
+    assert_eq!(text, "第 9 层不存在：此模型的层为 0..2");
+    assert!(is_error);
+
     let (text, _) = say(&mut app, "/seed 7");
+
     assert_eq!(text, "随机种子设为 7");
 
     app.on_engine_event(EngineEvent::LoadFailed(

@@ -9,6 +9,7 @@ use super::Args;
 use crate::app::App;
 use crate::engine::api::EngineCommand;
 use crate::i18n::{tr, tr_with};
+use crate::routing::interventions::Refusal;
 use crate::routing::Interventions;
 
 pub(super) const KNOCKOUT_USAGE: &str =
@@ -224,8 +225,8 @@ impl App {
             self.error(tr("notice.no_model", self.lang().code()));
             return Vec::new();
         };
-        if let Err(why) = next.validate(m.n_layer, m.n_expert, m.n_expert_used, m.n_dense_lead) {
-            self.error(why);
+        if let Err(why) = next.check(m.n_layer, m.n_expert, m.n_expert_used, m.n_dense_lead) {
+            self.error(refusal(&why, self.lang().code()));
             return Vec::new();
         }
         self.interventions_before = std::mem::replace(&mut self.interventions, next);
@@ -298,4 +299,38 @@ fn rule_applied(lang: &str, at: &str, experts: &str, rule: Rule) -> String {
     let args: [(&str, &dyn std::fmt::Display); 3] =
         [("at", &at), ("experts", &experts), ("done", &done)];
     tr_with("notice.rule_applied", lang, &args)
+}
+
+/// Why the rules do not fit the model, in the learner's language.
+fn refusal(r: &Refusal, lang: &str) -> String {
+    type Args<'a> = Vec<(&'a str, &'a dyn std::fmt::Display)>;
+    let args: Args = match r {
+        Refusal::NoExperts => Vec::new(),
+        Refusal::NoLayer { layer, last } => vec![("layer", layer), ("last", last)],
+        Refusal::DenseLayer { layer, lead, last } => {
+            vec![("layer", layer), ("lead", lead), ("last", last)]
+        }
+        Refusal::NoExpert {
+            layer,
+            expert,
+            last,
+        } => vec![("layer", layer), ("expert", expert), ("last", last)],
+        Refusal::TooManyForced { layer, n, k } => vec![("layer", layer), ("n", n), ("k", k)],
+        Refusal::ForcedBlocked { layer, experts } => vec![("layer", layer), ("experts", experts)],
+        Refusal::TooFewLeft {
+            layer,
+            left,
+            n_expert,
+            k,
+        } => vec![("layer", layer), ("left", left), ("n", n_expert), ("k", k)],
+    };
+    match r {
+        Refusal::NoExperts => tr("notice.refused_no_experts", lang),
+        Refusal::NoLayer { .. } => tr_with("notice.refused_no_layer", lang, &args),
+        Refusal::DenseLayer { .. } => tr_with("notice.refused_dense_layer", lang, &args),
+        Refusal::NoExpert { .. } => tr_with("notice.refused_no_expert", lang, &args),
+        Refusal::TooManyForced { .. } => tr_with("notice.refused_too_many_forced", lang, &args),
+        Refusal::ForcedBlocked { .. } => tr_with("notice.refused_forced_blocked", lang, &args),
+        Refusal::TooFewLeft { .. } => tr_with("notice.refused_too_few_left", lang, &args),
+    }
 }
