@@ -198,3 +198,29 @@ fn notices_follow_the_language_switch() {
         "unknown command /frobnicate: /help lists the commands"
     );
 }
+
+/// A damaged progress file is reported in the language the lessons start in, its path and
+/// the parser's reason kept as they are.
+#[test]
+fn a_damaged_progress_file_is_reported_in_chinese() {
+    use moe_tutor::app::lessons::LessonSetup;
+    use moe_tutor::lessons::{Lang, Library, ProgressStore};
+    let dir = std::env::temp_dir().join(format!("moe-tutor-i18n-notice-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("progress.json");
+    std::fs::write(&path, b"{not json").expect("write");
+    let mut app = loaded(moe_info(8, 2, 3, 1));
+    app.setup_lessons(LessonSetup {
+        library: Library::default(),
+        lang: Lang::ZhCn,
+        store: Some(ProgressStore::at(&path)),
+        open_list: false,
+        lang_explicit: true,
+    });
+    let n = app.notice().expect("a notice").clone();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(n.is_error);
+    let want = format!("{} 中的课程进度已损坏（", path.display());
+    assert!(n.text.starts_with(&want), "{}", n.text);
+    assert!(n.text.ends_with("）；将从头开始"), "{}", n.text);
+}

@@ -25,7 +25,7 @@ impl App {
             let (progress, problem) = store.load();
             self.lessons.progress = progress;
             if let Some(p) = problem {
-                self.error(p);
+                self.error(super::progress_problem(&p, self.lessons.lang.code()));
             }
         }
         if let Some(l) = self.lessons.progress.lang.filter(|_| !setup.lang_explicit) {
@@ -236,7 +236,7 @@ impl App {
             return;
         };
         if let Err(e) = store.save(&self.lessons.progress) {
-            self.error(e);
+            self.error(super::progress_problem(&e, self.lessons.lang.code()));
         }
     }
 
