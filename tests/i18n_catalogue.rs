@@ -224,3 +224,23 @@ fn a_damaged_progress_file_is_reported_in_chinese() {
     assert!(n.text.starts_with(&want), "{}", n.text);
     assert!(n.text.ends_with("）；将从头开始"), "{}", n.text);
 }
+
+/// Key bindings that cannot be applied are named in the learner's language; the names the
+/// learner wrote stay as written.
+#[test]
+fn key_table_problems_in_chinese() {
+    use moe_tutor::app::keymap::Keymap;
+    let over: Vec<(String, Vec<String>)> = vec![
+        ("no_such_action".into(), vec!["ctrl+r".into()]),
+        ("quit".into(), vec!["q".into(), "hyper+x".into()]),
+    ];
+    let (_, problems) = Keymap::with_overrides_in(over.iter().map(|(a, k)| (a, k)), "zh-CN");
+    assert_eq!(
+        problems,
+        [
+            "keymap：没有名为 \"no_such_action\" 的操作",
+            "keymap：quit：\"q\"：单个普通字符不能作为命令键（输入文字需要它）",
+            "keymap：quit：\"hyper+x\"：未知的修饰键 \"hyper\"",
+        ]
+    );
+}
