@@ -201,7 +201,7 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
     // The key table's problems are told in the language the lessons settled on.
     let lang = app.lang().code();
     let (keymap, mut notices) = Keymap::with_overrides_in(&opts.settings.config.keymap, lang);
-    notices.splice(0..0, opts.settings.notices.iter().cloned());
+    notices.splice(0..0, opts.settings.notices.iter().map(|n| n.text(lang)));
     let mut app = app.with_keymap(keymap);
     if !notices.is_empty() {
         app.notify(&notices.join("; "), true);

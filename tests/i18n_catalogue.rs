@@ -244,3 +244,20 @@ fn key_table_problems_in_chinese() {
         ]
     );
 }
+
+/// A damaged settings file is reported in Chinese when asked, English by default.
+#[test]
+fn settings_notices_in_both_languages() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "[sampling\n").expect("write");
+    let loaded = moe_tutor::config::load(&path);
+    let [notice] = loaded.notices.as_slice() else {
+        panic!("one notice: {:?}", loaded.notices);
+    };
+    let zh = notice.text("zh-CN");
+    assert!(zh.starts_with("设置文件已损坏（"), "{zh}");
+    assert!(zh.ends_with("，并使用默认设置"), "{zh}");
+    let en = notice.to_string();
+    assert!(en.starts_with("the settings file was damaged ("), "{en}");
+}
