@@ -7,7 +7,8 @@ mod app_support;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use app_support::{loaded, moe_info, press, type_text};
+use app_support::{draw, loaded, moe_info, press, rows, type_text};
+
 use crossterm::event::KeyCode;
 use moe_tutor::engine::api::EngineEvent;
 
@@ -260,4 +261,22 @@ fn settings_notices_in_both_languages() {
     assert!(zh.ends_with("，并使用默认设置"), "{zh}");
     let en = notice.to_string();
     assert!(en.starts_with("the settings file was damaged ("), "{en}");
+}
+
+/// What a pane shows in place of content (no tokens yet) follows F10 too.
+#[test]
+fn empty_panes_speak_chinese() {
+    let mut app = loaded(moe_info(8, 2, 3, 1));
+    press(&mut app, KeyCode::F(10));
+    // Wide characters leave a blank cell after them: compare without spaces.
+    let screen: Vec<String> = rows(&draw(&app, 160, 48))
+        .iter()
+        .map(|r| r.replace(' ', ""))
+        .collect();
+    let shows = |s: &str| screen.iter().any(|r| r.contains(&s.replace(' ', "")));
+    assert!(
+        shows("还没有词元：模型读取和生成时它们会出现在这里"),
+        "{screen:#?}"
+    );
+    assert!(!shows("no tokens yet"), "{screen:#?}");
 }
