@@ -278,5 +278,12 @@ fn empty_panes_speak_chinese() {
         shows("还没有词元：模型读取和生成时它们会出现在这里"),
         "{screen:#?}"
     );
-    assert!(!shows("no tokens yet"), "{screen:#?}");
+    assert!(
+        shows("还没有词元。发送一条消息"),
+        "routing pane: {screen:#?}"
+    );
+    assert!(
+        !shows("no tokens yet") && !shows("No tokens yet"),
+        "{screen:#?}"
+    );
 }

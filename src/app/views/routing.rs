@@ -169,10 +169,7 @@ fn heatmap(
     }
     lines.extend(legend);
     if r.incomplete {
-        lines.push(Line::styled(
-            "capture incomplete: some of this token's router tensors could not be read (see the log)",
-            KNOCKED,
-        ));
+        lines.push(Line::styled(tr("view.routing_incomplete", lang), KNOCKED));
     }
     if !app.interventions().is_empty() {
         lines.push(Line::from(vec![
@@ -183,10 +180,7 @@ fn heatmap(
         ]));
     }
     if r.is_compact() {
-        lines.push(Line::styled(
-            "older token: its router probabilities were dropped to keep memory bounded; ◆ and the weights remain",
-            DIM,
-        ));
+        lines.push(Line::styled(tr("view.routing_compact", lang), DIM));
     }
 
     lines.push(axis(label_w, cols));
