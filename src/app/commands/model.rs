@@ -303,8 +303,8 @@ fn rule_applied(lang: &str, at: &str, experts: &str, rule: Rule) -> String {
 
 /// Why the rules do not fit the model, in the learner's language.
 fn refusal(r: &Refusal, lang: &str) -> String {
-    type Args<'a> = Vec<(&'a str, &'a dyn std::fmt::Display)>;
-    let args: Args = match r {
+    type Values<'a> = Vec<(&'a str, &'a dyn std::fmt::Display)>;
+    let args: Values = match r {
         Refusal::NoExperts => Vec::new(),
         Refusal::NoLayer { layer, last } => vec![("layer", layer), ("last", last)],
         Refusal::DenseLayer { layer, lead, last } => {
