@@ -80,7 +80,60 @@ pub struct Loaded {
     pub config: Config,
     pub path: PathBuf,
     /// Shown in the app's notice line (a damaged file moved aside, unknown keys).
-    pub notices: Vec<String>,
+    pub notices: Vec<Notice>,
+}
+
+/// Something the user should be told about the settings file. `Display` gives English;
+/// [`Notice::text`] the learner's language (the language is known only after loading).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// The file exists but cannot be read; the defaults are used.
+    Unreadable { path: PathBuf, why: String },
+    /// Keys the settings do not know, ignored.
+    UnknownKeys { path: PathBuf, keys: Vec<String> },
+    /// The file could not be parsed and was moved to `aside`.
+    MovedAside { why: String, aside: PathBuf },
+    /// The file could not be parsed nor moved aside (`err`).
+    Damaged {
+        path: PathBuf,
+        why: String,
+        err: String,
+    },
+    /// A message from elsewhere, already worded.
+    Other(String),
+}
+
+impl Notice {
+    /// The notice in `lang` ("en" or "zh-CN").
+    pub fn text(&self, lang: &str) -> String {
+        use crate::i18n::tr_with;
+        type Arg<'a> = (&'a str, &'a dyn std::fmt::Display);
+        match self {
+            Notice::Unreadable { path, why } => {
+                let args: [Arg; 2] = [("path", &path.display()), ("why", why)];
+                tr_with("notice.config_unreadable", lang, &args)
+            }
+            Notice::UnknownKeys { path, keys } => {
+                let args: [Arg; 2] = [("path", &path.display()), ("keys", &keys.join(", "))];
+                tr_with("notice.config_unknown_keys", lang, &args)
+            }
+            Notice::MovedAside { why, aside } => {
+                let args: [Arg; 2] = [("why", why), ("aside", &aside.display())];
+                tr_with("notice.config_moved_aside", lang, &args)
+            }
+            Notice::Damaged { path, why, err } => {
+                let args: [Arg; 3] = [("path", &path.display()), ("why", why), ("err", err)];
+                tr_with("notice.config_damaged", lang, &args)
+            }
+            Notice::Other(text) => text.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text("en"))
+    }
 }
 
 /// `$MOE_TUTOR_CONFIG_DIR/config.toml`; else, when `$MOE_TUTOR_DATA_DIR` is set (tests,
@@ -162,10 +215,10 @@ pub fn load(path: &Path) -> Loaded {
         }
         Err(e) => {
             // Unreadable (permissions, not UTF-8): leave it alone but say so.
-            notices.push(format!(
-                "could not read {} ({e}); using the default settings",
-                path.display()
-            ));
+            notices.push(Notice::Unreadable {
+                path: path.to_path_buf(),
+                why: e.to_string(),
+            });
             return Loaded {
                 config: Config::default(),
                 path: path.to_path_buf(),
@@ -178,11 +231,10 @@ pub fn load(path: &Path) -> Loaded {
             if let Ok(user) = text.parse::<toml::Table>() {
                 let unknown = unknown_keys(&user);
                 if !unknown.is_empty() {
-                    notices.push(format!(
-                        "{}: unknown settings ignored: {}",
-                        path.display(),
-                        unknown.join(", ")
-                    ));
+                    notices.push(Notice::UnknownKeys {
+                        path: path.to_path_buf(),
+                        keys: unknown,
+                    });
                 }
             }
             Loaded {
@@ -202,14 +254,12 @@ pub fn load(path: &Path) -> Loaded {
             ));
             let moved = std::fs::rename(path, &aside);
             notices.push(match moved {
-                Ok(()) => format!(
-                    "the settings file was damaged ({why}); it was moved to {} and the defaults are used",
-                    aside.display()
-                ),
-                Err(e) => format!(
-                    "the settings file {} is damaged ({why}) and could not be moved aside ({e}); the defaults are used",
-                    path.display()
-                ),
+                Ok(()) => Notice::MovedAside { why, aside },
+                Err(e) => Notice::Damaged {
+                    path: path.to_path_buf(),
+                    why,
+                    err: e.to_string(),
+                },
             });
             Loaded {
                 config: Config::default(),

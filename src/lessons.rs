@@ -17,7 +17,7 @@ mod validate;
 pub use condition::{Condition, LiveState, Var};
 pub use load::{check_dir, load_dir, LessonEntry, Library};
 pub use model::{Lang, Lesson, Step, StepKind, Text};
-pub use progress::{LessonProgress, Progress, ProgressStore};
+pub use progress::{LessonProgress, Progress, ProgressProblem, ProgressStore};
 pub use raw::{line_of, Diagnostic};
 
 use std::path::PathBuf;

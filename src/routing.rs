@@ -7,6 +7,7 @@
 pub mod capacity;
 pub mod expert_stats;
 pub mod interventions;
+mod refusal;
 mod stats;
 pub mod stats_export;
 pub mod trace;

@@ -190,17 +190,19 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
             .map(|tx| EngineHandle::spawn(opts.load.clone(), tx))
             .transpose()?,
     };
-    let (keymap, mut notices) = Keymap::with_overrides(&opts.settings.config.keymap);
-    notices.splice(0..0, opts.settings.notices.iter().cloned());
     let mut app = App::new(AppConfig {
         model_path: opts.load.model.clone(),
         params: opts.params,
         max_tokens: opts.max_tokens,
         capture: opts.load.capture,
     })
-    .with_keymap(keymap)
     .with_store(Store::in_data_dir(&crate::paths::data_dir()));
     app.setup_lessons(opts.lessons);
+    // The key table's problems are told in the language the lessons settled on.
+    let lang = app.lang().code();
+    let (keymap, mut notices) = Keymap::with_overrides_in(&opts.settings.config.keymap, lang);
+    notices.splice(0..0, opts.settings.notices.iter().map(|n| n.text(lang)));
+    let mut app = app.with_keymap(keymap);
     if !notices.is_empty() {
         app.notify(&notices.join("; "), true);
     }

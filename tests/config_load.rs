@@ -44,7 +44,7 @@ fn the_users_file_is_merged_over_the_defaults() {
     assert_eq!(c.keymap["regenerate"], ["f12"]);
     assert_eq!(loaded.notices.len(), 1);
     assert!(
-        loaded.notices[0].contains("sampling_typo"),
+        loaded.notices[0].to_string().contains("sampling_typo"),
         "{:?}",
         loaded.notices
     );
@@ -63,7 +63,7 @@ fn a_damaged_file_is_moved_aside_and_the_defaults_are_used() {
         assert_eq!(loaded.config, Config::default());
         assert_eq!(loaded.notices.len(), 1);
         assert!(
-            loaded.notices[0].contains("damaged"),
+            loaded.notices[0].to_string().contains("damaged"),
             "{:?}",
             loaded.notices
         );

@@ -2,8 +2,15 @@
 //! English and Simplified Chinese, every key the code asks for exists, and placeholders
 //! match between the two languages.
 
+mod app_support;
+
 use std::collections::BTreeSet;
 use std::path::Path;
+
+use app_support::{draw, loaded, moe_info, press, rows, type_text};
+
+use crossterm::event::KeyCode;
+use moe_tutor::engine::api::EngineEvent;
 
 fn catalogue() -> toml::Table {
     let text = std::fs::read_to_string("assets/i18n/app.toml").expect("read the catalogue");
@@ -135,4 +142,148 @@ fn every_key_in_the_tables_exists() {
     for k in keys {
         assert!(known.contains(k), "unknown message key {k}");
     }
+}
+
+/// After F10 the app's notices and errors speak Chinese too; text from the engine stays
+/// as it came (sanitised) inside the translated frame, and F10 again brings English back.
+#[test]
+fn notices_follow_the_language_switch() {
+    let mut app = loaded(moe_info(8, 2, 3, 1));
+    fn say(app: &mut moe_tutor::app::App, line: &str) -> (String, bool) {
+        type_text(app, line);
+        press(app, KeyCode::Enter);
+        let n = app.notice().expect("a notice");
+        (n.text.clone(), n.is_error)
+    }
+
+    press(&mut app, KeyCode::F(10));
+    assert_eq!(app.lang().code(), "zh-CN");
+
+    let (text, is_error) = say(&mut app, "/frobnicate");
+    assert_eq!(text, "未知命令 /frobnicate：/help 列出所有命令");
+    assert!(is_error);
+
+    let (text, is_error) = say(&mut app, "/experts 99");
+    assert_eq!(
+        text,
+        "用法：/experts <1..8>：每个词元使用的专家数（当前 2）"
+    );
+    assert!(is_error);
+
+    let (text, is_error) = say(&mut app, "/knockout 1 3");
+    assert_eq!(
+        text,
+        "第 1 层：e3 已被屏蔽（路由面板标为 ✗），从下一个词元起生效"
+    );
+    assert!(!is_error);
+
+    let (text, is_error) = say(&mut app, "/knockout 9 1");
+    assert_eq!(text, "第 9 层不存在：此模型的层为 0..2");
+    assert!(is_error);
+
+    let (text, _) = say(&mut app, "/seed 7");
+
+    assert_eq!(text, "随机种子设为 7");
+
+    app.on_engine_event(EngineEvent::LoadFailed(
+        "\x1b[31mno such file: a.gguf".into(),
+    ));
+    let n = app.notice().expect("a notice");
+    assert!(n.text.starts_with("无法加载模型："), "{}", n.text);
+    assert!(n.text.contains("no such file: a.gguf") && !n.text.contains('\x1b'));
+
+    press(&mut app, KeyCode::F(10));
+    let (text, _) = say(&mut app, "/frobnicate");
+    assert_eq!(
+        text,
+        "unknown command /frobnicate: /help lists the commands"
+    );
+}
+
+/// A damaged progress file is reported in the language the lessons start in, its path and
+/// the parser's reason kept as they are.
+#[test]
+fn a_damaged_progress_file_is_reported_in_chinese() {
+    use moe_tutor::app::lessons::LessonSetup;
+    use moe_tutor::lessons::{Lang, Library, ProgressStore};
+    let dir = std::env::temp_dir().join(format!("moe-tutor-i18n-notice-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("progress.json");
+    std::fs::write(&path, b"{not json").expect("write");
+    let mut app = loaded(moe_info(8, 2, 3, 1));
+    app.setup_lessons(LessonSetup {
+        library: Library::default(),
+        lang: Lang::ZhCn,
+        store: Some(ProgressStore::at(&path)),
+        open_list: false,
+        lang_explicit: true,
+    });
+    let n = app.notice().expect("a notice").clone();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(n.is_error);
+    let want = format!("{} 中的课程进度已损坏（", path.display());
+    assert!(n.text.starts_with(&want), "{}", n.text);
+    assert!(n.text.ends_with("）；将从头开始"), "{}", n.text);
+}
+
+/// Key bindings that cannot be applied are named in the learner's language; the names the
+/// learner wrote stay as written.
+#[test]
+fn key_table_problems_in_chinese() {
+    use moe_tutor::app::keymap::Keymap;
+    let over: Vec<(String, Vec<String>)> = vec![
+        ("no_such_action".into(), vec!["ctrl+r".into()]),
+        ("quit".into(), vec!["q".into(), "hyper+x".into()]),
+    ];
+    let (_, problems) = Keymap::with_overrides_in(over.iter().map(|(a, k)| (a, k)), "zh-CN");
+    assert_eq!(
+        problems,
+        [
+            "keymap：没有名为 \"no_such_action\" 的操作",
+            "keymap：quit：\"q\"：单个普通字符不能作为命令键（输入文字需要它）",
+            "keymap：quit：\"hyper+x\"：未知的修饰键 \"hyper\"",
+        ]
+    );
+}
+
+/// A damaged settings file is reported in Chinese when asked, English by default.
+#[test]
+fn settings_notices_in_both_languages() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, "[sampling\n").expect("write");
+    let loaded = moe_tutor::config::load(&path);
+    let [notice] = loaded.notices.as_slice() else {
+        panic!("one notice: {:?}", loaded.notices);
+    };
+    let zh = notice.text("zh-CN");
+    assert!(zh.starts_with("设置文件已损坏（"), "{zh}");
+    assert!(zh.ends_with("，并使用默认设置"), "{zh}");
+    let en = notice.to_string();
+    assert!(en.starts_with("the settings file was damaged ("), "{en}");
+}
+
+/// What a pane shows in place of content (no tokens yet) follows F10 too.
+#[test]
+fn empty_panes_speak_chinese() {
+    let mut app = loaded(moe_info(8, 2, 3, 1));
+    press(&mut app, KeyCode::F(10));
+    // Wide characters leave a blank cell after them: compare without spaces.
+    let screen: Vec<String> = rows(&draw(&app, 160, 48))
+        .iter()
+        .map(|r| r.replace(' ', ""))
+        .collect();
+    let shows = |s: &str| screen.iter().any(|r| r.contains(&s.replace(' ', "")));
+    assert!(
+        shows("还没有词元：模型读取和生成时它们会出现在这里"),
+        "{screen:#?}"
+    );
+    assert!(
+        shows("还没有词元。发送一条消息"),
+        "routing pane: {screen:#?}"
+    );
+    assert!(
+        !shows("no tokens yet") && !shows("No tokens yet"),
+        "{screen:#?}"
+    );
 }

@@ -12,6 +12,7 @@ pub(crate) use model::CellRule;
 use super::keymap::Action;
 use super::App;
 use crate::engine::api::EngineCommand;
+use crate::i18n::{tr, tr_with};
 use crate::pane::Pane;
 
 type Run = fn(&mut App, &Args) -> Vec<EngineCommand>;
@@ -203,7 +204,8 @@ impl App {
         let mut words = line.split_whitespace();
         let name = words.next().unwrap_or("");
         let Some(cmd) = find(name) else {
-            self.error(format!("unknown command {name}: /help lists the commands"));
+            let lang = self.lang().code();
+            self.error(tr_with("notice.unknown_command", lang, &[("name", &name)]));
             return Vec::new();
         };
         let rest = line
@@ -221,7 +223,7 @@ impl App {
     fn number<T: std::str::FromStr>(&mut self, args: &Args, usage: &str) -> Option<T> {
         let v = args.first().and_then(|a| a.parse::<T>().ok());
         if v.is_none() {
-            self.error(format!("usage: {usage}"));
+            self.usage(usage);
         }
         v
     }
@@ -232,15 +234,17 @@ impl App {
             return Vec::new();
         };
         if !t.is_finite() {
-            self.error(format!("usage: {usage}"));
+            self.usage(usage);
             return Vec::new();
         }
         let mut p = self.params();
         p.temperature = t;
         let cmds = self.update(Action::SetSampling(p));
-        self.info(format!(
-            "temperature {:.2}, from the next token",
-            self.params().temperature
+        let t = format!("{:.2}", self.params().temperature);
+        self.info(tr_with(
+            "notice.temperature_set",
+            self.lang().code(),
+            &[("t", &t)],
         ));
         cmds
     }
@@ -251,15 +255,17 @@ impl App {
             return Vec::new();
         };
         if !v.is_finite() {
-            self.error(format!("usage: {usage}"));
+            self.usage(usage);
             return Vec::new();
         }
         let mut p = self.params();
         p.top_p = v;
         let cmds = self.update(Action::SetSampling(p));
-        self.info(format!(
-            "top_p {:.2}, from the next token",
-            self.params().top_p
+        let p = format!("{:.2}", self.params().top_p);
+        self.info(tr_with(
+            "notice.top_p_set",
+            self.lang().code(),
+            &[("p", &p)],
         ));
         cmds
     }
@@ -269,7 +275,7 @@ impl App {
             Some(pane) => self.update(Action::ShowPane(pane)),
             None => {
                 let names: Vec<&str> = Pane::ALL.iter().map(|p| p.name()).collect();
-                self.error(format!("usage: /pane {}", names.join(" | ")));
+                self.usage(&format!("/pane {}", names.join(" | ")));
                 Vec::new()
             }
         }
@@ -277,20 +283,22 @@ impl App {
 
     fn cmd_layer(&mut self, args: &Args) -> Vec<EngineCommand> {
         let Some(model) = self.model() else {
-            self.error("no model loaded yet");
+            self.error(tr("notice.no_model", self.lang().code()));
             return Vec::new();
         };
         if !model.is_moe() {
-            self.error("this model has no MoE layers");
+            self.error(tr("notice.no_moe_layers", self.lang().code()));
             return Vec::new();
         }
         let (lead, n_layer) = (model.n_dense_lead, model.n_layer);
         match args.first().and_then(|a| a.parse::<u32>().ok()) {
             Some(l) if (lead..n_layer).contains(&l) => self.update(Action::SelectLayer(l)),
             _ => {
-                self.error(format!(
-                    "usage: /layer <{lead}..{}>: the MoE layers of this model",
-                    n_layer.saturating_sub(1)
+                let last = n_layer.saturating_sub(1);
+                self.error(tr_with(
+                    "notice.layer_usage",
+                    self.lang().code(),
+                    &[("lead", &lead), ("last", &last)],
                 ));
                 Vec::new()
             }
@@ -304,8 +312,18 @@ impl App {
         let mut p = self.params();
         p.seed = seed;
         let cmds = self.update(Action::SetSampling(p));
-        self.info(format!("seed {seed}"));
+        self.info(tr_with(
+            "notice.seed_set",
+            self.lang().code(),
+            &[("seed", &seed)],
+        ));
         cmds
+    }
+
+    /// Refuse a command's arguments, showing how it is called (command syntax stays as is).
+    pub(crate) fn usage(&mut self, usage: &str) {
+        let lang = self.lang().code();
+        self.error(tr_with("notice.usage", lang, &[("usage", &usage)]));
     }
 }
 

@@ -164,13 +164,13 @@ impl Conversation {
     }
 
     /// Why a new reply cannot start now, if it cannot.
-    pub(crate) fn cannot_start(&self) -> Option<&'static str> {
+    pub(crate) fn cannot_start(&self, lang: &str) -> Option<String> {
         if self.is_generating() {
-            Some("a reply is running: Esc stops it")
+            Some(crate::i18n::tr("notice.reply_running", lang))
         } else if self.model.is_none() {
             Some(match self.engine {
-                EngineState::Loading => "the model is still loading",
-                _ => "no model is loaded",
+                EngineState::Loading => crate::i18n::tr("notice.model_loading", lang),
+                _ => crate::i18n::tr("notice.no_model_loaded", lang),
             })
         } else {
             None
@@ -228,11 +228,13 @@ impl Conversation {
         &mut self,
         params: SamplingParams,
         max_tokens: u32,
+        lang: &str,
     ) -> Result<EngineCommand, Said> {
         let user = self.messages.len().saturating_sub(1);
         if self.messages.last().map(|m| m.role) != Some(Role::User) {
-            return Err(Said::Info("nothing to reply to".into()));
+            return Err(Said::Info(crate::i18n::tr("notice.nothing_to_reply", lang)));
         }
+
         let messages = self.request();
         let generation = self.next_generation();
         self.stream.clear();

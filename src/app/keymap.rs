@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 mod keys;
 
+use crate::i18n::tr_with;
 pub use keys::{key_label, parse_key};
 use keys::{lower, short_label};
 
@@ -343,6 +344,14 @@ impl Keymap {
     pub fn with_overrides<'a>(
         overrides: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
     ) -> (Keymap, Vec<String>) {
+        Keymap::with_overrides_in(overrides, "en")
+    }
+
+    /// [`Keymap::with_overrides`], saying what could not be applied in `lang`.
+    pub fn with_overrides_in<'a>(
+        overrides: impl IntoIterator<Item = (&'a String, &'a Vec<String>)>,
+        lang: &str,
+    ) -> (Keymap, Vec<String>) {
         let mut map = Keymap::default();
         let mut problems = Vec::new();
         for (name, specs) in overrides {
@@ -350,14 +359,19 @@ impl Keymap {
                 .iter()
                 .position(|b| b.action.name().as_deref() == Some(name.as_str()));
             let Some(i) = action else {
-                problems.push(format!("keymap: no action called {name:?}"));
+                let name = format!("{name:?}");
+                problems.push(tr_with("notice.keymap_no_action", lang, &[("name", &name)]));
                 continue;
             };
             let mut keys = Vec::new();
             for spec in specs {
-                match parse_key(spec) {
+                match keys::parse_key_in(spec, lang) {
                     Ok(k) => keys.push(k),
-                    Err(why) => problems.push(format!("keymap: {name}: {why}")),
+                    Err(why) => {
+                        let args: [(&str, &dyn std::fmt::Display); 2] =
+                            [("name", name), ("why", &why)];
+                        problems.push(tr_with("notice.keymap_bad_key", lang, &args));
+                    }
                 }
             }
             for (j, other) in map.keys.iter_mut().enumerate() {

@@ -186,3 +186,16 @@ impl App {
         }
     }
 }
+
+/// A problem with the lesson progress file, in the learner's language.
+fn progress_problem(p: &crate::lessons::ProgressProblem, lang: &str) -> String {
+    use crate::lessons::ProgressProblem as P;
+    let (P::Damaged { path, why } | P::Unreadable { path, why } | P::Unsaved { path, why }) = p;
+    let path = path.display();
+    let args: [(&str, &dyn std::fmt::Display); 2] = [("path", &path), ("why", why)];
+    match p {
+        P::Damaged { .. } => crate::i18n::tr_with("notice.progress_damaged", lang, &args),
+        P::Unreadable { .. } => crate::i18n::tr_with("notice.cannot_read", lang, &args),
+        P::Unsaved { .. } => crate::i18n::tr_with("notice.progress_unsaved", lang, &args),
+    }
+}

@@ -12,6 +12,7 @@ use super::commands::CellRule;
 use super::keymap::Action;
 use super::App;
 use crate::engine::api::EngineCommand;
+use crate::i18n::{tr, tr_with};
 
 impl App {
     /// Map a key through the keymap and apply it. Returns commands for the engine.
@@ -91,7 +92,7 @@ impl App {
             Action::CellLeft | Action::CellRight => {
                 let n = self.model().map_or(0, |m| m.n_expert as usize);
                 if n == 0 {
-                    self.info("this model has no experts");
+                    self.info(tr("notice.no_experts", self.lang().code()));
                 } else {
                     self.cursor.step_expert(action == Action::CellRight, n);
                 }
@@ -105,7 +106,7 @@ impl App {
                 if self.lesson_open() {
                     self.layout.toggle_lesson_fold();
                 } else {
-                    self.info("no lesson is open: Ctrl+L lists the lessons");
+                    self.info(tr("notice.no_lesson_open", self.lang().code()));
                 }
             }
             Action::TemperatureDown => return self.step_temperature(-1.0),
@@ -147,7 +148,7 @@ impl App {
     fn step_layer(&mut self, forward: bool) {
         let n = self.moe_layer_count();
         if n == 0 {
-            self.info("this model has no MoE layers");
+            self.info(tr("notice.no_moe_layers", self.lang().code()));
             return;
         }
         self.cursor.step_layer(forward, n);
@@ -193,9 +194,11 @@ impl App {
         p.temperature += dir * crate::sampling::SamplingParams::TEMPERATURE_STEP;
         let cmds = self.set_params(p);
         if cmds.is_empty() {
-            self.info(format!(
-                "temperature stays at {:.2} (range 0..2)",
-                self.params.temperature
+            let t = format!("{:.2}", self.params.temperature);
+            self.info(tr_with(
+                "notice.temperature_stays",
+                self.lang().code(),
+                &[("t", &t)],
             ));
         }
         cmds
@@ -206,9 +209,11 @@ impl App {
         p.top_p += dir * crate::sampling::SamplingParams::TOP_P_STEP;
         let cmds = self.set_params(p);
         if cmds.is_empty() {
-            self.info(format!(
-                "top_p stays at {:.2} (range 0.05..1)",
-                self.params.top_p
+            let p = format!("{:.2}", self.params.top_p);
+            self.info(tr_with(
+                "notice.top_p_stays",
+                self.lang().code(),
+                &[("p", &p)],
             ));
         }
         cmds

@@ -97,7 +97,8 @@ pub fn render(app: &App, f: &mut Frame) {
         Some(Overlay::Experiments(e)) => {
             let shape = app.model().map(crate::experiments::ModelShape::of);
             let area = experiments_area(app, main);
-            experiments::render(e, &e.run_count(shape), app.lang().code(), area, buf)
+            let lang = app.lang().code();
+            experiments::render(e, &e.run_count(shape, lang), lang, area, buf)
         }
         Some(Overlay::Prep(_)) => prep::render(app, prep_area, buf),
         None => {

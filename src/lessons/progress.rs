@@ -59,34 +59,68 @@ impl ProgressStore {
 
     /// The saved progress; nothing saved yet or an unreadable file give an empty one
     /// (with the reason, for a notice).
-    pub fn load(&self) -> (Progress, Option<String>) {
+    pub fn load(&self) -> (Progress, Option<ProgressProblem>) {
         match std::fs::read(&self.path) {
             Ok(bytes) => match serde_json::from_slice::<Progress>(&bytes) {
                 Ok(p) => (p, None),
                 Err(e) => (
                     Progress::default(),
-                    Some(format!(
-                        "lesson progress in {} is damaged ({e}); starting afresh",
-                        self.path.display()
-                    )),
+                    Some(ProgressProblem::Damaged {
+                        path: self.path.clone(),
+                        why: e.to_string(),
+                    }),
                 ),
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Progress::default(), None),
             Err(e) => (
                 Progress::default(),
-                Some(format!("cannot read {}: {e}", self.path.display())),
+                Some(ProgressProblem::Unreadable {
+                    path: self.path.clone(),
+                    why: e.to_string(),
+                }),
             ),
         }
     }
 
-    pub fn save(&self, progress: &Progress) -> Result<(), String> {
-        let json = serde_json::to_vec_pretty(progress).map_err(|e| e.to_string())?;
-        crate::store::atomic::write_atomic(&self.path, &json).map_err(|e| {
-            format!(
-                "cannot save lesson progress to {}: {e}",
-                self.path.display()
-            )
-        })
+    pub fn save(&self, progress: &Progress) -> Result<(), ProgressProblem> {
+        let unsaved = |why: String| ProgressProblem::Unsaved {
+            path: self.path.clone(),
+            why,
+        };
+        let json = serde_json::to_vec_pretty(progress).map_err(|e| unsaved(e.to_string()))?;
+        crate::store::atomic::write_atomic(&self.path, &json).map_err(|e| unsaved(e.to_string()))
+    }
+}
+
+/// What went wrong with the progress file: the app says it in the learner's language,
+/// `Display` in English.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgressProblem {
+    /// The file is not valid progress; the app starts afresh.
+    Damaged { path: PathBuf, why: String },
+    /// The file exists but cannot be read.
+    Unreadable { path: PathBuf, why: String },
+    /// The progress could not be written.
+    Unsaved { path: PathBuf, why: String },
+}
+
+impl std::fmt::Display for ProgressProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProgressProblem::Damaged { path, why } => write!(
+                f,
+                "lesson progress in {} is damaged ({why}); starting afresh",
+                path.display()
+            ),
+            ProgressProblem::Unreadable { path, why } => {
+                write!(f, "cannot read {}: {why}", path.display())
+            }
+            ProgressProblem::Unsaved { path, why } => write!(
+                f,
+                "cannot save lesson progress to {}: {why}",
+                path.display()
+            ),
+        }
     }
 }
 
@@ -116,7 +150,7 @@ mod tests {
         let _ = std::fs::write(&store.path, b"{not json");
         let (fresh, why) = store.load();
         assert_eq!(fresh, Progress::default());
-        assert!(why.is_some_and(|w| w.contains("damaged")));
+        assert!(why.is_some_and(|w| w.to_string().contains("damaged")));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

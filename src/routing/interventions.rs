@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+pub use super::refusal::Refusal;
+
 /// What the routers are told to do differently. The default changes nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interventions {
@@ -134,54 +136,62 @@ impl Interventions {
         k: u32,
         n_dense_lead: u32,
     ) -> Result<(), String> {
+        self.check(n_layer, n_expert, k, n_dense_lead)
+            .map_err(|r| r.to_string())
+    }
+
+    /// [`Interventions::validate`], saying which limit was crossed as a value.
+    pub fn check(
+        &self,
+        n_layer: u32,
+        n_expert: u32,
+        k: u32,
+        n_dense_lead: u32,
+    ) -> Result<(), Refusal> {
+        let last = n_layer.saturating_sub(1);
         if self.is_empty() {
             return Ok(());
         }
         if n_expert == 0 || k == 0 {
-            return Err("this model has no routed experts to intervene on".into());
+            return Err(Refusal::NoExperts);
         }
         for layer in self.layers() {
             if layer >= n_layer {
-                return Err(format!(
-                    "layer {layer} does not exist: this model has layers 0..{}",
-                    n_layer.saturating_sub(1)
-                ));
+                return Err(Refusal::NoLayer { layer, last });
             }
             if layer < n_dense_lead {
-                return Err(format!(
-                    "layer {layer} is dense (no router): the MoE layers are {n_dense_lead}..{}",
-                    n_layer.saturating_sub(1)
-                ));
+                let lead = n_dense_lead;
+                return Err(Refusal::DenseLayer { layer, lead, last });
             }
             let r = self.rules(layer);
             for &e in r.knockout.iter().chain(r.force).chain(r.restrict) {
                 if u32::from(e) >= n_expert {
-                    return Err(format!(
-                        "layer {layer}: expert {e} does not exist: experts are 0..{}",
-                        n_expert - 1
-                    ));
+                    return Err(Refusal::NoExpert {
+                        layer,
+                        expert: e,
+                        last: n_expert - 1,
+                    });
                 }
             }
             if r.force.len() as u32 > k {
-                return Err(format!(
-                    "layer {layer}: {} experts forced but only k = {k} are chosen per token",
-                    r.force.len()
-                ));
+                let n = r.force.len();
+                return Err(Refusal::TooManyForced { layer, n, k });
             }
             let blocked: Vec<u16> = r.force.iter().copied().filter(|&e| !r.allows(e)).collect();
             if !blocked.is_empty() {
-                return Err(format!(
-                    "layer {layer}: {} forced but also knocked out or outside the allowed set",
-                    list(&blocked)
-                ));
+                let experts = list(&blocked);
+                return Err(Refusal::ForcedBlocked { layer, experts });
             }
             let left = (0..n_expert)
                 .filter(|&e| u16::try_from(e).is_ok_and(|e| r.allows(e)))
                 .count() as u32;
             if left < k {
-                return Err(format!(
-                    "layer {layer}: only {left} of {n_expert} experts left to choose from, but each token needs k = {k}"
-                ));
+                return Err(Refusal::TooFewLeft {
+                    layer,
+                    left,
+                    n_expert,
+                    k,
+                });
             }
         }
         Ok(())

@@ -31,7 +31,7 @@ impl App {
     pub(super) fn cmd_branch(&mut self, args: &Args) -> Vec<EngineCommand> {
         let lang = self.lang().code();
         let Some(want) = parse(args.rest) else {
-            self.error(format!("usage: {BRANCH_USAGE}"));
+            self.usage(BRANCH_USAGE);
             return Vec::new();
         };
         let Some((at, token)) = self.selected_token() else {
@@ -91,7 +91,7 @@ impl App {
             Some(a) => match a.parse::<usize>() {
                 Ok(k) if (1..=n).contains(&k) => k - 1,
                 _ => {
-                    self.error(format!("usage: {BRANCHES_USAGE} (1..{n})"));
+                    self.usage(&format!("{BRANCHES_USAGE} (1..{n})"));
                     return Vec::new();
                 }
             },
@@ -123,7 +123,7 @@ impl App {
         }
         self.cursor.fix(&self.chat);
         if let Err(e) = self.journal.forget_from(message) {
-            self.error(format!("could not save the conversation: {e}"));
+            self.error(tr_with("notice.save_failed", lang, &[("why", &e)]));
             return;
         }
         self.info(tr_with(

@@ -8,6 +8,8 @@
 use super::Args;
 use crate::app::App;
 use crate::engine::api::EngineCommand;
+use crate::i18n::{tr, tr_with};
+use crate::routing::interventions::Refusal;
 use crate::routing::Interventions;
 
 pub(super) const KNOCKOUT_USAGE: &str =
@@ -49,11 +51,11 @@ impl Rule {
         }
     }
 
-    fn done(self) -> &'static str {
+    fn done(self, lang: &str) -> String {
         match self {
-            Rule::Knockout => "knocked out (the routing pane marks them ✗)",
-            Rule::Force => "forced into every token's choice (★)",
-            Rule::Restrict => "are the only experts the layer may choose",
+            Rule::Knockout => tr("notice.done_knockout", lang),
+            Rule::Force => tr("notice.done_force", lang),
+            Rule::Restrict => tr("notice.done_restrict", lang),
         }
     }
 }
@@ -85,21 +87,20 @@ impl App {
     /// A cell key: knock out, force or clear the cell's expert in the cell's layer, checked
     /// and sent like `/knockout L E` and `/force L E`.
     pub(crate) fn intervene_cell(&mut self, what: CellRule) -> Vec<EngineCommand> {
+        let lang = self.lang().code();
         let Some(model) = self.model() else {
-            self.error("no model loaded yet");
+            self.error(tr("notice.no_model", lang));
             return Vec::new();
         };
         if !model.is_moe() {
-            self.error("this model has no experts to intervene on");
+            self.error(tr("notice.no_experts_to_intervene", lang));
             return Vec::new();
         }
         let Some((layer, e)) = self.routing_cell() else {
-            self.error(
-                "pick a cell first: Shift+←/→ moves the routing pane's cursor to an expert, \
-                 Shift+↑/↓ (or Alt+PgUp/PgDn) to a layer",
-            );
+            self.error(tr("notice.pick_cell", lang));
             return Vec::new();
         };
+        let at = tr_with("notice.at_layer", lang, &[("layer", &layer)]);
         let e = e as u16;
         let mut next = self.interventions.clone();
         let without =
@@ -112,33 +113,26 @@ impl App {
                 k.push(e);
                 next.set_knockout(layer, k);
                 next.set_force(layer, forced);
-                format!(
-                    "layer {layer}: e{e} {}, from the next token",
-                    Rule::Knockout.done()
-                )
+                rule_applied(lang, &at, &format!("e{e}"), Rule::Knockout)
             }
             CellRule::Force => {
                 let mut f = forced;
                 f.push(e);
                 next.set_force(layer, f);
                 next.set_knockout(layer, knocked);
-                format!(
-                    "layer {layer}: e{e} {}, from the next token",
-                    Rule::Force.done()
-                )
+                rule_applied(lang, &at, &format!("e{e}"), Rule::Force)
             }
             CellRule::Clear => {
                 if knocked.len() == next.knocked_out(layer).len()
                     && forced.len() == next.forced(layer).len()
                 {
-                    self.info(format!(
-                        "layer {layer}: e{e} is neither knocked out nor forced"
-                    ));
+                    let args: [(&str, &dyn std::fmt::Display); 2] = [("layer", &layer), ("e", &e)];
+                    self.info(tr_with("notice.cell_not_set", lang, &args));
                     return Vec::new();
                 }
                 next.set_knockout(layer, knocked);
                 next.set_force(layer, forced);
-                format!("layer {layer}: e{e} back to the router's own choice, from the next token")
+                tr_with("notice.cell_cleared", lang, &[("layer", &layer), ("e", &e)])
             }
         };
         self.send_interventions(next, said)
@@ -160,24 +154,25 @@ impl App {
     /// layer), check the whole set against the model, and send it.
     fn intervene(&mut self, rule: Rule, args: &Args) -> Vec<EngineCommand> {
         let usage = rule.usage();
+        let lang = self.lang().code();
         let Some(model) = self.model() else {
-            self.error("no model loaded yet");
+            self.error(tr("notice.no_model", lang));
             return Vec::new();
         };
         if !model.is_moe() {
-            self.error("this model has no experts to intervene on");
+            self.error(tr("notice.no_experts_to_intervene", lang));
             return Vec::new();
         }
         let (n_layer, n_expert, lead) = (model.n_layer, model.n_expert, model.n_dense_lead);
         let mut next = self.interventions.clone();
         let said = match args.words.as_slice() {
             [] => {
-                self.error(format!("usage: {usage}"));
+                self.usage(usage);
                 return Vec::new();
             }
             ["clear"] | ["off"] => {
                 rule.map(&mut next).clear();
-                "cleared in every layer".to_string()
+                tr("notice.rule_cleared_all", lang)
             }
             [layer, experts @ ..] => {
                 let layers: Vec<u32> = if *layer == "all" {
@@ -186,7 +181,7 @@ impl App {
                     match layer.parse::<u32>() {
                         Ok(l) => vec![l],
                         Err(_) => {
-                            self.error(format!("usage: {usage}"));
+                            self.usage(usage);
                             return Vec::new();
                         }
                     }
@@ -196,10 +191,10 @@ impl App {
                     match e.parse::<u16>() {
                         Ok(e) => ids.push(e),
                         Err(_) => {
-                            self.error(format!(
-                                "experts are numbers 0..{}: usage: {usage}",
-                                n_expert.saturating_sub(1)
-                            ));
+                            let last = n_expert.saturating_sub(1);
+                            let args: [(&str, &dyn std::fmt::Display); 2] =
+                                [("last", &last), ("usage", &usage)];
+                            self.error(tr_with("notice.experts_are_numbers", lang, &args));
                             return Vec::new();
                         }
                     }
@@ -208,19 +203,15 @@ impl App {
                     rule.set(&mut next, l, ids.clone());
                 }
                 let at = if *layer == "all" {
-                    "every MoE layer".to_string()
+                    tr("notice.at_all_layers", lang)
                 } else {
-                    format!("layer {layer}")
+                    tr_with("notice.at_layer", lang, &[("layer", layer)])
                 };
                 if ids.is_empty() {
-                    format!("{at}: rule cleared")
+                    tr_with("notice.rule_cleared_at", lang, &[("at", &at)])
                 } else {
                     let list: Vec<String> = ids.iter().map(|e| format!("e{e}")).collect();
-                    format!(
-                        "{at}: {} {}, from the next token",
-                        list.join(" "),
-                        rule.done()
-                    )
+                    rule_applied(lang, &at, &list.join(" "), rule)
                 }
             }
         };
@@ -231,11 +222,11 @@ impl App {
     /// engine (the app goes back to the rules before if the engine refuses them).
     fn send_interventions(&mut self, next: Interventions, said: String) -> Vec<EngineCommand> {
         let Some(m) = self.model() else {
-            self.error("no model loaded yet");
+            self.error(tr("notice.no_model", self.lang().code()));
             return Vec::new();
         };
-        if let Err(why) = next.validate(m.n_layer, m.n_expert, m.n_expert_used, m.n_dense_lead) {
-            self.error(why);
+        if let Err(why) = next.check(m.n_layer, m.n_expert, m.n_expert_used, m.n_dense_lead) {
+            self.error(refusal(&why, self.lang().code()));
             return Vec::new();
         }
         self.interventions_before = std::mem::replace(&mut self.interventions, next);
@@ -245,7 +236,7 @@ impl App {
 
     pub(super) fn cmd_lora(&mut self, args: &Args) -> Vec<EngineCommand> {
         let Some(adapter) = self.model().and_then(|m| m.lora_adapter.clone()) else {
-            self.error("this model was loaded without a LoRA adapter (--lora PATH loads one)");
+            self.error(tr("notice.no_lora", self.lang().code()));
             return Vec::new();
         };
         let on = match args.first() {
@@ -253,25 +244,29 @@ impl App {
             Some("off") => false,
             None | Some("toggle") => !self.chat.lora_on,
             Some(_) => {
-                self.error("usage: /lora on | off (no argument: switch)");
+                self.error(tr("notice.lora_usage", self.lang().code()));
                 return Vec::new();
             }
         };
         self.chat.lora_on = on;
-        self.info(format!(
-            "LoRA adapter {adapter} {}, from the next token (the next message is read again under it)",
-            if on { "on" } else { "off" }
-        ));
+        let lang = self.lang().code();
+        let said = if on {
+            tr_with("notice.lora_on", lang, &[("name", &adapter)])
+        } else {
+            tr_with("notice.lora_off", lang, &[("name", &adapter)])
+        };
+        self.info(said);
         vec![EngineCommand::SetLora(on)]
     }
 
     pub(super) fn cmd_experts(&mut self, args: &Args) -> Vec<EngineCommand> {
+        let lang = self.lang().code();
         let Some(model) = self.model() else {
-            self.error("no model loaded yet");
+            self.error(tr("notice.no_model", lang));
             return Vec::new();
         };
         if !model.is_moe() {
-            self.error("this model has no experts");
+            self.error(tr("notice.no_experts", lang));
             return Vec::new();
         }
         let (n_expert, used) = (model.n_expert, model.n_expert_used);
@@ -280,22 +275,62 @@ impl App {
             .and_then(|a| a.parse::<u32>().ok())
             .filter(|k| (1..=n_expert).contains(k))
         else {
-            self.error(format!(
-                "usage: /experts <1..{n_expert}>: experts each token uses (now {used})"
-            ));
+            let args: [(&str, &dyn std::fmt::Display); 2] = [("n", &n_expert), ("used", &used)];
+            self.error(tr_with("notice.experts_usage", lang, &args));
             return Vec::new();
         };
         if self.chat.running.is_some() {
-            self.error("wait for the reply to finish (or press Esc) before reloading");
+            self.error(tr("notice.wait_before_reload", lang));
             return Vec::new();
         }
         self.interventions.clear();
         self.chat.engine = crate::app::EngineState::Loading;
-        self.info(format!(
-            "loading the model again with {k} experts per token; the conversation stays"
-        ));
+        self.info(tr_with("notice.reloading_experts", lang, &[("k", &k)]));
+
         vec![EngineCommand::Reload {
             experts_used: Some(k),
         }]
+    }
+}
+
+/// "layer 3: e1 e2 knocked out …, from the next token", in the learner's language.
+fn rule_applied(lang: &str, at: &str, experts: &str, rule: Rule) -> String {
+    let done = rule.done(lang);
+    let args: [(&str, &dyn std::fmt::Display); 3] =
+        [("at", &at), ("experts", &experts), ("done", &done)];
+    tr_with("notice.rule_applied", lang, &args)
+}
+
+/// Why the rules do not fit the model, in the learner's language.
+fn refusal(r: &Refusal, lang: &str) -> String {
+    type Values<'a> = Vec<(&'a str, &'a dyn std::fmt::Display)>;
+    let args: Values = match r {
+        Refusal::NoExperts => Vec::new(),
+        Refusal::NoLayer { layer, last } => vec![("layer", layer), ("last", last)],
+        Refusal::DenseLayer { layer, lead, last } => {
+            vec![("layer", layer), ("lead", lead), ("last", last)]
+        }
+        Refusal::NoExpert {
+            layer,
+            expert,
+            last,
+        } => vec![("layer", layer), ("expert", expert), ("last", last)],
+        Refusal::TooManyForced { layer, n, k } => vec![("layer", layer), ("n", n), ("k", k)],
+        Refusal::ForcedBlocked { layer, experts } => vec![("layer", layer), ("experts", experts)],
+        Refusal::TooFewLeft {
+            layer,
+            left,
+            n_expert,
+            k,
+        } => vec![("layer", layer), ("left", left), ("n", n_expert), ("k", k)],
+    };
+    match r {
+        Refusal::NoExperts => tr("notice.refused_no_experts", lang),
+        Refusal::NoLayer { .. } => tr_with("notice.refused_no_layer", lang, &args),
+        Refusal::DenseLayer { .. } => tr_with("notice.refused_dense_layer", lang, &args),
+        Refusal::NoExpert { .. } => tr_with("notice.refused_no_expert", lang, &args),
+        Refusal::TooManyForced { .. } => tr_with("notice.refused_too_many_forced", lang, &args),
+        Refusal::ForcedBlocked { .. } => tr_with("notice.refused_forced_blocked", lang, &args),
+        Refusal::TooFewLeft { .. } => tr_with("notice.refused_too_few_left", lang, &args),
     }
 }

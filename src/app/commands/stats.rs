@@ -74,7 +74,7 @@ impl App {
         let lang = self.lang().code();
         let file = file.trim_matches('"');
         if file.is_empty() {
-            self.error(format!("usage: {STATS_USAGE}"));
+            self.usage(STATS_USAGE);
             return;
         }
         let path = Path::new(file);

@@ -154,9 +154,10 @@ impl Conversation {
         max_tokens: u32,
         lang: &str,
     ) -> Result<EngineCommand, Said> {
-        if let Some(why) = self.cannot_start() {
-            return Err(Said::Info(why.into()));
+        if let Some(why) = self.cannot_start(lang) {
+            return Err(Said::Info(why));
         }
+
         if let Some(key) = why_not(self, at) {
             return Err(Said::Info(crate::i18n::tr(key, lang)));
         }

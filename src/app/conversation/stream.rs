@@ -98,6 +98,7 @@ impl Conversation {
         reason: StopReason,
         stats: GenStats,
         max_tokens: u32,
+        lang: &str,
     ) -> Option<Said> {
         let r = self.running.filter(|r| r.generation == generation)?;
         self.running = None;
@@ -119,25 +120,33 @@ impl Conversation {
         };
         let n_ctx = self.model.as_ref().map_or(0, |m| m.n_ctx);
         match status {
-            ReplyStatus::MaxTokens => Some(Said::Info(format!(
-                "the reply stopped at the {max_tokens}-token limit"
+            ReplyStatus::MaxTokens => Some(Said::Info(crate::i18n::tr_with(
+                "notice.max_tokens",
+                lang,
+                &[("n", &max_tokens)],
             ))),
-            ReplyStatus::ContextFull => Some(Said::Error(format!(
-                "context full: the conversation fills all {n_ctx} tokens; start a new conversation with /clear"
+            ReplyStatus::ContextFull => Some(Said::Error(crate::i18n::tr_with(
+                "notice.context_full",
+                lang,
+                &[("n", &n_ctx)],
             ))),
             _ => None,
         }
     }
 
     /// The request of `generation` failed. Returns what to tell the user.
-    pub(crate) fn fail(&mut self, generation: u64, message: &str) -> Option<Said> {
+    pub(crate) fn fail(&mut self, generation: u64, message: &str, lang: &str) -> Option<Said> {
         let r = self.running.filter(|r| r.generation == generation)?;
         self.running = None;
         if let Some(m) = self.messages.get_mut(r.reply) {
             m.status = ReplyStatus::Failed;
         }
         self.engine = EngineState::Error;
-        Some(Said::Error(format!("error: {message}")))
+        Some(Said::Error(crate::i18n::tr_with(
+            "notice.engine_error",
+            lang,
+            &[("why", &message)],
+        )))
     }
 }
 

@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyModifiers};
 use KeyCode::*;
 
 use super::Key;
+use crate::i18n::tr_with;
 
 pub(super) fn lower(code: KeyCode) -> KeyCode {
     match code {
@@ -59,6 +60,13 @@ pub(super) fn short_label(key: &Key) -> String {
 /// "ctrl+r", "alt+left", "f5", "shift+enter", "esc", "pageup" -> a key. A plain character
 /// is refused: typing needs it.
 pub fn parse_key(spec: &str) -> Result<Key, String> {
+    parse_key_in(spec, "en")
+}
+
+/// [`parse_key`], saying what is wrong in `lang`.
+pub fn parse_key_in(spec: &str, lang: &str) -> Result<Key, String> {
+    let quoted = format!("{spec:?}");
+    let q = |name: &str| format!("{name:?}");
     let lowered = spec.trim().to_lowercase();
     let mut parts: Vec<&str> = lowered.split('+').collect();
     // "ctrl++" names the plus key.
@@ -67,7 +75,7 @@ pub fn parse_key(spec: &str) -> Result<Key, String> {
         parts.push("+");
     }
     let Some(name) = parts.pop().filter(|n| !n.is_empty()) else {
-        return Err(format!("{spec:?} names no key"));
+        return Err(tr_with("notice.key_names_none", lang, &[("spec", &quoted)]));
     };
     let mut mods = KeyModifiers::NONE;
     for m in parts {
@@ -75,7 +83,14 @@ pub fn parse_key(spec: &str) -> Result<Key, String> {
             "ctrl" | "control" | "c" => KeyModifiers::CONTROL,
             "alt" | "meta" | "m" => KeyModifiers::ALT,
             "shift" | "s" => KeyModifiers::SHIFT,
-            other => return Err(format!("{spec:?}: unknown modifier {other:?}")),
+            other => {
+                let args = [("spec", &quoted), ("name", &q(other))];
+                return Err(tr_with(
+                    "notice.key_unknown_modifier",
+                    lang,
+                    &args.map(dynamic),
+                ));
+            }
         };
     }
     let code = match name {
@@ -96,16 +111,29 @@ pub fn parse_key(spec: &str) -> Result<Key, String> {
         "space" => Char(' '),
         f if f.len() > 1 && f.starts_with('f') => match f[1..].parse::<u8>() {
             Ok(n @ 1..=24) => F(n),
-            _ => return Err(format!("{spec:?}: unknown key {name:?}")),
+            _ => {
+                let args = [("spec", &quoted), ("name", &q(name))];
+                return Err(tr_with("notice.key_unknown", lang, &args.map(dynamic)));
+            }
         },
         c if c.chars().count() == 1 => Char(c.chars().next().unwrap_or(' ')),
-        _ => return Err(format!("{spec:?}: unknown key {name:?}")),
+        _ => {
+            let args = [("spec", &quoted), ("name", &q(name))];
+            return Err(tr_with("notice.key_unknown", lang, &args.map(dynamic)));
+        }
     };
     let chord = mods.intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
     if matches!(code, Char(_)) && !chord {
-        return Err(format!(
-            "{spec:?}: a plain character cannot be a command key (typing needs it)"
+        return Err(tr_with(
+            "notice.key_plain_character",
+            lang,
+            &[("spec", &quoted)],
         ));
     }
     Ok(Key { code, mods })
+}
+
+/// A placeholder's value as the catalogue takes it.
+fn dynamic<'a>((name, value): (&'a str, &'a String)) -> (&'a str, &'a dyn std::fmt::Display) {
+    (name, value)
 }

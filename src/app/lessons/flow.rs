@@ -10,6 +10,7 @@ use crate::app::keymap::Action;
 use crate::app::overlay::Overlay;
 use crate::app::App;
 use crate::engine::api::EngineCommand;
+use crate::i18n::{tr, tr_with};
 use crate::lessons::{Lang, LessonEntry, StepKind};
 use crate::transcript::Role;
 
@@ -24,7 +25,7 @@ impl App {
             let (progress, problem) = store.load();
             self.lessons.progress = progress;
             if let Some(p) = problem {
-                self.error(p);
+                self.error(super::progress_problem(&p, self.lessons.lang.code()));
             }
         }
         if let Some(l) = self.lessons.progress.lang.filter(|_| !setup.lang_explicit) {
@@ -75,7 +76,7 @@ impl App {
             _ => return None,
         }
         if !matches!(action, Action::ToggleLessons | Action::SwitchLang) && !self.lesson_open() {
-            self.info("no lesson is open: Ctrl+L lists the lessons");
+            self.info(tr("notice.no_lesson_open", self.lang().code()));
         }
         Some(Vec::new())
     }
@@ -101,7 +102,11 @@ impl App {
                     }
                     Some(LessonEntry::Broken { errors, .. }) => {
                         let first = errors.first().map(|e| e.to_string()).unwrap_or_default();
-                        self.error(format!("this lesson file has problems: {first}"));
+                        self.error(tr_with(
+                            "notice.lesson_file_problems",
+                            self.lang().code(),
+                            &[("why", &first)],
+                        ));
                     }
                     None => {}
                 }
@@ -231,7 +236,7 @@ impl App {
             return;
         };
         if let Err(e) = store.save(&self.lessons.progress) {
-            self.error(e);
+            self.error(super::progress_problem(&e, self.lessons.lang.code()));
         }
     }
 
@@ -243,19 +248,19 @@ impl App {
     fn lesson_next(&mut self) -> Vec<EngineCommand> {
         let lang = self.lessons.lang;
         let Some((kind, state)) = self.current_kind() else {
-            self.info("no lesson is open: Ctrl+L lists the lessons");
+            self.info(tr("notice.no_lesson_open", self.lang().code()));
             return Vec::new();
         };
         let (kind, state) = (kind.clone(), state.clone());
         match kind {
             StepKind::Run { .. } if state.run_generation.is_none() => return self.run_step(),
             StepKind::Run { .. } if !state.done => {
-                self.info("the reply is still coming (Esc stops it)");
+                self.info(tr("notice.reply_still_coming", lang.code()));
                 return Vec::new();
             }
             StepKind::Experiment { .. } if state.cells.is_empty() => return self.run_experiment(),
             StepKind::Experiment { .. } if !state.done => {
-                self.info("the experiment is still running (Esc stops it)");
+                self.info(tr("notice.experiment_running", lang.code()));
                 return Vec::new();
             }
             // Open the overlay with the lesson's grid; a later task waits for the runs
@@ -265,7 +270,7 @@ impl App {
                 if let Some(a) = self.lessons.active.as_mut() {
                     a.state.done = true;
                 }
-                self.info(crate::i18n::tr("exp.lesson_run", lang.code()));
+                self.info(tr("exp.lesson_run", lang.code()));
                 return Vec::new();
             }
             StepKind::Task { condition, hint } if !state.done && !state.skip_armed => {
@@ -273,14 +278,19 @@ impl App {
                     Some(h) => h.get(lang).to_string(),
                     None => condition.to_string(),
                 };
-                self.info(format!("not yet: {why} (Ctrl+N again skips this task)"));
+                self.info(tr_with(
+                    "notice.task_not_yet",
+                    lang.code(),
+                    &[("why", &why)],
+                ));
                 if let Some(a) = self.lessons.active.as_mut() {
                     a.state.skip_armed = true;
                 }
                 return Vec::new();
             }
             StepKind::Quiz { choices, .. } if !state.done => {
-                self.info(format!("pick an answer: Alt+1 .. Alt+{}", choices.len()));
+                let n = choices.len();
+                self.info(tr_with("notice.pick_answer", lang.code(), &[("n", &n)]));
                 return Vec::new();
             }
             _ => {}
@@ -308,15 +318,19 @@ impl App {
         if !matches!(self.overlay, Some(Overlay::Prep(_))) {
             self.overlay = Some(Overlay::LessonList);
         }
-        self.info(format!("lesson complete: {title}"));
+        self.info(tr_with(
+            "notice.lesson_complete",
+            self.lang().code(),
+            &[("title", &title)],
+        ));
         Vec::new()
     }
 
     fn lesson_back(&mut self) -> Vec<EngineCommand> {
         match self.lessons.active.as_ref().map(|a| a.step) {
-            Some(0) => self.info("this is the first step"),
+            Some(0) => self.info(tr("notice.first_step", self.lang().code())),
             Some(step) => return self.enter_step(step - 1),
-            None => self.info("no lesson is open: Ctrl+L lists the lessons"),
+            None => self.info(tr("notice.no_lesson_open", self.lang().code())),
         }
         Vec::new()
     }
@@ -327,7 +341,7 @@ impl App {
         };
         let Some(StepKind::Quiz { choices, .. }) = a.lesson.steps.get(a.step).map(|s| &s.kind)
         else {
-            self.info("Alt+1..4 answer a quiz; this step is not one");
+            self.info(tr("notice.not_a_quiz", self.lang().code()));
             return;
         };
         let Some(choice) = n.checked_sub(1).and_then(|i| choices.get(i)) else {
@@ -355,9 +369,9 @@ impl App {
             return Vec::new();
         };
         let (text, params, max_tokens) = (prompt.get(lang).to_string(), *params, *max_tokens);
-        if let Some(why) = self.chat.cannot_start().or_else(|| {
+        if let Some(why) = self.chat.cannot_start(lang.code()).or_else(|| {
             self.experiment_running()
-                .then_some("the experiment is still running (Esc stops it)")
+                .then(|| tr("notice.experiment_running", lang.code()))
         }) {
             self.info(why);
             return Vec::new();
@@ -394,8 +408,10 @@ impl App {
                         a.state.done = true;
                         let n = *max_tokens;
                         if cut {
-                            self.info(format!(
-                                "the reply stopped at this step's {n}-token limit: Ctrl+N goes on"
+                            self.info(tr_with(
+                                "notice.step_token_limit",
+                                self.lang().code(),
+                                &[("n", &n)],
                             ));
                         }
                     }

@@ -28,7 +28,9 @@ impl App {
         let grid = experiment_grid(temperatures, top_ps, seeds);
         let (prompt, max_tokens) = (prompt.get(lang).to_string(), *max_tokens);
         if self.model().is_none() || self.is_generating() {
-            self.info(self.chat.cannot_start().unwrap_or("the model is busy"));
+            let why = self.chat.cannot_start(lang.code());
+            self.info(why.unwrap_or_else(|| crate::i18n::tr("notice.model_busy", lang.code())));
+
             return Vec::new();
         }
         let mut cmds = Vec::new();

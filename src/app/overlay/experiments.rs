@@ -67,9 +67,10 @@ impl Experiments {
     pub fn run_count(
         &self,
         shape: Option<crate::experiments::ModelShape>,
+        lang: &str,
     ) -> Result<usize, String> {
-        let grid = self.form.grid()?;
-        let shape = shape.ok_or("no model is loaded")?;
+        let grid = self.form.grid_in(lang)?;
+        let shape = shape.ok_or_else(|| crate::i18n::tr("notice.no_model_loaded", lang))?;
         crate::experiments::plan(&grid, &shape).map(|p| p.runs.len())
     }
 
@@ -143,8 +144,12 @@ impl App {
             self.open_experiments(None);
             return Vec::new();
         }
+        let lang = self.lang().code();
         let grid = std::fs::read_to_string(args.rest)
-            .map_err(|e| format!("cannot read {}: {e}", args.rest))
+            .map_err(|e| {
+                let args: [(&str, &dyn std::fmt::Display); 2] = [("path", &args.rest), ("why", &e)];
+                crate::i18n::tr_with("notice.cannot_read", lang, &args)
+            })
             .and_then(|t| Grid::from_toml(&t));
         match grid {
             Ok(g) => self.open_experiments(Some(g)),

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::experiments::grid::{decimal, InterventionSet};
 use crate::experiments::Grid;
+use crate::i18n::{tr, tr_with};
 
 /// The fields, in screen order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,19 +70,22 @@ fn join<T: ToString>(v: &[T]) -> String {
     v.iter().map(T::to_string).collect::<Vec<_>>().join(", ")
 }
 
-fn list<T: std::str::FromStr>(text: &str, what: &str) -> Result<Vec<T>, String> {
+fn list<T: std::str::FromStr>(text: &str, what: &str, lang: &str) -> Result<Vec<T>, String> {
     text.split([',', ' '])
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
-            s.trim()
-                .parse()
-                .map_err(|_| format!("{what}: {:?} is not a number", s.trim()))
+            s.trim().parse().map_err(|_| {
+                let got = format!("{:?}", s.trim());
+                let args: [(&str, &dyn std::fmt::Display); 2] = [("what", &what), ("got", &got)];
+                tr_with("notice.form_not_a_number", lang, &args)
+            })
         })
         .collect()
 }
 
 /// One set's rules from slash commands: `/knockout 1 3 /force all 2`.
-fn parse_set(name: &str, text: &str) -> Result<InterventionSet, String> {
+fn parse_set(name: &str, text: &str, lang: &str) -> Result<InterventionSet, String> {
+    let set = format!("{name:?}");
     let mut rules: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut words = text.split_whitespace().peekable();
     while let Some(cmd) = words.next() {
@@ -90,18 +94,25 @@ fn parse_set(name: &str, text: &str) -> Result<InterventionSet, String> {
             .find(|(c, _)| *c == cmd)
             .map(|(_, k)| *k)
             .ok_or_else(|| {
-                format!("set {name:?}: {cmd:?} is not /knockout, /force or /restrict")
+                let cmd = format!("{cmd:?}");
+                let args: [(&str, &dyn std::fmt::Display); 2] = [("set", &set), ("cmd", &cmd)];
+                tr_with("notice.form_not_a_rule", lang, &args)
             })?;
         let layer = words
             .next()
             .filter(|w| !w.starts_with('/'))
-            .ok_or_else(|| format!("set {name:?}: {cmd} needs a layer (or all) and experts"))?;
+            .ok_or_else(|| {
+                let args: [(&str, &dyn std::fmt::Display); 2] = [("set", &set), ("cmd", &cmd)];
+                tr_with("notice.form_needs_layer", lang, &args)
+            })?;
         let mut experts = Vec::new();
         while let Some(e) = words.next_if(|w| !w.starts_with('/')) {
             experts.push(e);
         }
         if experts.is_empty() {
-            return Err(format!("set {name:?}: {cmd} {layer} names no expert"));
+            let args: [(&str, &dyn std::fmt::Display); 3] =
+                [("set", &set), ("cmd", &cmd), ("layer", &layer)];
+            return Err(tr_with("notice.form_no_expert", lang, &args));
         }
         rules
             .entry(kind.to_string())
@@ -115,17 +126,19 @@ fn parse_set(name: &str, text: &str) -> Result<InterventionSet, String> {
 }
 
 /// The sets field as grid sets (with `none` first when any are given).
-pub fn parse_sets(text: &str) -> Result<Vec<InterventionSet>, String> {
+pub fn parse_sets(text: &str, lang: &str) -> Result<Vec<InterventionSet>, String> {
     let mut sets = Vec::new();
     for part in text.split(';').filter(|p| !p.trim().is_empty()) {
-        let (name, rules) = part
-            .split_once(':')
-            .ok_or_else(|| format!("{:?}: write a set as NAME: /knockout L E ...", part.trim()))?;
+        let (name, rules) = part.split_once(':').ok_or_else(|| {
+            let part = format!("{:?}", part.trim());
+            tr_with("notice.form_set_syntax", lang, &[("part", &part)])
+        })?;
         let name = name.trim();
         if name.is_empty() {
-            return Err(format!("{:?}: the set has no name", part.trim()));
+            let part = format!("{:?}", part.trim());
+            return Err(tr_with("notice.form_set_unnamed", lang, &[("part", &part)]));
         }
-        sets.push(parse_set(name, rules)?);
+        sets.push(parse_set(name, rules, lang)?);
     }
     if !sets.is_empty() && !sets.iter().any(|s| s.rules.is_empty()) {
         sets.insert(
@@ -217,19 +230,28 @@ impl Form {
         self.values[self.focus].pop();
     }
 
-    /// The grid the form describes, or what is wrong with it.
+    /// The grid the form describes, or what is wrong with it (in English).
     pub fn grid(&self) -> Result<Grid, String> {
+        self.grid_in("en")
+    }
+
+    /// [`Form::grid`], saying what is wrong in `lang`.
+    pub fn grid_in(&self, lang: &str) -> Result<Grid, String> {
         let mut g = Grid::new(self.value(Field::Prompt).trim());
-        g.temperature = list(self.value(Field::Temperature), "temperature")?;
-        g.top_p = list(self.value(Field::TopP), "top_p")?;
-        g.seed = list(self.value(Field::Seed), "seed")?;
-        g.experts_used = list(self.value(Field::ExpertsUsed), "experts per token")?;
-        g.interventions = parse_sets(self.value(Field::Sets))?;
+        g.temperature = list(self.value(Field::Temperature), "temperature", lang)?;
+        g.top_p = list(self.value(Field::TopP), "top_p", lang)?;
+        g.seed = list(self.value(Field::Seed), "seed", lang)?;
+        g.experts_used = list(
+            self.value(Field::ExpertsUsed),
+            &tr("notice.form_experts_per_token", lang),
+            lang,
+        )?;
+        g.interventions = parse_sets(self.value(Field::Sets), lang)?;
         g.max_tokens = self
             .value(Field::MaxTokens)
             .trim()
             .parse()
-            .map_err(|_| "max tokens: not a number".to_string())?;
+            .map_err(|_| tr("notice.form_max_tokens", lang))?;
         g.raw = self.raw;
         g.baseline = self.baseline.clone();
         Ok(g)
@@ -271,13 +293,15 @@ mod tests {
     #[test]
     fn mistakes_are_named() {
         let bad = |sets: &str, want: &str| {
-            let e = parse_sets(sets).expect_err(want);
+            let e = parse_sets(sets, "en").expect_err(want);
             assert!(e.contains(want), "{e:?} lacks {want:?}");
         };
         bad("ko /knockout 1 3", "write a set as NAME:");
         bad("ko: /drop 1 3", "is not /knockout, /force or /restrict");
         bad("ko: /knockout 1", "names no expert");
         bad(": /knockout 1 2", "has no name");
+        let zh = parse_sets(": /knockout 1 2", "zh-CN").expect_err("unnamed");
+        assert!(zh.contains("没有名字"), "{zh}");
         let mut f = Form::new("hi", crate::sampling::SamplingParams::default());
         f.values[Field::TopP as usize] = "0.9, x".into();
         assert!(f.grid().unwrap_err().contains("top_p: \"x\""));

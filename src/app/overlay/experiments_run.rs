@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::app::App;
 use crate::engine::api::{EngineCommand, EngineEvent, LoadOptions};
 use crate::experiments::{compare, files, plan, plots, run, teacher, Driver, ModelShape, Progress};
-use crate::i18n::tr;
+use crate::i18n::{tr, tr_with};
 
 /// Where the overlay is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,19 +87,20 @@ impl App {
     /// Enter in the form: check the grid against the loaded model and start the runs.
     pub(super) fn start_experiment(&mut self) -> Vec<EngineCommand> {
         let lang = self.lang().code();
-        let busy = self.chat.cannot_start();
+        let busy = self.chat.cannot_start(lang);
         let model = self.model().cloned();
         let lora = self.lora().is_some_and(|(_, on)| on);
         let load = LoadOptions::new(&self.config().model_path);
         let Some(e) = self.experiments_mut() else {
             return Vec::new();
         };
-        let (Some(info), None) = (model, busy) else {
-            e.error = Some(busy.unwrap_or("no model is loaded").to_string());
+        let (Some(info), None) = (model, busy.as_deref()) else {
+            e.error = Some(busy.unwrap_or_else(|| tr("notice.no_model_loaded", lang)));
+
             return Vec::new();
         };
         let shape = ModelShape::of(&info);
-        let checked = e.form.grid().and_then(|g| plan(&g, &shape));
+        let checked = e.form.grid_in(lang).and_then(|g| plan(&g, &shape));
         let p = match checked {
             Ok(p) => p,
             Err(msg) => {
@@ -120,7 +121,9 @@ impl App {
         let mut driver = match Driver::new(p, &dir, &info, first) {
             Ok(d) => d,
             Err(err) => {
-                e.error = Some(format!("cannot create {}: {err}", dir.display()));
+                let path = dir.display();
+                let args: [(&str, &dyn std::fmt::Display); 2] = [("path", &path), ("why", &err)];
+                e.error = Some(tr_with("notice.cannot_create", lang, &args));
                 return Vec::new();
             }
         };
@@ -155,6 +158,7 @@ impl App {
     /// Collect the measuring thread's results once they are there. Returns whether the
     /// overlay changed (the event loop calls this on its frame clock).
     pub fn poll_experiment(&mut self) -> bool {
+        let lang = self.lang().code();
         let Some(e) = self.experiments_mut() else {
             return false;
         };
@@ -162,7 +166,7 @@ impl App {
             Some(Ok(got)) => got,
             Some(Err(std::sync::mpsc::TryRecvError::Disconnected)) => (
                 e.results.clone(),
-                vec!["the measuring thread stopped".to_string()],
+                vec![tr("notice.measuring_stopped", lang)],
             ),
             Some(Err(std::sync::mpsc::TryRecvError::Empty)) | None => return false,
         };
@@ -285,7 +289,11 @@ impl App {
             Ok(_) => e.measuring = Some(rx),
             Err(err) => {
                 e.phase = Phase::Results;
-                e.error = Some(format!("cannot start the measuring thread: {err}"));
+                e.error = Some(tr_with(
+                    "notice.measuring_not_started",
+                    lang,
+                    &[("why", &err)],
+                ));
             }
         }
         let mut cmds = Vec::new();

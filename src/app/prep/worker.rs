@@ -103,9 +103,11 @@ impl Preparer {
             }
             match spawn(self.cfg.clone(), self.cancel.clone(), self.tx.clone()) {
                 Ok(h) => self.worker = Some(h),
-                Err(e) => app.on_prep_finished(Err(AcquireError::Other(format!(
-                    "cannot start the preparation: {e}"
-                )))),
+                Err(e) => {
+                    let lang = app.lang().code();
+                    let why = crate::i18n::tr_with("notice.prep_not_started", lang, &[("why", &e)]);
+                    app.on_prep_finished(Err(AcquireError::Other(why)))
+                }
             }
         }
         app.prep_tick(self.started.elapsed().as_secs());

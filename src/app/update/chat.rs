@@ -4,6 +4,7 @@
 use crate::app::keymap::Action;
 use crate::app::App;
 use crate::engine::api::EngineCommand;
+use crate::i18n::tr;
 
 impl App {
     /// Enter: run the input as a slash command, or send it as a message.
@@ -16,7 +17,7 @@ impl App {
             self.input.take();
             return self.slash_command(&text);
         }
-        if let Some(why) = self.chat.cannot_start() {
+        if let Some(why) = self.chat.cannot_start(self.lang().code()) {
             self.info(why);
             return Vec::new();
         }
@@ -33,7 +34,7 @@ impl App {
     /// Send `text` as the next message (what Enter does with the input), leaving what the
     /// learner has typed in the input alone.
     pub(super) fn send_text(&mut self, text: &str, max_tokens: u32) -> Vec<EngineCommand> {
-        if let Some(why) = self.chat.cannot_start() {
+        if let Some(why) = self.chat.cannot_start(self.lang().code()) {
             self.info(why);
             return Vec::new();
         }
@@ -43,7 +44,8 @@ impl App {
 
     /// Ask for a reply to the conversation, which must end with a user message.
     fn start_reply(&mut self, max_tokens: u32) -> Vec<EngineCommand> {
-        match self.chat.start_reply(self.params(), max_tokens) {
+        let lang = self.lang().code();
+        match self.chat.start_reply(self.params(), max_tokens, lang) {
             Ok(cmd) => {
                 self.clear_notice();
                 self.layout.follow_end();
@@ -71,7 +73,7 @@ impl App {
             }
             if !self.quit_armed {
                 self.quit_armed = true;
-                self.info("press Ctrl-C again to quit");
+                self.info(tr("notice.ctrl_c_again", self.lang().code()));
                 return Vec::new();
             }
         }
@@ -82,14 +84,14 @@ impl App {
     }
 
     pub(super) fn regenerate(&mut self) -> Vec<EngineCommand> {
-        if let Some(why) = self.chat.cannot_start() {
+        if let Some(why) = self.chat.cannot_start(self.lang().code()) {
             self.info(why);
             return Vec::new();
         }
         self.chat.drop_last_reply();
         self.cursor.fix(&self.chat);
         if self.messages().last().map(|m| m.role) != Some(crate::transcript::Role::User) {
-            self.info("nothing to regenerate yet");
+            self.info(tr("notice.nothing_to_regenerate", self.lang().code()));
             return Vec::new();
         }
         self.start_reply(self.config().max_tokens)
@@ -97,7 +99,7 @@ impl App {
 
     pub(super) fn edit_last(&mut self) {
         if self.is_generating() {
-            self.info("a reply is running: Esc stops it");
+            self.info(tr("notice.reply_running", self.lang().code()));
             return;
         }
         if !self
@@ -105,11 +107,11 @@ impl App {
             .iter()
             .any(|m| m.role == crate::transcript::Role::User)
         {
-            self.info("no message to edit yet");
+            self.info(tr("notice.nothing_to_edit", self.lang().code()));
             return;
         }
         if !self.input.is_blank() {
-            self.info("the input is not empty: clear it before editing the last message");
+            self.info(tr("notice.input_not_empty", self.lang().code()));
             return;
         }
         if let Some(text) = self.chat.take_last_user() {
@@ -124,7 +126,7 @@ impl App {
         cmds.push(EngineCommand::Reset);
         self.journal.close();
         self.replace_transcript(Vec::new());
-        self.info("new conversation");
+        self.info(tr("notice.new_conversation", self.lang().code()));
         cmds
     }
 

@@ -24,6 +24,7 @@ impl App {
     }
 
     fn engine_event(&mut self, ev: EngineEvent) {
+        let lang = self.lang().code();
         let said = match ev {
             EngineEvent::Loaded(info) => {
                 self.chat.loaded(*info);
@@ -31,8 +32,10 @@ impl App {
             }
             EngineEvent::LoadFailed(msg) => {
                 self.chat.engine = EngineState::Error;
-                Some(crate::app::conversation::Said::Error(format!(
-                    "could not load the model: {msg}"
+                Some(crate::app::conversation::Said::Error(crate::i18n::tr_with(
+                    "notice.load_failed",
+                    lang,
+                    &[("why", &msg)],
                 )))
             }
             EngineEvent::Prompt { generation, tokens } => {
@@ -89,12 +92,13 @@ impl App {
                 stats,
             } => {
                 let max_tokens = self.config().max_tokens;
-                self.chat.finish(generation, reason, stats, max_tokens)
+                self.chat
+                    .finish(generation, reason, stats, max_tokens, lang)
             }
             EngineEvent::Error {
                 generation,
                 message,
-            } => self.chat.fail(generation, &message),
+            } => self.chat.fail(generation, &message, lang),
             // The engine thread survived a panic but dropped the model: the reply (if one
             // ran) ends as failed, and /experts (a reload) or a restart loads it again.
             EngineEvent::Crashed {
@@ -102,12 +106,14 @@ impl App {
                 message,
             } => {
                 if let Some(g) = generation {
-                    let _ = self.chat.fail(g, &message);
+                    let _ = self.chat.fail(g, &message, lang);
                 }
                 self.chat.running = None;
                 self.chat.engine = EngineState::Error;
-                Some(crate::app::conversation::Said::Error(format!(
-                    "the engine crashed: {message}; /experts K or a restart loads the model again"
+                Some(crate::app::conversation::Said::Error(crate::i18n::tr_with(
+                    "notice.engine_crashed",
+                    lang,
+                    &[("why", &message)],
                 )))
             }
             // The engine keeps the interventions it had: so does the app.

@@ -7,6 +7,7 @@ use crate::app::keymap::Action;
 use crate::app::overlay::{Browser, Overlay};
 use crate::app::App;
 use crate::engine::api::EngineCommand;
+use crate::i18n::{tr, tr_with};
 use crate::store::{list, time, Journal, Summary};
 use crate::text::sanitize;
 use crate::transcript::Role;
@@ -32,23 +33,30 @@ impl App {
             .journal
             .sync(&self.chat.messages, upto, params, max_tokens, &model)
         {
-            self.error(format!("could not save the conversation: {e}"));
+            self.error(tr_with(
+                "notice.save_failed",
+                self.lang().code(),
+                &[("why", &e)],
+            ));
         }
     }
 
     /// Open the saved-conversations overlay.
     pub(crate) fn open_browser(&mut self) {
         let Some(store) = self.journal.store() else {
-            self.info("conversations are not being saved in this session");
+            self.info(tr("notice.not_saving", self.lang().code()));
             return;
         };
         let mut browser = Browser::default();
         match list::list(&store.conversations) {
             Ok(all) => browser.all = all,
             Err(e) => {
-                browser.error = Some(sanitize(&format!(
-                    "cannot read {}: {e}",
-                    store.conversations.display()
+                let path = store.conversations.display();
+                let args: [(&str, &dyn std::fmt::Display); 2] = [("path", &path), ("why", &e)];
+                browser.error = Some(sanitize(&tr_with(
+                    "notice.cannot_read",
+                    self.lang().code(),
+                    &args,
                 )))
             }
         }
@@ -102,17 +110,18 @@ impl App {
         let conv = match list::read(&s.path) {
             Ok(c) => c,
             Err(e) => {
-                self.error(format!("cannot open {}: {e}", s.path.display()));
+                let path = s.path.display();
+                let args: [(&str, &dyn std::fmt::Display); 2] = [("path", &path), ("why", &e)];
+                self.error(tr_with("notice.cannot_open", self.lang().code(), &args));
                 return Vec::new();
             }
         };
         let journal = match Journal::open(&s.path) {
             Ok(j) => Some(j),
             Err(e) => {
-                self.error(format!(
-                    "{} is read-only here ({e}): new messages go to a new conversation",
-                    s.path.display()
-                ));
+                let path = s.path.display();
+                let args: [(&str, &dyn std::fmt::Display); 2] = [("path", &path), ("why", &e)];
+                self.error(tr_with("notice.read_only", self.lang().code(), &args));
                 None
             }
         };
@@ -139,16 +148,16 @@ impl App {
         self.overlay = None;
         self.replace_transcript(messages);
         if opened {
+            let lang = self.lang().code();
             let damaged = if conv.skipped > 0 {
-                format!(" ({} damaged lines skipped)", conv.skipped)
+                tr_with("notice.damaged_lines", lang, &[("n", &conv.skipped)])
             } else {
                 String::new()
             };
-            self.info(format!(
-                "reopened the conversation of {} ({} messages){damaged}",
-                time::human(s.created),
-                n
-            ));
+            let when = time::human(s.created);
+            let args: [(&str, &dyn std::fmt::Display); 3] =
+                [("when", &when), ("n", &n), ("damaged", &damaged)];
+            self.info(tr_with("notice.reopened", lang, &args));
         }
         cmds
     }
@@ -157,18 +166,20 @@ impl App {
     /// `<data dir>/exports/<journal name>.md`.
     pub(crate) fn export(&mut self, to: Option<&str>) {
         let Some(store) = self.journal.store().cloned() else {
-            self.info("conversations are not being saved in this session");
+            self.info(tr("notice.not_saving", self.lang().code()));
             return;
         };
         self.persist();
         let Some(path) = self.journal.path().map(|p| p.to_path_buf()) else {
-            self.info("nothing to export yet");
+            self.info(tr("notice.nothing_to_export", self.lang().code()));
             return;
         };
         let conv = match list::read(&path) {
             Ok(c) => c,
             Err(e) => {
-                self.error(format!("cannot read {}: {e}", path.display()));
+                let path = path.display();
+                let args: [(&str, &dyn std::fmt::Display); 2] = [("path", &path), ("why", &e)];
+                self.error(tr_with("notice.cannot_read", self.lang().code(), &args));
                 return;
             }
         };
@@ -182,9 +193,17 @@ impl App {
                 store.exports.join(format!("{stem}.md"))
             }
         };
+        let lang = self.lang().code();
         match list::export(&conv, &out) {
-            Ok(()) => self.info(format!("exported to {}", out.display())),
-            Err(e) => self.error(format!("could not export to {}: {e}", out.display())),
+            Ok(()) => {
+                let path = out.display();
+                self.info(tr_with("notice.exported", lang, &[("path", &path)]));
+            }
+            Err(e) => {
+                let path = out.display();
+                let args: [(&str, &dyn std::fmt::Display); 2] = [("path", &path), ("why", &e)];
+                self.error(tr_with("notice.export_failed", lang, &args));
+            }
         }
     }
 }

@@ -43,6 +43,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> Option<Position> {
         b,
         inner.width as usize,
         inner.height.saturating_sub(2) as usize,
+        app.lang().code(),
     );
     Paragraph::new(rows).render(inner, buf);
     let x = inner.x + ("search: ".width() + b.query().width()).min(inner.width as usize) as u16;
@@ -52,7 +53,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> Option<Position> {
     ))
 }
 
-fn lines(b: &Browser, width: usize, rows: usize) -> Vec<Line<'static>> {
+fn lines(b: &Browser, width: usize, rows: usize, lang: &str) -> Vec<Line<'static>> {
     let mut out = vec![
         Line::from(vec![
             Span::styled("search: ", DIM),
@@ -68,9 +69,9 @@ fn lines(b: &Browser, width: usize, rows: usize) -> Vec<Line<'static>> {
     if hits.is_empty() {
         out.push(Line::styled(
             if b.total() == 0 {
-                "no saved conversations yet: they are saved as you chat"
+                tr("view.history_empty", lang)
             } else {
-                "no conversation contains that"
+                tr("view.history_no_match", lang)
             },
             DIM,
         ));

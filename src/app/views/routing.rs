@@ -66,19 +66,18 @@ fn message(area: Rect, buf: &mut Buffer, block: Block, lines: Vec<Line<'static>>
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let block =
-        Block::bordered().title(Span::styled(tr("title.routing", app.lang().code()), TITLE));
+    let lang = app.lang().code();
+    let block = Block::bordered().title(Span::styled(tr("title.routing", lang), TITLE));
     let Some(model) = app.model() else {
         return message(
             area,
             buf,
             block,
-            vec![Line::styled("waiting for the model to load…", DIM)],
+            vec![Line::styled(tr("view.waiting_model_load", lang), DIM)],
         );
     };
     if !model.is_moe() {
-        let text = "This model has no experts: every token uses the whole feed-forward network \
-                    (a dense model), so there is no routing to show.";
+        let text = tr("view.routing_dense", lang);
         return message(area, buf, block, vec![Line::from(text)]);
     }
     if app.routing_view() == RoutingView::Load {
@@ -87,27 +86,22 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return Paragraph::new(load_lines(app, model, inner)).render(inner, buf);
     }
     let Some((at, token)) = app.selected_token() else {
-        let text = "No tokens yet. Send a message; then pick a token with Alt+←/→ to see which \
-                    experts each layer sent it to.";
+        let text = tr("view.routing_no_tokens", lang);
         return message(area, buf, block, vec![Line::styled(text, DIM)]);
     };
     let Some(routing) = token.routing.as_ref() else {
         let why = if app.conversation().budget().was_folded(at) {
-            "This older token's routing was folded into the expert load (F4) to keep memory \
-             bounded; the journal keeps each message's summary."
+            tr("view.routing_folded", lang)
         } else if app.config().capture {
-            "No routing was recorded for this token."
+            tr("view.routing_none", lang)
         } else {
-            "Routing capture is off, so tokens carry no routing."
+            tr("view.routing_capture_off", lang)
         };
         return message(
             area,
             buf,
             block,
-            vec![
-                header(token, model, app.lang().code()),
-                Line::styled(why, DIM),
-            ],
+            vec![header(token, model, lang), Line::styled(why, DIM)],
         );
     };
     let inner = block.inner(area);
@@ -175,10 +169,7 @@ fn heatmap(
     }
     lines.extend(legend);
     if r.incomplete {
-        lines.push(Line::styled(
-            "capture incomplete: some of this token's router tensors could not be read (see the log)",
-            KNOCKED,
-        ));
+        lines.push(Line::styled(tr("view.routing_incomplete", lang), KNOCKED));
     }
     if !app.interventions().is_empty() {
         lines.push(Line::from(vec![
@@ -189,10 +180,7 @@ fn heatmap(
         ]));
     }
     if r.is_compact() {
-        lines.push(Line::styled(
-            "older token: its router probabilities were dropped to keep memory bounded; ◆ and the weights remain",
-            DIM,
-        ));
+        lines.push(Line::styled(tr("view.routing_compact", lang), DIM));
     }
 
     lines.push(axis(label_w, cols));

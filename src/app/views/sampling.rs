@@ -41,37 +41,25 @@ fn fit(s: &str, w: usize) -> String {
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let block =
-        Block::bordered().title(Span::styled(tr("title.sampling", app.lang().code()), TITLE));
+    let lang = app.lang().code();
+    let block = Block::bordered().title(Span::styled(tr("title.sampling", lang), TITLE));
     let Some((at, token)) = app.selected_token() else {
-        return message(
-            area,
-            buf,
-            block,
-            "Nothing sampled yet: each generated token will show the \
-            distribution it was drawn from."
-                .into(),
-        );
+        return message(area, buf, block, tr("view.sampling_nothing_yet", lang));
     };
     if token.phase == Phase::Prompt {
         return message(
             area,
             buf,
             block,
-            format!(
-                "{:?} is a prompt token (pos {}): prompt tokens are read, not sampled. Select a \
-             generated token (Alt+→, Alt+End for the newest) to see its draw.",
-                token.text, token.pos
+            tr_with(
+                "view.sampling_prompt_token",
+                lang,
+                &[("token", &format!("{:?}", token.text)), ("pos", &token.pos)],
             ),
         );
     }
     let Some(step) = token.step.as_ref() else {
-        return message(
-            area,
-            buf,
-            block,
-            "No sampling snapshot for this token.".into(),
-        );
+        return message(area, buf, block, tr("view.sampling_no_snapshot", lang));
     };
     let inner = block.inner(area);
     block.render(area, buf);

@@ -10,6 +10,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::palette::{entropy_color, expert_color, on, DIM, TITLE};
 use crate::app::{App, StripMode, TokenRef};
+use crate::i18n::tr;
 use crate::routing::{LayerSummary, Phase};
 use crate::transcript::TokenEvent;
 
@@ -147,10 +148,10 @@ fn window(app: &App, sel: TokenRef, width: usize) -> Vec<TokenRef> {
 
 fn legend(app: &App, slot: usize, shown: &[TokenRef], layer_label: &str) -> Line<'static> {
     let Some(model) = app.model() else {
-        return Line::styled("waiting for the model", DIM);
+        return Line::styled(tr("view.waiting_model", app.lang().code()), DIM);
     };
     if !model.is_moe() {
-        return Line::styled("dense model: no experts, so tokens are not coloured", DIM);
+        return Line::styled(tr("view.strip_dense", app.lang().code()), DIM);
     }
     let any_routing = shown
         .iter()
@@ -158,11 +159,11 @@ fn legend(app: &App, slot: usize, shown: &[TokenRef], layer_label: &str) -> Line
         .any(|t| t.routing.is_some());
     if !any_routing && !shown.is_empty() {
         let why = if app.config().capture {
-            "no routing recorded"
+            tr("view.strip_no_routing", app.lang().code())
         } else {
-            "routing capture is off"
+            tr("view.strip_capture_off", app.lang().code())
         };
-        return Line::styled(format!("{why}: tokens are not coloured"), DIM);
+        return Line::styled(why, DIM);
     }
     match app.strip_mode() {
         StripMode::TopExpert => {
@@ -231,10 +232,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(area);
     block.render(area, buf);
     let Some(sel) = sel else {
-        let l = Line::styled(
-            "no tokens yet: they appear here as the model reads and writes",
-            DIM,
-        );
+        let l = Line::styled(tr("view.strip_no_tokens", app.lang().code()), DIM);
         Paragraph::new(l).render(inner, buf);
         return;
     };

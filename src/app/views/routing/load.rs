@@ -48,10 +48,9 @@ pub(super) fn load_lines(app: &App, model: &ModelInfo, area: Rect) -> Vec<Line<'
     ])];
     if load.tokens() == 0 {
         let why = if app.config().capture {
-            "No routed tokens yet. Send a message: every token's picks are counted here, \
-             prompt and reply alike."
+            crate::i18n::tr("view.load_no_tokens", app.lang().code())
         } else {
-            "Routing capture is off, so there is nothing to count."
+            crate::i18n::tr("view.load_capture_off", app.lang().code())
         };
         lines.push(Line::styled(why, DIM));
         return lines;
