@@ -84,16 +84,23 @@ impl App {
         Some((layer, expert))
     }
 
+    /// The loaded model when it has experts to intervene on; otherwise says why not.
+    fn moe_to_intervene_on(&mut self) -> Option<crate::transcript::ModelInfo> {
+        let lang = self.lang().code();
+        let refusal = match self.model() {
+            Some(m) if m.is_moe() => return Some(m.clone()),
+            Some(_) => "notice.no_experts_to_intervene",
+            None => "notice.no_model",
+        };
+        self.error(tr(refusal, lang));
+        None
+    }
+
     /// A cell key: knock out, force or clear the cell's expert in the cell's layer, checked
     /// and sent like `/knockout L E` and `/force L E`.
     pub(crate) fn intervene_cell(&mut self, what: CellRule) -> Vec<EngineCommand> {
         let lang = self.lang().code();
-        let Some(model) = self.model() else {
-            self.error(tr("notice.no_model", lang));
-            return Vec::new();
-        };
-        if !model.is_moe() {
-            self.error(tr("notice.no_experts_to_intervene", lang));
+        if self.moe_to_intervene_on().is_none() {
             return Vec::new();
         }
         let Some((layer, e)) = self.routing_cell() else {
@@ -155,14 +162,9 @@ impl App {
     fn intervene(&mut self, rule: Rule, args: &Args) -> Vec<EngineCommand> {
         let usage = rule.usage();
         let lang = self.lang().code();
-        let Some(model) = self.model() else {
-            self.error(tr("notice.no_model", lang));
+        let Some(model) = self.moe_to_intervene_on() else {
             return Vec::new();
         };
-        if !model.is_moe() {
-            self.error(tr("notice.no_experts_to_intervene", lang));
-            return Vec::new();
-        }
         let (n_layer, n_expert, lead) = (model.n_layer, model.n_expert, model.n_dense_lead);
         let mut next = self.interventions.clone();
         let said = match args.words.as_slice() {
