@@ -72,12 +72,34 @@ def make_optimizer(student, lr_router=1e-4, lr_lora=1e-3):
     ], betas=(0.9, 0.95), weight_decay=0.0)
 
 
+def parse_k_rows(spec, batch):
+    """'2:6,4:10,8:6,16:10' -> a list of `batch` k values (rows per k; the counts must sum to batch)."""
+    rows = []
+    for part in spec.split(","):
+        k, n = (int(x) for x in part.split(":"))
+        rows += [k] * n
+    if len(rows) != batch:
+        raise ValueError(f"--k-rows gives {len(rows)} rows, the batch has {batch}")
+    return rows
+
+
+def parse_k_weights(spec):
+    """'16:2' -> {16: 2.0}; k values not named weigh 1."""
+    return {int(k): float(w) for k, w in (p.split(":") for p in spec.split(",") if p)}
+
+
 def train(teacher, student, batches, target_steps, deadline, log=print, opt=None, start_step=0,
-          total_steps=None, seed=0, device="cuda", autocast=True, pause_at=0):
+          total_steps=None, seed=0, device="cuda", autocast=True, pause_at=0, k_rows=None, k_weights=None,
+          hook=None):
     """Train until target_steps or until the deadline (time.time() value) would be passed.
     With total_steps given the plan is fixed (no shrinking); pause_at stops early at that step
-    so a later run can resume. Returns (optimizer, steps done, total steps planned, history)."""
+    so a later run can resume. Returns (optimizer, steps done, total steps planned, history).
+
+    k_rows (a list, one k per batch row, shuffled over the rows each step) replaces the one k
+    per step: every step then sees every k, and k_weights ({k: weight}) weighs each row's mean
+    KL in the loss. hook(step) runs after each step (validation, snapshots)."""
     rnd = random.Random(seed + start_step)
+    k_weights = k_weights or {}
     opt = opt or make_optimizer(student)
     params = [student.router] + student.lora_params()
     total = total_steps or target_steps
@@ -86,14 +108,27 @@ def train(teacher, student, batches, target_steps, deadline, log=print, opt=None
     while step < total and not (pause_at and step >= pause_at):
         t0 = time.time()
         ids = batches.next().to(device)
-        k = rnd.choice(KS)
+        if k_rows:
+            ks = list(k_rows)
+            rnd.shuffle(ks)
+            k = torch.tensor(ks, device=device)
+        else:
+            k = rnd.choice(KS)
         for g in opt.param_groups:
             g["lr"] = g["base_lr"] * lr_factor(step, total)
         with torch.autocast(device_type="cuda" if device != "cpu" else "cpu", dtype=torch.bfloat16, enabled=autocast):
             with torch.no_grad():
                 t_logits = teacher(ids)
             s_logits = student(ids, k=k)
-        loss = M.kl_teacher_student(t_logits, s_logits).mean()
+        kl = M.kl_teacher_student(t_logits, s_logits)
+        if k_rows:
+            row = kl.mean(-1)
+            wts = torch.tensor([k_weights.get(x, 1.0) for x in ks], device=row.device)
+            loss = (row * wts).sum() / wts.sum()
+            per_k = {x: float(row[k == x].mean().detach()) for x in sorted(set(ks))}
+        else:
+            loss = kl.mean()
+            per_k = {k: float(loss.detach())}
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -103,10 +138,14 @@ def train(teacher, student, batches, target_steps, deadline, log=print, opt=None
             torch.cuda.synchronize()
         dt = time.time() - t0
         step_times.append(dt)
-        hist.append((step, k, float(loss.detach())))
+        if k_rows:
+            hist.append((step, 0, float(loss.detach()), per_k))
+        else:
+            hist.append((step, k, float(loss.detach())))
         if step % 10 == 0 or step == 1:
             tps = ids.numel() / (sum(step_times[-10:]) / len(step_times[-10:]))
-            log(f"step {step}/{total} k={k} kl={float(loss.detach()):.4f} gn={float(gn):.3f} "
+            kk = " ".join(f"k{x}={v:.4f}" for x, v in per_k.items())
+            log(f"step {step}/{total} {kk} loss={float(loss.detach()):.4f} gn={float(gn):.3f} "
                 f"lr={opt.param_groups[1]['lr']:.2e} {tps / 1000:.1f}k tok/s "
                 f"elapsed {time.time() - t_start:.0f}s")
         # after a few steps, shrink the plan if the deadline cannot hold it
@@ -116,6 +155,8 @@ def train(teacher, student, batches, target_steps, deadline, log=print, opt=None
             if fit < total:
                 log(f"deadline: {per:.3f}s/step, plan cut from {total} to {fit} steps")
                 total = max(fit, step + 1)
+        if hook is not None:
+            hook(step)
         if time.time() + 1.5 * float(np.median(step_times[-5:])) > deadline:
             log(f"deadline reached at step {step}")
             break

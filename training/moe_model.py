@@ -212,7 +212,7 @@ class Student(Base):
         self.sg_a, self.sg_b = lora_a(L, r_sh, N_EMBD), nn.Parameter(torch.zeros(L, N_SHARED, r_sh, device=dev))
         self.su_a, self.su_b = lora_a(L, r_sh, N_EMBD), nn.Parameter(torch.zeros(L, N_SHARED, r_sh, device=dev))
         self.sd_a, self.sd_b = lora_a(L, r_sh, N_SHARED), nn.Parameter(torch.zeros(L, N_EMBD, r_sh, device=dev))
-        self.k = 4
+        self.k = 4                 # experts per token: an int, or a (B,) tensor of one k per row
         self.mode = "st"          # "st": selected experts weighted 1; "llama": 16*softmax(l*T)
         self.export_temp = 1.0     # multiplier applied to router logits at export (mode "llama")
         self.stats = None          # optional list collecting router logits
@@ -241,8 +241,12 @@ class Student(Base):
         if self.stats is not None:
             self.stats.append(logits.detach().reshape(-1, N_EXPERT))
         k = self.k
-        top = logits.topk(k, dim=-1).indices
-        hard = torch.zeros_like(logits).scatter_(-1, top, 1.0)
+        if torch.is_tensor(k):  # one k per batch row (B,): each row keeps its own top-k
+            rank = logits.argsort(-1, descending=True).argsort(-1)
+            hard = (rank < k.view(-1, *([1] * (logits.dim() - 1)))).to(logits.dtype)
+        else:
+            top = logits.topk(k, dim=-1).indices
+            hard = torch.zeros_like(logits).scatter_(-1, top, 1.0)
         if self.mode == "st":
             p = logits.softmax(-1)
             wts = hard + p - p.detach()

@@ -65,6 +65,14 @@ def main():
     ap.add_argument("--text-file", default="docs_train.bin", help="the non-chat training stream in --data")
     ap.add_argument("--human-file", default="", help="held-out human-written chat tokens in --data (set a)")
     ap.add_argument("--held-gen-batch", type=int, default=0, help="held-out answers in their own batch first")
+    ap.add_argument("--follow-frac", type=float, default=1.0,
+                    help="share of training prompts with a follow-up that keep it (fewer two-turn answers)")
+    ap.add_argument("--k-rows", default="", help="one k per batch row, e.g. 2:6,4:10,8:6,16:10 (default: one k per step)")
+    ap.add_argument("--k-weights", default="", help="loss weight per k with --k-rows, e.g. 16:2")
+    ap.add_argument("--select-every", type=int, default=0,
+                    help="every N steps: validation KL at k=4/16 and a snapshot; the run ships the best snapshot "
+                         "whose k=16 is not worse than before training")
+    ap.add_argument("--select-windows", type=int, default=48, help="validation windows per set for --select-every")
     a = ap.parse_args()
     deadline = T_START + a.budget
     os.makedirs(a.out, exist_ok=True)
@@ -79,6 +87,7 @@ def main():
 
     dev = a.device
     SEQ, BATCH = a.seq, a.batch
+    snaps = {}  # step -> trained parameters (CPU), for --select-every
     results = {"args": vars(a)}
     if dev != "cpu":
         torch.backends.cuda.matmul.allow_tf32 = False
@@ -127,6 +136,9 @@ def main():
         results.update({k: v for k, v in prev.items() if k not in ("args",)})
         chat = torch.load(os.path.join(a.state, "chat.pt"))
         chat_train, chat_held = chat["chat_train"].to(dev), chat["chat_held"]
+        chat_train, chat_val = split_val(chat_train, a.select_windows if a.select_every else 0, SEQ)
+        if a.select_every:
+            snaps.update(torch.load(os.path.join(a.state, "snaps.pt")))
         n_ch = chat_held.numel() // SEQ
         chat_held_w = chat_held[: n_ch * SEQ].view(n_ch, SEQ)
         student = new_student()
@@ -141,6 +153,10 @@ def main():
         # 2. chat text from the teacher
         held_p = [p for p in prompts if p["held_out"]]
         train_p = [p for p in prompts if not p["held_out"]]
+        if a.follow_frac < 1.0:  # fewer two-turn answers: the same seconds give more, shorter conversations
+            rf = np.random.default_rng(7)
+            train_p = [p if "follow" not in p or rf.random() < a.follow_frac else
+                       {k: v for k, v in p.items() if k != "follow"} for p in train_p]
         held_p = (held_p * 2)[: a.held_prompts]
         tg = time.time()
         if a.held_gen_batch:  # held-out answers first, in batches of their own
@@ -165,12 +181,14 @@ def main():
 
         chat_train = join(train_c).to(dev)
         chat_held = join(held_c)
+        chat_val = None
         n_ch = chat_held.numel() // SEQ
         chat_held_w = chat_held[: n_ch * SEQ].view(n_ch, SEQ)
         results["gen"] = {"seconds": time.time() - tg, "train_convs": len(train_c), "train_tokens": int(chat_train.numel()),
                           "heldout_convs": len(held_c), "heldout_tokens": int(chat_held.numel())}
         log("chat text:", results["gen"])
         torch.save({"chat_train": chat_train.cpu(), "chat_held": chat_held}, os.path.join(a.state, "chat.pt"))
+        chat_train, chat_val = split_val(chat_train, a.select_windows if a.select_every else 0, SEQ)
         # a few generated answers come back for the README
         results["gen_examples"] = [c for c in train_c[:2048:256]]
 
@@ -187,6 +205,8 @@ def main():
             r0h = eval_kl.evaluate(teacher, student, human_w, device=dev)
             log(eval_kl.fmt(r0h, "before training, held-out human chat (set a)"))
             results["eval_init_human"] = r0h
+        if a.select_every:
+            results["selection"] = {"base": validate(teacher, student, val_w[:a.select_windows], chat_val, dev, log, 0)}
         log(f"init eval {time.time() - te:.1f}s")
         opt, start, total0 = None, 0, None
         if a.pilot_router_lrs:
@@ -217,9 +237,21 @@ def main():
     for _ in range(start):  # resume: continue the same data order
         batches.next()
     tt = time.time()
+    history = results.setdefault("selection", {}).setdefault("history", [])
+
+    def take(step):
+        history.append(validate(teacher, student, val_w[:a.select_windows], chat_val, dev, log, step))
+        snaps[step] = {n: p.detach().cpu().clone() for n, p in student.named_parameters()}
+
+    def hook(step):
+        if a.select_every and step % a.select_every == 0:
+            take(step)
+
+    k_rows = distill.parse_k_rows(a.k_rows, BATCH) if a.k_rows else None
     opt, steps, total, hist = distill.train(teacher, student, batches, a.steps, deadline - a.reserve, log=log,
                                             device=dev, opt=opt, start_step=start, total_steps=total0,
-                                            pause_at=a.pause_at)
+                                            pause_at=a.pause_at, k_rows=k_rows,
+                                            k_weights=distill.parse_k_weights(a.k_weights), hook=hook)
     train_s = time.time() - tt + results.get("train", {}).get("seconds", 0.0)
     hist = results.get("loss_history", []) + hist
     results["train"] = {"steps": steps, "planned": total, "tokens": steps * BATCH * SEQ,
@@ -236,12 +268,25 @@ def main():
     save_pack_params(student, a.out)
     log("saved trained parameters")
     if a.pause_at and steps < total:
+        if a.select_every:
+            torch.save(snaps, os.path.join(a.state, "snaps.pt"))
         with open(os.path.join(a.state, "results.json"), "w") as f:
             json.dump(results, f)
         with open(os.path.join(a.out, "results.json"), "w") as f:
             json.dump(results, f)
         log(f"paused at step {steps}; resume with --resume")
         return
+
+    if a.select_every:  # ship the best snapshot whose k=16 did not get worse (validation sets only)
+        if steps not in snaps:
+            take(steps)
+        pick = choose(results["selection"]["base"], history)
+        results["selection"]["chosen_step"] = pick
+        with torch.no_grad():
+            for n, p in student.named_parameters():
+                p.copy_(snaps[pick][n].to(p.device))
+        save_pack_params(student, a.out)
+        log(f"selected the snapshot of step {pick} of {steps}")
 
     # 5. evaluation
     te = time.time()
@@ -286,6 +331,34 @@ def main():
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(results, f)
     log("done")
+
+
+def split_val(chat_train, n_windows, seq):
+    """The last n_windows windows of the generated training chat become validation text, never trained on."""
+    if not n_windows:
+        return chat_train, None
+    cut = chat_train.numel() - n_windows * seq
+    return chat_train[:cut], chat_train[cut:].view(n_windows, seq)
+
+
+def validate(teacher, student, docs_w, chat_w, dev, log, step):
+    """KL at k = 4 and 16 (training gate) on validation docs and validation chat."""
+    out = {"step": step}
+    for name, wins in (("docs", docs_w), ("chat", chat_w)):
+        r = eval_kl.evaluate(teacher, student, wins, ks=(4, 16), device=dev)
+        out[name] = {str(k): v["kl"] for k, v in r["k"].items()}
+    log(f"validation at step {step}: docs k4 {out['docs']['4']:.4f} k16 {out['docs']['16']:.4f}, "
+        f"chat k4 {out['chat']['4']:.4f} k16 {out['chat']['16']:.4f}")
+    return out
+
+
+def choose(base, history):
+    """Lowest mean k=4 KL among snapshots whose k=16 KL is not above the start's on either set;
+    if none qualifies, the one whose k=16 rose least."""
+    ok = [h for h in history if all(h[s]["16"] <= base[s]["16"] for s in ("docs", "chat"))]
+    if ok:
+        return min(ok, key=lambda h: h["docs"]["4"] + h["chat"]["4"])["step"]
+    return min(history, key=lambda h: max(h[s]["16"] - base[s]["16"] for s in ("docs", "chat")))["step"]
 
 
 def save_pack_params(student, out):
