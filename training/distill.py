@@ -1,7 +1,7 @@
 """Distil the MoE student against the dense teacher (router + LoRA; everything else frozen).
 
 Recipe: KL(teacher || student) per token, batch 32 x 512 tokens, k drawn from {2,4,8,16}
-each step, straight-through gate (selected experts weighted exactly 1, router gradient through
+each step (or, with k_rows, one k per batch row and a loss weight per k: run 4), straight-through gate (selected experts weighted exactly 1, router gradient through
 softmax), AdamW (0.9, 0.95) without weight decay, router lr 1e-4, LoRA lr 1e-3, grad clip 1.0,
 linear warm-up then cosine to 0.1x. The number of steps shrinks to fit a wall-clock deadline
 (measured after a few steps) so a run always ends with a usable result.

@@ -13,7 +13,9 @@ if [ ! -f baseline.log ]; then JOBS=4 setsid nohup bash code/run4_device/baselin
 python3 code/run_device.py $(cat code/run4_device/args.txt) --out $OUT/train --resume --pause-at 0 \
     --budget ${BUDGET:-260} --reserve 60
 mkdir -p pack_new && python3 code/export_pack.py --trained $OUT/train --carve init.safetensors --out pack_new
-cp pack_new/pack.gguf pack_new/lora.gguf $OUT/
+# lora.gguf (17.9 MB) is over the 16 MiB a returned file may have: it comes back in two parts
+split -b 9000000 -d pack_new/lora.gguf $OUT/lora.part && sha256sum pack_new/*.gguf > $OUT/sha.txt
+rm -f $OUT/train/student_b.safetensors   # at most 8 files come back; the pack holds the same values
 ./moe-tutor model forge --teacher teacher.gguf --pack pack_new/pack.gguf --out run4.gguf 2>&1 | tail -1 | tee $OUT/forge.txt
 for k in 4 16 2 8; do for s in a=a_human_chat.txt c=c_gitdoc.txt; do
   echo "--label run4 --model run4.gguf --sets $s --ks $k"

@@ -5,6 +5,7 @@
 #   r4_2: teacher bytes [38 MB, 76 MB)
 #   r4_3: the rest of the teacher, the training text, this branch's training code
 #   r4_5: the app binary (stripped, gzip) for forge + eval kl, and the code again (fixes)
+# (In run 4 the binary was not built yet at staging time: r4_5 was staged again just before call 5.)
 # On the device each call copies its folder into /tmp/moe (kept while the machine stays warm).
 #   bash stage.sh BIN [STAGE]
 set -euo pipefail
@@ -22,7 +23,7 @@ for f in a_human_chat c_gitdoc; do   # the first 400 kB of each held-out text, a
     "$W"/heldout/$f.txt "$S"/r4_1/$f.txt
 done
 cp "$W"/tokens/text_train.bin "$S"/r4_3/data/
-code() { mkdir -p "$1"/code/run4_device; cp "$T"/*.py "$1"/code/; cp "$T"/run4_device/*.sh "$1"/code/run4_device/; }
+code() { mkdir -p "$1"/code/run4_device; cp "$T"/*.py "$1"/code/; cp "$T"/run4_device/*.sh "$T"/run4_device/args.txt "$1"/code/run4_device/; }
 code "$S"/r4_3
 if [ -f "$BIN" ]; then strip -o /tmp/r4-moe-tutor "$BIN" && gzip -1 -c /tmp/r4-moe-tutor > "$S"/r4_5/moe-tutor.gz; fi
 code "$S"/r4_5
