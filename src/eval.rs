@@ -231,14 +231,20 @@ pub fn kl(opts: &KlOptions, progress: &mut dyn FnMut(&str)) -> Result<KlReport, 
     // (dropping it at the end of the `if` freed it under the context: a segfault).
     // For a model with its adapter merged in, the scale means the same (1 = on, 0 = off):
     // the adapter goes on top at `scale - 1`.
-    let mut _adapter = None;
     let scale = match crate::engine::model::lora_merged(&opts.model) {
         true => opts.lora_scale - 1.0,
         false => opts.lora_scale,
     };
-    if let Some(path) = opts.lora.as_ref().filter(|_| scale != 0.0) {
+    // Checked like every adapter the app loads (pre-parser, then the child check for a
+    // pair not seen before): a malformed adapter is a message, not an abort.
+    let mut lora_opts = LoadOptions::new(&opts.model);
+    lora_opts.lora = opts.lora.clone().filter(|_| scale != 0.0);
+    lora_opts.threads = opts.threads;
+    lora_opts.experts_used = opts.experts_used;
+    lora_opts.capture = false;
+    let mut _adapter = crate::engine::model::load_lora_checked(&model, &lora_opts, &|| false)?;
+    if let Some(adapter) = _adapter.as_mut() {
         progress(&format!("applying the LoRA adapter at scale {scale}"));
-        let adapter = _adapter.insert(crate::engine::model::load_lora(&model, path)?);
         b.ctx
             .lora_adapter_set(adapter, scale)
             .map_err(|e| format!("llama.cpp could not apply the LoRA adapter: {e}"))?;

@@ -155,31 +155,14 @@ pub fn load(
     Ok((model, info))
 }
 
-/// Load a LoRA adapter GGUF for `model`, checking the file first.
-pub fn load_lora(
-    model: &LlamaModel,
-    path: &Path,
-) -> Result<llama_cpp_2::model::LlamaLoraAdapter, String> {
-    if !path.is_file() {
-        return Err(format!("LoRA adapter not found: {}", path.display()));
-    }
-    let file =
-        crate::model::gguf::GgufFile::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if file.get_str("general.type") != Some("adapter") {
-        return Err(format!("{} is not a LoRA adapter GGUF", path.display()));
-    }
-    model.lora_adapter_init(path).map_err(|_| {
-        format!(
-            "llama.cpp could not load the LoRA adapter {}: it must be made for this model's architecture and shapes (details in the log file)",
-            path.display()
-        )
-    })
-}
-
 /// Load the LoRA adapter `opts.lora` for `model` (loaded from `opts.model`): the adapter
 /// is checked against the model file by the pre-parser, then, the first time this pair is
 /// met and when `opts.check` asks for it, loaded and applied in a child process
 /// ([`super::preflight`]), so an adapter llama.cpp aborts on is a message here.
+///
+/// This is the one way into llama.cpp's adapter loader: `clippy.toml` forbids calling
+/// `LlamaModel::lora_adapter_init` anywhere else (the app, `eval kl`, the experiments'
+/// teacher forcing and the child check all come through here).
 pub fn load_lora_checked(
     model: &LlamaModel,
     opts: &LoadOptions,
@@ -207,5 +190,14 @@ pub fn load_lora_checked(
         opts,
         stop,
     )?;
-    load_lora(model, path).map(Some)
+    // The only call of the raw loader (see `disallowed-methods` in clippy.toml): the file
+    // has passed the checks above.
+    #[allow(clippy::disallowed_methods)]
+    let adapter = model.lora_adapter_init(path);
+    adapter.map(Some).map_err(|_| {
+        format!(
+            "llama.cpp could not load the LoRA adapter {}: it must be made for this model's architecture and shapes (details in the log file)",
+            shown()
+        )
+    })
 }

@@ -234,13 +234,8 @@ pub fn fill_kl(
             )?)
         };
         let model_b = model_b.as_ref().unwrap_or(&model_a);
-        let adapter = |m: &LlamaModel| {
-            load_opts
-                .lora
-                .as_deref()
-                .map(|p| crate::engine::model::load_lora(m, p))
-                .transpose()
-        };
+        let adapter =
+            |m: &LlamaModel| crate::engine::model::load_lora_checked(m, load_opts, &|| false);
         let (mut lora_a, mut lora_b) = (adapter(&model_a)?, adapter(model_b)?);
         let ctx = Ctx {
             backend,
@@ -285,13 +280,7 @@ pub fn per_token(
     let window = (prompt.len() + reply.len()).max(2);
     let model_a = load(backend, &load_opts.model, Some(base.0), load_opts.threads)?;
     let model_b = load(backend, &load_opts.model, Some(run.0), load_opts.threads)?;
-    let adapter = |m: &LlamaModel| {
-        load_opts
-            .lora
-            .as_deref()
-            .map(|p| crate::engine::model::load_lora(m, p))
-            .transpose()
-    };
+    let adapter = |m: &LlamaModel| crate::engine::model::load_lora_checked(m, load_opts, &|| false);
     let (mut lora_a, mut lora_b) = (adapter(&model_a)?, adapter(&model_b)?);
     let ctx = Ctx {
         backend,
