@@ -1,6 +1,6 @@
 //! The cached default model: forged once from the fetched teacher and the pack, then
-//! reused while its manifest (forge version, pack and teacher hashes) and its own sha256
-//! still match.
+//! reused while its manifest (forge version, pack, adapter and teacher hashes) and its own
+//! sha256 still match.
 
 use std::path::{Path, PathBuf};
 
@@ -65,12 +65,39 @@ pub struct Manifest {
     pub forge_version: u32,
     pub teacher_sha256: String,
     pub pack_sha256: String,
+    /// sha256 of the LoRA adapter the pack names (merged into the weights), `null` when it
+    /// names none. The key must be there: a manifest written before it existed cannot say
+    /// which adapter its model holds, so it does not vouch for the model.
+    #[serde(deserialize_with = "required_option")]
+    pub lora_sha256: Option<String>,
     pub model_sha256: String,
+}
+
+/// An `Option` whose key must be present (serde lets a missing `Option` key read as `None`).
+fn required_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)
 }
 
 fn read_manifest(path: &Path) -> Option<Manifest> {
     let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
+}
+
+/// The sha256 of the adapter `pack` names (the file beside it that forge merges), or
+/// `None` when it names none. A changed adapter with an unchanged pack changes this.
+fn pack_lora_sha256(pack: &Path) -> Result<Option<String>, String> {
+    let Some(name) = forge::Pack::read(pack)?.lora_file else {
+        return Ok(None);
+    };
+    sha256_file(&pack.with_file_name(name)).map(Some)
+}
+
+/// Whether `m` describes a model forged by this program from these inputs.
+fn matches(m: &Manifest, cfg: &DefaultModel, pack_sha256: &str, lora: &Option<String>) -> bool {
+    m.forge_version == FORGE_VERSION
+        && m.pack_sha256 == pack_sha256
+        && &m.lora_sha256 == lora
+        && m.teacher_sha256 == cfg.source.gguf_sha256
 }
 
 /// The cached forged model when it is there and still matches its manifest (forge
@@ -82,10 +109,9 @@ pub fn cached_model(cfg: &DefaultModel) -> Option<PathBuf> {
         return None;
     }
     let pack_sha256 = sha256_file(&cfg.pack).ok()?;
+    let lora = pack_lora_sha256(&cfg.pack).ok()?;
     let m = read_manifest(&cfg.cache_dir.join(MANIFEST_FILE))?;
-    let wanted = m.forge_version == FORGE_VERSION
-        && m.pack_sha256 == pack_sha256
-        && m.teacher_sha256 == cfg.source.gguf_sha256;
+    let wanted = matches(&m, cfg, &pack_sha256, &lora);
     (wanted && sha256_file(&model).is_ok_and(|h| h == m.model_sha256)).then_some(model)
 }
 
@@ -112,15 +138,15 @@ pub fn ensure_model(cfg: &DefaultModel, progress: &mut dyn FnMut(&str)) -> Resul
 pub fn ensure_model_with(cfg: &DefaultModel, prep: &mut Prep) -> Result<PathBuf, AcquireError> {
     let other = AcquireError::Other;
     let pack_sha256 = sha256_file(&cfg.pack).map_err(other)?;
+    let lora_sha256 = pack_lora_sha256(&cfg.pack).map_err(other)?;
     let model = cfg.model_path();
     let manifest_path = cfg.cache_dir.join(MANIFEST_FILE);
-    let wanted = |m: &Manifest| {
-        m.forge_version == FORGE_VERSION
-            && m.pack_sha256 == pack_sha256
-            && m.teacher_sha256 == cfg.source.gguf_sha256
-    };
     if !cfg.force && model.is_file() {
-        if let Some(m) = read_manifest(&manifest_path).filter(wanted) {
+        let manifest = read_manifest(&manifest_path);
+        if let Some(m) = manifest
+            .as_ref()
+            .filter(|m| matches(m, cfg, &pack_sha256, &lora_sha256))
+        {
             prep.emit(PrepEvent::Started(Step::Verify));
             prep.note("checking the cached default model");
             if sha256_file(&model).is_ok_and(|h| h == m.model_sha256) {
@@ -128,6 +154,10 @@ pub fn ensure_model_with(cfg: &DefaultModel, prep: &mut Prep) -> Result<PathBuf,
                 return Ok(model);
             }
             prep.note("the cached default model does not match its sha256; forging it again");
+        } else if manifest.is_some_and(|m| m.lora_sha256 != lora_sha256) {
+            prep.note(
+                "the LoRA adapter beside the pack has changed; forging the default model again",
+            );
         }
     }
     let teacher = match &cfg.teacher {
@@ -179,6 +209,7 @@ pub fn ensure_model_with(cfg: &DefaultModel, prep: &mut Prep) -> Result<PathBuf,
         forge_version: FORGE_VERSION,
         teacher_sha256: cfg.source.gguf_sha256.clone(),
         pack_sha256,
+        lora_sha256,
         model_sha256: report.sha256.clone(),
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| other(e.to_string()))?;
