@@ -16,7 +16,7 @@ mod value;
 mod writer;
 
 pub use adapter::{check_adapter, AdapterRefusal, AdapterRule, ADAPTER_RULES};
-pub use checks::{rules, Rule, MAX_EXPERTS, MAX_LAYERS, RULES};
+pub use checks::{rules, swa_architectures, Rule, MAX_EXPERTS, MAX_LAYERS, RULES};
 pub use dequant::q8_0_from_f32;
 pub use error::GgufError;
 pub use reader::{GgufFile, TensorInfo};

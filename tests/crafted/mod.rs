@@ -38,7 +38,7 @@ fn tokens() -> Vec<String> {
 
 /// Rewrite `spec`'s tiny model as architecture `arch`: every `<old arch>.` key renamed,
 /// tensors kept when `keep` says so, then `extra` tensors (zeros) added.
-fn rearch(
+pub fn rearch(
     spec: &TinySpec,
     arch: &str,
     keep: impl Fn(&str) -> bool,
@@ -77,7 +77,10 @@ fn rearch(
     w
 }
 
-fn per_layer(n_layer: u32, f: impl Fn(u32) -> Vec<(String, Vec<u64>)>) -> Vec<(String, Vec<u64>)> {
+pub fn per_layer(
+    n_layer: u32,
+    f: impl Fn(u32) -> Vec<(String, Vec<u64>)>,
+) -> Vec<(String, Vec<u64>)> {
     (0..n_layer).flat_map(f).collect()
 }
 

@@ -11,6 +11,8 @@
 //! type or an array of the wrong length) are left to llama.cpp.
 
 mod arch;
+
+pub use arch::swa_architectures;
 mod graph;
 mod hparams;
 mod vocab;

@@ -8,20 +8,25 @@ pub(super) const RULES: &[Rule] = &[
     Rule {
         id: "swa.pattern",
         key: "<arch>.attention.sliding_window_pattern",
-        relation: "when the architecture turns sliding-window attention on, the pattern \
-                   makes at least one layer a sliding-window layer",
-        mirrors: "src/llama-model.cpp:8093 (KV cache creation with the context)",
+        relation: "when the architecture turns sliding-window attention on and keeps a KV \
+                   cache or none (see the SWA table), the pattern makes at least one layer \
+                   a sliding-window layer",
+        mirrors: "src/llama-model.cpp:8093 (KV cache creation with the context); \
+                  src/llama-graph.cpp:412-413 (encoders without a cache, at the first \
+                  decode, through ggml/src/ggml-backend.cpp:194)",
         check: swa_pattern,
     },
     Rule {
         id: "swa.full_layer",
         key: "<arch>.attention.sliding_window_pattern",
-        relation: "when the architecture turns sliding-window attention on, the pattern \
-                   leaves at least one layer with full attention",
+        relation: "when the architecture turns sliding-window attention on and keeps a KV \
+                   cache or none (see the SWA table), the pattern leaves at least one layer \
+                   with full attention",
         mirrors: "src/llama-kv-cache.cpp:1196 (at the first decode: \
                   llm_graph_input_attn_kv_iswa::set_input, src/llama-graph.cpp:470, fills \
                   the full-attention cache's inputs, which no layer uses and so get no \
-                  buffer; ggml/src/ggml-backend.cpp:194)",
+                  buffer; ggml/src/ggml-backend.cpp:194); src/llama-graph.cpp:397-398 \
+                  (encoders without a cache: the full-attention mask, the same way)",
         check: swa_full_layer,
     },
     Rule {
@@ -66,7 +71,7 @@ pub(super) const RULES: &[Rule] = &[
 ];
 
 /// When an architecture switches sliding-window attention on.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum SwaWhen {
     Always,
     /// `attention.sliding_window` present and above 0.
@@ -75,116 +80,328 @@ enum SwaWhen {
     UnlessWindowZero,
     /// Only with this many layers (exaone4: 64).
     Layers(u32),
+    /// Never: the architecture reads the window but switches sliding windows off.
+    Never,
 }
 
-/// (architecture, when, default period, dense first) for the architectures that call
-/// `set_swa_pattern` (src/llama-model.cpp:554-2291).
-const SWA: &[(&str, SwaWhen, u32, bool)] = &[
-    ("llama4", SwaWhen::UnlessWindowZero, 4, false),
-    ("afmoe", SwaWhen::WindowSet, 4, false),
-    ("modern-bert", SwaWhen::WindowSet, 3, true),
-    ("plamo3", SwaWhen::WindowSet, 8, false),
-    ("gemma2", SwaWhen::Always, 2, false),
-    ("gemma3", SwaWhen::WindowSet, 6, false),
-    ("gemma3n", SwaWhen::Always, 5, false),
-    ("gemma-embedding", SwaWhen::Always, 6, false),
-    ("cohere2", SwaWhen::Always, 4, false),
-    ("olmo2", SwaWhen::WindowSet, 4, false),
-    ("exaone4", SwaWhen::Layers(64), 4, false),
-    ("exaone-moe", SwaWhen::Always, 4, false),
-    ("gpt-oss", SwaWhen::Always, 2, false),
-    ("smallthinker", SwaWhen::WindowSet, 4, true),
+/// Which layers are sliding-window layers once it is on.
+#[derive(Clone, Copy, Debug)]
+enum SwaLayers {
+    /// `llama_hparams::set_swa_pattern(period, dense_first)` (src/llama-hparams.cpp:8-18),
+    /// the period from a scalar `attention.sliding_window_pattern` (an array is ignored).
+    Period { default: u32, dense_first: bool },
+    /// One flag per layer in `attention.sliding_window_pattern` (`get_key_or_arr` into
+    /// `swa_layers`; a scalar repeats for every layer; absent is a clean refusal).
+    Flags,
+    /// Every attention layer (`head_count_kv` above 0; the others are recurrent).
+    Attention,
+}
+
+/// What holds the attention state, which decides what llama.cpp needs of the pattern.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum SwaMemory {
+    /// Two KV caches (`llama_kv_cache_iswa`): creating it asserts some layer is a
+    /// sliding-window layer, and every decode fills both caches' inputs, so some layer
+    /// must have full attention too. Both rules apply.
+    KvIswa,
+    /// No cache (encoders, `build_attn_inp_no_cache`): every decode fills both masks, so
+    /// both kinds of layer must exist. Both rules apply.
+    NoCache,
+    /// Recurrent layers beside a two-cache attention (`llama_memory_hybrid_iswa`): its
+    /// inputs are filled only where a layer uses them (src/llama-graph.cpp:617-628) and
+    /// creating it asserts nothing (src/llama-model.cpp:8041). Exempt from both rules.
+    HybridIswa,
+}
+
+/// One architecture that reads sliding-window keys, and the llama.cpp lines it mirrors.
+#[derive(Clone, Copy, Debug)]
+struct Swa {
+    arch: &'static str,
+    when: SwaWhen,
+    layers: SwaLayers,
+    memory: SwaMemory,
+    /// Where `llama_model::load_hparams` (src/llama-model.cpp) sets it up.
+    mirrors: &'static str,
+}
+
+const fn swa(
+    arch: &'static str,
+    when: SwaWhen,
+    layers: SwaLayers,
+    memory: SwaMemory,
+    mirrors: &'static str,
+) -> Swa {
+    Swa {
+        arch,
+        when,
+        layers,
+        memory,
+        mirrors,
+    }
+}
+
+const fn period(default: u32) -> SwaLayers {
+    SwaLayers::Period {
+        default,
+        dense_first: false,
+    }
+}
+
+const fn period_dense_first(default: u32) -> SwaLayers {
+    SwaLayers::Period {
+        default,
+        dense_first: true,
+    }
+}
+
+use SwaMemory::{HybridIswa, KvIswa, NoCache};
+use SwaWhen::{Always, Layers, Never, UnlessWindowZero, WindowSet};
+
+/// Every architecture whose hyper-parameters llama.cpp reads sliding-window keys for
+/// (llama-cpp-sys-2 0.1.139). Any other architecture never turns sliding windows on and
+/// never marks a layer as one, so src/llama-model.cpp:8110 (no sliding-window layer
+/// without sliding windows) holds for it.
+const SWA: &[Swa] = &[
+    swa(
+        "llama4",
+        UnlessWindowZero,
+        period(4),
+        KvIswa,
+        "src/llama-model.cpp:543-555",
+    ),
+    swa(
+        "afmoe",
+        WindowSet,
+        period(4),
+        KvIswa,
+        "src/llama-model.cpp:598-606",
+    ),
+    swa(
+        "modern-bert",
+        WindowSet,
+        period_dense_first(3),
+        NoCache,
+        "src/llama-model.cpp:772-778",
+    ),
+    swa(
+        "phi3",
+        Never,
+        period(1),
+        KvIswa,
+        "src/llama-model.cpp:1072-1082",
+    ),
+    swa(
+        "phimoe",
+        Never,
+        period(1),
+        KvIswa,
+        "src/llama-model.cpp:1072-1082 (shared with phi3)",
+    ),
+    swa(
+        "plamo3",
+        WindowSet,
+        period(8),
+        KvIswa,
+        "src/llama-model.cpp:1133-1139",
+    ),
+    swa(
+        "gemma2",
+        Always,
+        period(2),
+        KvIswa,
+        "src/llama-model.cpp:1198-1202",
+    ),
+    swa(
+        "gemma3",
+        WindowSet,
+        period(6),
+        KvIswa,
+        "src/llama-model.cpp:1227-1232",
+    ),
+    swa(
+        "gemma3n",
+        Always,
+        period(5),
+        KvIswa,
+        "src/llama-model.cpp:1260-1263",
+    ),
+    swa(
+        "gemma-embedding",
+        Always,
+        period(6),
+        NoCache,
+        "src/llama-model.cpp:1280-1283",
+    ),
+    swa(
+        "cohere2",
+        Always,
+        period(4),
+        KvIswa,
+        "src/llama-model.cpp:1424-1427",
+    ),
+    swa(
+        "olmo2",
+        WindowSet,
+        period(4),
+        KvIswa,
+        "src/llama-model.cpp:1466-1471",
+    ),
+    swa(
+        "exaone4",
+        Layers(64),
+        period(4),
+        KvIswa,
+        "src/llama-model.cpp:1885-1890",
+    ),
+    swa(
+        "exaone-moe",
+        Always,
+        period(4),
+        KvIswa,
+        "src/llama-model.cpp:1908-1912",
+    ),
+    swa(
+        "gpt-oss",
+        Always,
+        period(2),
+        KvIswa,
+        "src/llama-model.cpp:2226-2231",
+    ),
+    swa(
+        "lfm2",
+        WindowSet,
+        SwaLayers::Attention,
+        HybridIswa,
+        "src/llama-model.cpp:2258-2261",
+    ),
+    swa(
+        "smallthinker",
+        WindowSet,
+        period_dense_first(4),
+        KvIswa,
+        "src/llama-model.cpp:2285-2292",
+    ),
+    swa(
+        "mimo2",
+        Always,
+        SwaLayers::Flags,
+        KvIswa,
+        "src/llama-model.cpp:2482-2487",
+    ),
+    swa(
+        "step35",
+        Always,
+        SwaLayers::Flags,
+        KvIswa,
+        "src/llama-model.cpp:2528-2547",
+    ),
 ];
 
-fn swa_pattern(m: &Meta) -> Result<(), Refusal> {
-    let Some(n_layer) = m.n_layer() else {
-        return Ok(());
-    };
-    let key = m.key("attention.sliding_window_pattern");
-    // mimo2 and step35 read the pattern as one flag per layer and always use SWA.
-    if m.arch_is(&["mimo2", "step35"]) {
-        let any = match m.f.get(&key) {
-            Some(Value::U32(v)) => *v != 0,
-            Some(Value::Array(a)) if a.len() == n_layer as usize => match a {
-                Array::U32(v) => v.iter().any(|&x| x != 0),
-                Array::I32(v) => v.iter().any(|&x| x != 0),
-                Array::Bool(v) => v.iter().any(|&x| x),
-                _ => true,
-            },
-            _ => true,
+/// The SWA table as (architecture, how its memory treats the pattern, the
+/// `load_hparams` lines it mirrors), for documentation and tests.
+pub fn swa_architectures() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    SWA.iter().map(|e| {
+        let rules = match (e.when, e.memory) {
+            (Never, _) => "exempt: sliding windows switched off",
+            (_, HybridIswa) => "exempt: hybrid memory fills only the inputs a layer uses",
+            (_, KvIswa) => "KV cache: needs a sliding-window layer and a full layer",
+            (_, NoCache) => "no cache: needs a sliding-window layer and a full layer",
         };
-        if !any {
-            return Err(refuse(
-                key,
-                "no layer is a sliding-window layer, but this architecture always uses them",
-            ));
-        }
-        return Ok(());
-    }
-    let Some((period, layers)) = swa_layers(m, n_layer) else {
+        (e.arch, rules, e.mirrors)
+    })
+}
+
+fn swa_pattern(m: &Meta) -> Result<(), Refusal> {
+    let Some((what, layers)) = swa_layers(m) else {
         return Ok(());
     };
     if !layers.iter().any(|&swa| swa) {
         return Err(refuse(
-            key,
-            format!("a period of {period} over {n_layer} layers makes no layer a sliding-window layer, but the architecture turns sliding windows on"),
+            m.key("attention.sliding_window_pattern"),
+            format!(
+                "{what} makes no layer a sliding-window layer, but the architecture turns sliding windows on"
+            ),
         ));
     }
     Ok(())
 }
 
-/// With sliding windows on, llama.cpp keeps two caches, one for the full-attention layers
-/// and one for the sliding-window layers, and fills both caches' inputs at every decode.
-/// With no full-attention layer the first cache's inputs are in no graph, have no buffer,
-/// and the first decode aborts. (Architectures that keep no cache are not affected.)
 fn swa_full_layer(m: &Meta) -> Result<(), Refusal> {
-    let Some(n_layer) = m.n_layer() else {
-        return Ok(());
-    };
-    // Encoders and diffusion models keep no KV cache (src/llama-model.cpp:7994-8010).
-    if m.arch_is(&["modern-bert", "gemma-embedding"]) {
-        return Ok(());
-    }
-    let Some((period, layers)) = swa_layers(m, n_layer) else {
+    let Some((what, layers)) = swa_layers(m) else {
         return Ok(());
     };
     if layers.iter().all(|&swa| swa) {
         return Err(refuse(
             m.key("attention.sliding_window_pattern"),
-            format!("a period of {period} over {n_layer} layers makes every layer a sliding-window layer; llama.cpp needs at least one with full attention"),
+            format!(
+                "{what} makes every layer a sliding-window layer; llama.cpp needs at least one with full attention"
+            ),
         ));
     }
     Ok(())
 }
 
-/// For an architecture of the [`SWA`] table that turns sliding windows on: the period and,
-/// per layer, whether it is a sliding-window layer.
-fn swa_layers(m: &Meta, n_layer: u32) -> Option<(u32, Vec<bool>)> {
-    let &(_, when, default, dense_first) = SWA.iter().find(|(a, ..)| m.arch == Some(*a))?;
+/// For an architecture of the [`SWA`] table that turns sliding windows on and is not
+/// exempt: the pattern in words and, per layer, whether it is a sliding-window layer.
+fn swa_layers(m: &Meta) -> Option<(String, Vec<bool>)> {
+    let n_layer = m.n_layer()?;
+    let entry = SWA.iter().find(|e| m.arch == Some(e.arch))?;
+    if entry.memory == HybridIswa {
+        return None;
+    }
     let window = m.u32("attention.sliding_window");
-    let on = match when {
-        SwaWhen::Always => true,
-        SwaWhen::WindowSet => window.is_some_and(|w| w > 0),
-        SwaWhen::UnlessWindowZero => window != Some(0),
-        SwaWhen::Layers(n) => n_layer == n,
+    let on = match entry.when {
+        Always => true,
+        WindowSet => window.is_some_and(|w| w > 0),
+        UnlessWindowZero => window != Some(0),
+        Layers(n) => n_layer == n,
+        Never => false,
     };
     if !on {
         return None;
     }
-    // A scalar u32 sets the period; an array is ignored (the default stays).
-    let period = m.u32("attention.sliding_window_pattern").unwrap_or(default);
-    // llama_hparams::set_swa_pattern (src/llama-hparams.cpp:8-18).
-    let layers = (0..n_layer)
-        .map(|il| {
-            period == 0
-                || if dense_first {
-                    il % period != 0
-                } else {
-                    il % period < period - 1
-                }
-        })
-        .collect();
-    Some((period, layers))
+    let key = m.key("attention.sliding_window_pattern");
+    match entry.layers {
+        SwaLayers::Period {
+            default,
+            dense_first,
+        } => {
+            let period = m.u32("attention.sliding_window_pattern").unwrap_or(default);
+            // llama_hparams::set_swa_pattern (src/llama-hparams.cpp:8-18).
+            let layers = (0..n_layer)
+                .map(|il| {
+                    period == 0
+                        || if dense_first {
+                            il % period != 0
+                        } else {
+                            il % period < period - 1
+                        }
+                })
+                .collect();
+            Some((
+                format!("a period of {period} over {n_layer} layers"),
+                layers,
+            ))
+        }
+        SwaLayers::Flags => {
+            let n = n_layer as usize;
+            let layers: Vec<bool> = match m.f.get(&key)? {
+                Value::U32(v) => vec![*v != 0; n],
+                Value::Array(a) if a.len() == n => match a {
+                    Array::U32(v) => v.iter().map(|&x| x != 0).collect(),
+                    Array::I32(v) => v.iter().map(|&x| x != 0).collect(),
+                    Array::Bool(v) => v.clone(),
+                    // Other element types: `arrays.element_type` or a clean refusal.
+                    _ => return None,
+                },
+                // Absent, another length or another type: llama.cpp refuses it cleanly.
+                _ => return None,
+            };
+            Some((format!("one flag per layer over {n_layer} layers"), layers))
+        }
+        // Only the hybrid lfm2 marks its attention layers; it is exempt above.
+        SwaLayers::Attention => None,
+    }
 }
 
 /// How an architecture reads `expert_gating_func` when it builds its MoE layers.
