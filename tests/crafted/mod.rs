@@ -167,7 +167,10 @@ fn mamba2_narrow() -> GgufWriter {
 
 fn gemma_embedding_dense_2() -> GgufWriter {
     let mut w = rearch(&TinySpec::dense(), "gemma-embedding", |_| true, &[]);
+    // Period 2 over 3 layers keeps both kinds of attention layer, so that only the dense
+    // feature width is wrong (the default period 6 makes all 3 sliding-window layers).
     w.set("gemma-embedding.attention.sliding_window", 64u32)
+        .set("gemma-embedding.attention.sliding_window_pattern", 2u32)
         .set("gemma-embedding.dense_2_feat_in", 100u32);
     w
 }
