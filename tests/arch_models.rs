@@ -10,6 +10,7 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use common::*;
 use moe_tutor::model::tiny::{self, TinySpec};
@@ -37,51 +38,64 @@ struct Arch {
     weights: Weights,
 }
 
+/// The models, written once per test run with each curated model's own expert count,
+/// experts per token and shared experts (the other dimensions stay tiny).
 fn curated() -> Vec<Arch> {
-    let a = |arch, model, path, spec: TinySpec, weights| Arch {
-        arch,
-        model,
-        path,
-        n_expert: spec.n_expert,
-        k: spec.n_expert_used,
-        moe_layers: {
-            // Only families with shared experts have leading dense layers.
-            let lead = if matches!(arch, "deepseek2") {
-                spec.n_dense_lead
-            } else {
-                0
-            };
-            (lead as u16..spec.n_layer as u16).collect()
-        },
-        weights,
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let dir = DIR
+        .get_or_init(|| tempfile::tempdir().expect("tempdir"))
+        .path();
+    let a = |arch: &'static str, model, spec: TinySpec, weights| {
+        let path = dir.join(format!("{arch}.gguf"));
+        if !path.exists() {
+            tiny::write(&path, &spec).expect("write the tiny model");
+        }
+        let lead = if spec.family.has_dense_lead() && !spec.mixtral {
+            spec.n_dense_lead
+        } else {
+            0
+        };
+        Arch {
+            arch,
+            model,
+            path,
+            n_expert: spec.n_expert,
+            k: spec.n_expert_used,
+            moe_layers: (lead as u16..spec.n_layer as u16).collect(),
+            weights,
+        }
+    };
+    let with = |base: TinySpec, n_expert, k| TinySpec {
+        n_expert,
+        n_expert_used: k,
+        ..base
     };
     vec![
         a(
             "granitemoe",
             "Granite 3 1B-A400M",
-            tiny_granitemoe(),
-            TinySpec::granitemoe(),
+            with(TinySpec::granitemoe(), 32, 8),
             Weights::Renorm,
         ),
         a(
             "olmoe",
             "OLMoE-1B-7B",
-            tiny_olmoe(),
-            TinySpec::olmoe(),
+            with(TinySpec::olmoe(), 64, 8),
             Weights::Plain,
         ),
         a(
             "qwen3moe",
             "Qwen3-30B-A3B",
-            tiny_qwen3moe(),
-            TinySpec::qwen3moe(),
+            with(TinySpec::qwen3moe(), 128, 8),
             Weights::Renorm,
         ),
         a(
             "deepseek2",
             "DeepSeek-V2-Lite",
-            tiny_deepseek2(),
-            TinySpec::deepseek2(),
+            TinySpec {
+                n_expert_shared: 2,
+                ..with(TinySpec::deepseek2(), 64, 6)
+            },
             Weights::Plain,
         ),
         // gpt-oss records the softmax over all experts; its softmax over the chosen
@@ -89,15 +103,13 @@ fn curated() -> Vec<Arch> {
         a(
             "gpt-oss",
             "gpt-oss-20b",
-            tiny_gpt_oss(),
-            TinySpec::gpt_oss(),
+            with(TinySpec::gpt_oss(), 32, 4),
             Weights::Renorm,
         ),
         a(
             "llama",
             "Mixtral-8x7B",
-            tiny_mixtral(),
-            TinySpec::mixtral(),
+            with(TinySpec::mixtral(), 8, 2),
             Weights::Renorm,
         ),
     ]

@@ -75,6 +75,12 @@ impl TinyFamily {
         matches!(self, TinyFamily::GraniteMoe | TinyFamily::Olmoe)
     }
 
+    /// Whether the family's models start with dense layers (`TinySpec::n_dense_lead`);
+    /// the others route in every layer.
+    pub fn has_dense_lead(self) -> bool {
+        self.has_shared_experts()
+    }
+
     /// Whether the family has shared experts and leading dense layers.
     fn has_shared_experts(self) -> bool {
         matches!(

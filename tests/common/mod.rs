@@ -66,27 +66,6 @@ pub fn tiny_gpt_oss() -> PathBuf {
         .clone()
 }
 
-/// A tiny `granitemoe` (Granite 3 MoE: softmax, renormalised, Granite's scales).
-pub fn tiny_granitemoe() -> PathBuf {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| model("tiny-granitemoe.gguf", TinySpec::granitemoe()))
-        .clone()
-}
-
-/// A tiny `olmoe` (softmax, top-k weights not renormalised, whole-width QK-norm).
-pub fn tiny_olmoe() -> PathBuf {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| model("tiny-olmoe.gguf", TinySpec::olmoe()))
-        .clone()
-}
-
-/// A tiny `deepseek2` (DeepSeek-V2-Lite's MLA attention, shared expert, dense lead).
-pub fn tiny_deepseek2() -> PathBuf {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| model("tiny-deepseek2.gguf", TinySpec::deepseek2()))
-        .clone()
-}
-
 /// A tiny dense (llama architecture) model.
 pub fn tiny_dense() -> PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
