@@ -5,7 +5,9 @@
 //! [`TinySpec::dense`], a plain `llama` model of the same size. Other routers, one per
 //! gating function llama.cpp has (see [`TinyFamily`]): Mixtral-style `llama` (softmax,
 //! renormalised), `qwen3moe` (softmax, normalised), `dots1` (sigmoid with a selection
-//! bias) and `gpt-oss` (softmax over the chosen experts' logits). Weights are random but
+//! bias) and `gpt-oss` (softmax over the chosen experts' logits); and the other
+//! architectures of the curated real models: `granitemoe`, `olmoe` and `deepseek2`
+//! (DeepSeek-V2-Lite's compressed attention). Weights are random but
 //! seeded, so the same spec always gives the same bytes. Router weights are drawn larger
 //! than the rest so that router probabilities are clearly uneven and differ from token to
 //! token.
@@ -42,6 +44,15 @@ pub enum TinyFamily {
     /// `gpt-oss`: top-k on the raw logits, softmax over the chosen, biases everywhere,
     /// attention sinks, sliding-window layers.
     GptOss,
+    /// `granitemoe`: Mixtral-like (softmax, renormalised, experts `n_ff` wide) with
+    /// Granite's embedding, attention, residual and logit scales.
+    GraniteMoe,
+    /// `olmoe`: softmax, top-k weights not renormalised, QK-norm over the whole width,
+    /// experts `n_ff` wide, no shared expert.
+    Olmoe,
+    /// `deepseek2`: DeepSeek-V2-Lite's shape: compressed (MLA) attention with one KV
+    /// head, softmax routing without renormalisation, shared expert, dense lead.
+    Deepseek2,
 }
 
 impl TinyFamily {
@@ -52,12 +63,30 @@ impl TinyFamily {
             TinyFamily::Qwen3Moe => "qwen3moe",
             TinyFamily::Dots1 => "dots1",
             TinyFamily::GptOss => "gpt-oss",
+            TinyFamily::GraniteMoe => "granitemoe",
+            TinyFamily::Olmoe => "olmoe",
+            TinyFamily::Deepseek2 => "deepseek2",
         }
+    }
+
+    /// Whether the routed experts are `n_ff` wide (the architecture has no separate
+    /// expert width key), as in Mixtral.
+    fn experts_use_n_ff(self) -> bool {
+        matches!(self, TinyFamily::GraniteMoe | TinyFamily::Olmoe)
+    }
+
+    /// Whether the family's models start with dense layers (`TinySpec::n_dense_lead`);
+    /// the others route in every layer.
+    pub fn has_dense_lead(self) -> bool {
+        self.has_shared_experts()
     }
 
     /// Whether the family has shared experts and leading dense layers.
     fn has_shared_experts(self) -> bool {
-        matches!(self, TinyFamily::Deepseek | TinyFamily::Dots1)
+        matches!(
+            self,
+            TinyFamily::Deepseek | TinyFamily::Dots1 | TinyFamily::Deepseek2
+        )
     }
 }
 
@@ -165,6 +194,41 @@ impl TinySpec {
         }
     }
 
+    /// A `granitemoe` MoE (IBM Granite 3 MoE's router): every layer MoE, experts as wide
+    /// as `n_ff`, no shared expert.
+    pub fn granitemoe() -> Self {
+        TinySpec {
+            family: TinyFamily::GraniteMoe,
+            n_dense_lead: 0,
+            n_expert_shared: 0,
+            n_ff: 32,
+            ..TinySpec::default()
+        }
+    }
+
+    /// An `olmoe` MoE (OLMoE's router): every layer MoE, experts as wide as `n_ff`, no
+    /// shared expert; its QK-norm spans the whole width, so as many KV heads as heads.
+    pub fn olmoe() -> Self {
+        TinySpec {
+            family: TinyFamily::Olmoe,
+            n_dense_lead: 0,
+            n_expert_shared: 0,
+            n_ff: 32,
+            n_head_kv: 4,
+            ..TinySpec::default()
+        }
+    }
+
+    /// A `deepseek2` MoE (DeepSeek-V2-Lite's shape): MLA attention with one compressed KV
+    /// head, a leading dense layer and a shared expert.
+    pub fn deepseek2() -> Self {
+        TinySpec {
+            family: TinyFamily::Deepseek2,
+            n_head_kv: 1,
+            ..TinySpec::default()
+        }
+    }
+
     /// The llama.cpp architecture: `llama` for dense and Mixtral-style, else the family's.
     pub fn architecture(&self) -> &'static str {
         if self.dense || self.mixtral {
@@ -221,6 +285,17 @@ impl TinySpec {
             }
             if s.moe_family() == Some(TinyFamily::Dots1) && s.n_head_kv != s.n_head {
                 bail!("llama.cpp's dots1 needs as many KV heads as heads");
+            }
+            if s.moe_family() == Some(TinyFamily::Olmoe) && s.n_head_kv != s.n_head {
+                bail!("llama.cpp's olmoe normalises keys over the whole width: as many KV heads as heads");
+            }
+            if s.moe_family() == Some(TinyFamily::Deepseek2) {
+                if s.n_head_kv != 1 {
+                    bail!("llama.cpp's deepseek2 (MLA) keeps one compressed KV head");
+                }
+                if s.n_embd / s.n_head < 4 {
+                    bail!("deepseek2 needs a head size of at least 4 (RoPE and non-RoPE parts)");
+                }
             }
             if s.n_dense_lead > s.n_layer {
                 bail!(
@@ -314,6 +389,7 @@ mod tests {
             (TinySpec::qwen3moe(), "qwen3moe"),
             (TinySpec::dots1(), "dots1"),
             (TinySpec::gpt_oss(), "gpt-oss"),
+            (TinySpec::deepseek2(), "deepseek2"),
         ] {
             assert_eq!(spec.architecture(), arch);
             let w = build(&spec).unwrap();
@@ -321,6 +397,31 @@ mod tests {
                 .get(&format!("{arch}.expert_feed_forward_length"))
                 .is_some());
         }
+        // Granite and OLMoE size their experts with feed_forward_length alone.
+        for (spec, arch) in [
+            (TinySpec::granitemoe(), "granitemoe"),
+            (TinySpec::olmoe(), "olmoe"),
+        ] {
+            assert_eq!(spec.architecture(), arch);
+            let w = build(&spec).unwrap();
+            assert!(w
+                .get(&format!("{arch}.expert_feed_forward_length"))
+                .is_none());
+        }
+        assert!(build(&TinySpec::granitemoe())
+            .unwrap()
+            .get("granitemoe.logit_scale")
+            .is_some());
+        let bad_olmoe = TinySpec {
+            n_head_kv: 2,
+            ..TinySpec::olmoe()
+        };
+        assert!(build(&bad_olmoe).is_err());
+        let bad_mla = TinySpec {
+            n_head_kv: 2,
+            ..TinySpec::deepseek2()
+        };
+        assert!(build(&bad_mla).is_err());
         let dots = build(&TinySpec::dots1()).unwrap();
         assert!(dots.get("dots1.expert_gating_func").is_some());
         // dots1's attention has as many KV heads as heads; a deepseek needs its shared expert.

@@ -20,6 +20,9 @@ pub(super) fn metadata(w: &mut GgufWriter, s: &TinySpec, arch: &str) {
         (_, _, TinyFamily::Qwen3Moe) => "moe-tutor tiny qwen3moe",
         (_, _, TinyFamily::Dots1) => "moe-tutor tiny dots1",
         (_, _, TinyFamily::GptOss) => "moe-tutor tiny gpt-oss",
+        (_, _, TinyFamily::GraniteMoe) => "moe-tutor tiny granitemoe",
+        (_, _, TinyFamily::Olmoe) => "moe-tutor tiny olmoe",
+        (_, _, TinyFamily::Deepseek2) => "moe-tutor tiny deepseek2",
     };
     w.set("general.name", name);
     w.set("general.file_type", 1u32); // mostly F16
@@ -61,6 +64,55 @@ pub(super) fn metadata(w: &mut GgufWriter, s: &TinySpec, arch: &str) {
             w.set(k("expert_feed_forward_length"), s.n_ff_exp);
             w.set(k("attention.sliding_window"), 16u32);
         }
+        // Experts are `feed_forward_length` wide; olmoe needs nothing more.
+        TinyFamily::Olmoe => {}
+        TinyFamily::GraniteMoe => {
+            // The multipliers IBM's Granite 3 MoE models carry (logit_scale is required).
+            w.set(k("logit_scale"), 6.0f32);
+            w.set(k("embedding_scale"), 12.0f32);
+            w.set(k("residual_scale"), 0.22f32);
+            w.set(k("attention.scale"), 1.0 / (s.n_embd / s.n_head) as f32);
+        }
+        TinyFamily::Deepseek2 => {
+            let m = Mla::of(s);
+            // MLA as llama.cpp's converter writes it: the cache holds one compressed head
+            // (`kv_lora_rank` + the RoPE part); `_mla` lengths are the decompressed heads.
+            w.set(k("attention.head_count_kv"), 1u32);
+            w.set(k("rope.dimension_count"), m.rope);
+            w.set(k("attention.q_lora_rank"), 0u32); // V2-Lite projects queries directly
+            w.set(k("attention.kv_lora_rank"), m.kv_lora);
+            w.set(k("attention.key_length"), m.kv_lora + m.rope);
+            w.set(k("attention.value_length"), m.kv_lora);
+            w.set(k("attention.key_length_mla"), m.head_k);
+            w.set(k("attention.value_length_mla"), m.head_v);
+            w.set(k("expert_shared_count"), s.n_expert_shared);
+            w.set(k("expert_feed_forward_length"), s.n_ff_exp);
+            w.set(k("expert_weights_scale"), 1.0f32);
+            w.set(k("expert_weights_norm"), false);
+            w.set(k("leading_dense_block_count"), s.n_dense_lead);
+        }
+    }
+}
+
+/// The head sizes of a tiny `deepseek2`'s multi-head latent attention.
+struct Mla {
+    /// Decompressed key head: the non-RoPE part then the RoPE part.
+    head_k: u32,
+    head_v: u32,
+    rope: u32,
+    /// Width of the compressed key/value vector.
+    kv_lora: u32,
+}
+
+impl Mla {
+    fn of(s: &TinySpec) -> Mla {
+        let head = s.n_embd / s.n_head;
+        Mla {
+            head_k: head,
+            head_v: head,
+            rope: head / 2,
+            kv_lora: s.n_embd / 2,
+        }
     }
 }
 
@@ -86,6 +138,9 @@ fn attention(b: &mut Builder<'_>, i: u32) -> anyhow::Result<()> {
     let head = u64::from(s.n_embd / s.n_head);
     let kv = head * u64::from(s.n_head_kv);
     b.ones(&t("attn_norm"), e)?;
+    if s.moe_family() == Some(TinyFamily::Deepseek2) {
+        return mla_attention(b, i);
+    }
     b.random(&t("attn_q"), &[e, e], WEIGHT_STD)?;
     b.random(&t("attn_k"), &[e, kv], WEIGHT_STD)?;
     b.random(&t("attn_v"), &[e, kv], WEIGHT_STD)?;
@@ -94,6 +149,11 @@ fn attention(b: &mut Builder<'_>, i: u32) -> anyhow::Result<()> {
         Some(TinyFamily::Qwen3Moe | TinyFamily::Dots1) => {
             b.ones(&t("attn_q_norm"), head)?;
             b.ones(&t("attn_k_norm"), head)?;
+        }
+        // OLMoE normalises queries and keys over the whole width, not per head.
+        Some(TinyFamily::Olmoe) => {
+            b.ones(&t("attn_q_norm"), e)?;
+            b.ones(&t("attn_k_norm"), e)?;
         }
         Some(TinyFamily::GptOss) => {
             b.bias(&bias("attn_q"), &[e])?;
@@ -109,6 +169,29 @@ fn attention(b: &mut Builder<'_>, i: u32) -> anyhow::Result<()> {
     if s.moe_family() != Some(TinyFamily::GptOss) {
         b.ones(&t("ffn_norm"), e)?;
     }
+    Ok(())
+}
+
+/// DeepSeek-V2-Lite's attention: queries projected directly, keys and values through a
+/// compressed vector with its own norm, decompressed per head by `attn_k_b` / `attn_v_b`.
+fn mla_attention(b: &mut Builder<'_>, i: u32) -> anyhow::Result<()> {
+    let s = b.spec;
+    let t = |n: &str| format!("blk.{i}.{n}.weight");
+    let m = Mla::of(s);
+    let (e, heads) = (u64::from(s.n_embd), u64::from(s.n_head));
+    let (hk, hv, rope, kvl) = (
+        u64::from(m.head_k),
+        u64::from(m.head_v),
+        u64::from(m.rope),
+        u64::from(m.kv_lora),
+    );
+    b.random(&t("attn_q"), &[e, heads * hk], WEIGHT_STD)?;
+    b.random(&t("attn_kv_a_mqa"), &[e, kvl + rope], WEIGHT_STD)?;
+    b.ones(&t("attn_kv_a_norm"), kvl)?;
+    b.random(&t("attn_k_b"), &[hk - rope, kvl, heads], WEIGHT_STD)?;
+    b.random(&t("attn_v_b"), &[kvl, hv, heads], WEIGHT_STD)?;
+    b.random(&t("attn_output"), &[heads * hv, e], WEIGHT_STD)?;
+    b.ones(&t("ffn_norm"), e)?;
     Ok(())
 }
 
@@ -131,14 +214,18 @@ fn ffn(b: &mut Builder<'_>, i: u32) -> anyhow::Result<()> {
         b.random(&t("ffn_down"), &[ff, e], WEIGHT_STD)?;
         return Ok(());
     }
-    // Mixtral-style experts are as wide as the dense FFN.
-    let width = if s.mixtral { ff } else { ffe };
+    // Mixtral-style, Granite and OLMoE experts are as wide as the dense FFN.
+    let width = if s.mixtral || family.is_some_and(TinyFamily::experts_use_n_ff) {
+        ff
+    } else {
+        ffe
+    };
     b.router(&t("ffn_gate_inp"), &[e, ne])?;
     b.random(&t("ffn_gate_exps"), &[e, width, ne], WEIGHT_STD)?;
     b.random(&t("ffn_up_exps"), &[e, width, ne], WEIGHT_STD)?;
     b.random(&t("ffn_down_exps"), &[width, e, ne], WEIGHT_STD)?;
     match family {
-        Some(TinyFamily::Deepseek | TinyFamily::Dots1) => {
+        Some(TinyFamily::Deepseek | TinyFamily::Dots1 | TinyFamily::Deepseek2) => {
             if family == Some(TinyFamily::Dots1) {
                 b.f32_random(&format!("blk.{i}.exp_probs_b.bias"), &[ne], BIAS_STD)?;
             }
