@@ -94,7 +94,7 @@ fn observe_highlights_routing_160x48_zh() {
     let (mut app, _dir) = app(Lang::ZhCn);
     press(&mut app, KeyCode::Enter);
     let term = draw(&app, 160, 48);
-    assert!(shows(&term, "路由器 · 1/2 observe"));
+    assert!(shows(&term, "路由器 · 1/2 观察"));
     insta::assert_snapshot!(term.backend());
 }
 
