@@ -3,8 +3,10 @@
 //! those screens (command names, key names and the model's own text excepted).
 
 mod app_support;
+mod common;
 
 use app_support::*;
+use common::pty::Tui;
 use crossterm::event::KeyCode;
 use moe_tutor::app::{App, Pane};
 use moe_tutor::lessons::Lang;
@@ -284,4 +286,44 @@ fn english_stays_english() {
     let term = draw(&app, 160, 48);
     assert!(screen_contains(&term, "router probability"));
     assert!(!screen_contains(&term, "路由概率"));
+}
+
+/// The real binary with `--lang zh-CN` on the project's tiny MoE, in a pseudo-terminal:
+/// the status, key bar, strip and routing pane are Chinese from the first frame.
+#[test]
+fn the_real_binary_speaks_chinese_with_lang_zh_cn() {
+    let model = common::tiny_moe();
+    let model = model.to_str().expect("utf-8 path");
+    let mut tui = Tui::start(
+        &[
+            "--model",
+            model,
+            "--threads",
+            "1",
+            "--max-tokens",
+            "12",
+            "--lang",
+            "zh-CN",
+        ],
+        100,
+        30,
+    );
+    let s = tui.wait_for("the model to load", |s| s.contains("就绪"));
+    assert!(!s.contains("ready"), "{s}");
+    assert!(s.contains("帮助") && s.contains("发送"), "{s}");
+    tui.send("你好");
+    tui.send("\r");
+    let s = tui.wait_for("the reply to finish", |s| {
+        s.contains("tok/s") && s.contains("就绪")
+    });
+    assert!(s.contains("首选专家"), "{s}");
+    assert!(!s.contains("top expert") && !s.contains("following"), "{s}");
+    tui.send("\x1bOQ"); // F2: the routing pane
+    let s = tui.wait_for("the routing pane", |s| s.contains("路由概率"));
+    assert!(
+        s.contains("位置") && !s.contains("router probability"),
+        "{s}"
+    );
+    tui.send("\x11"); // Ctrl+Q
+    assert!(tui.wait_exit().success());
 }
