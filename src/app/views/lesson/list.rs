@@ -109,7 +109,10 @@ pub fn render_list(app: &App, area: Rect, buf: &mut Buffer) {
                 Line::from(vec![
                     Span::styled(marker, CHOSEN),
                     Span::styled(
-                        format!("{name}  {} {why}", tr("lesson.list_broken", lang)),
+                        format!(
+                            "{name}  {}",
+                            tr_with("lesson.list_broken", lang.code(), &[("why", &why)])
+                        ),
                         ERROR,
                     ),
                 ])
