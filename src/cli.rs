@@ -19,7 +19,7 @@ pub struct Cli {
     pub model: ModelArgs,
     #[command(flatten)]
     pub sampling: SamplingArgs,
-    /// Language of the lessons: en or zh-CN (default: from LC_ALL / LC_MESSAGES / LANG)
+    /// Language of the app and its lessons: en or zh-CN (default: from LC_ALL / LC_MESSAGES / LANG)
     #[arg(long, global = true, value_name = "LANG")]
     pub lang: Option<String>,
     #[command(subcommand)]

@@ -101,6 +101,8 @@ pub enum Notice {
     },
     /// A message from elsewhere, already worded.
     Other(String),
+    /// Files of the user's that other accounts could read, tightened on start.
+    Private(crate::store::private::Exposed),
 }
 
 impl Notice {
@@ -126,6 +128,7 @@ impl Notice {
                 tr_with("notice.config_damaged", lang, &args)
             }
             Notice::Other(text) => text.clone(),
+            Notice::Private(exposed) => exposed.text(lang),
         }
     }
 }

@@ -199,7 +199,7 @@ fn main() -> ExitCode {
     if let Some(notice) = tightened {
         if tui_mode {
             // The app shows the settings' notices in its notice line.
-            settings.notices.push(config::Notice::Other(notice));
+            settings.notices.push(config::Notice::Private(notice));
         } else {
             eprintln!("moe-tutor: {notice}");
         }

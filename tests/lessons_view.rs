@@ -90,11 +90,21 @@ fn list_80x24_en() {
 }
 
 #[test]
+fn list_80x24_zh() {
+    let (app, _dir) = app(Lang::ZhCn);
+    let term = draw(&app, 80, 24);
+    assert!(shows(&term, "路由器 共 2 步"));
+    assert!(shows(&term, "02-broken.toml 无法加载：第"));
+    assert!(shows(&term, "Enter 开始"));
+    insta::assert_snapshot!(term.backend());
+}
+
+#[test]
 fn observe_highlights_routing_160x48_zh() {
     let (mut app, _dir) = app(Lang::ZhCn);
     press(&mut app, KeyCode::Enter);
     let term = draw(&app, 160, 48);
-    assert!(shows(&term, "路由器 · 1/2 observe"));
+    assert!(shows(&term, "路由器 · 1/2 观察"));
     insta::assert_snapshot!(term.backend());
 }
 

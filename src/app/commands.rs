@@ -54,6 +54,9 @@ impl SlashCommand {
 const TEMP_USAGE: &str = "/temp <0..2>, e.g. /temp 0.8 (0 = always the most likely token)";
 const TOP_P_USAGE: &str = "/top_p <0.05..1>, e.g. /top_p 0.9";
 const SEED_USAGE: &str = "/seed <number>, e.g. /seed 7";
+const EXPORT_USAGE: &str = "/export [FILE]";
+const LORA_USAGE: &str = "/lora on | off (no argument: switch)";
+const LAYER_USAGE: &str = "/layer <model layer>, e.g. /layer 12";
 
 /// Every slash command, in help order.
 pub const SLASH: &[SlashCommand] = &[
@@ -101,7 +104,7 @@ pub const SLASH: &[SlashCommand] = &[
     },
     SlashCommand {
         names: &["/export"],
-        usage: "/export [FILE]",
+        usage: EXPORT_USAGE,
         help: &[("/export", "slash.export")],
         run: |app, args| {
             app.export((!args.rest.is_empty()).then_some(args.rest));
@@ -161,7 +164,7 @@ pub const SLASH: &[SlashCommand] = &[
     },
     SlashCommand {
         names: &["/lora"],
-        usage: "/lora on | off (no argument: switch)",
+        usage: LORA_USAGE,
         help: &[("/lora off", "slash.lora")],
         run: App::cmd_lora,
     },
@@ -173,7 +176,7 @@ pub const SLASH: &[SlashCommand] = &[
     },
     SlashCommand {
         names: &["/layer"],
-        usage: "/layer <model layer>, e.g. /layer 12",
+        usage: LAYER_USAGE,
         help: &[("/layer 12", "slash.layer")],
         run: App::cmd_layer,
     },
@@ -320,11 +323,42 @@ impl App {
         cmds
     }
 
-    /// Refuse a command's arguments, showing how it is called (command syntax stays as is).
+    /// Refuse a command's arguments, showing how it is called (command names and
+    /// keywords stay as typed; the words around them follow the learner's language).
     pub(crate) fn usage(&mut self, usage: &str) {
         let lang = self.lang().code();
+        let usage = localise_usage(usage, lang);
         self.error(tr_with("notice.usage", lang, &[("usage", &usage)]));
     }
+}
+
+/// Every usage line that has words in it, with its catalogue entry (whose English is the
+/// line itself; a test keeps the two equal).
+const USAGE_KEYS: &[(&str, &str)] = &[
+    (TEMP_USAGE, "usage.temp"),
+    (TOP_P_USAGE, "usage.top_p"),
+    (SEED_USAGE, "usage.seed"),
+    (branch::BRANCH_USAGE, "usage.branch"),
+    (branch::BRANCHES_USAGE, "usage.branches"),
+    (stats::STATS_USAGE, "usage.stats"),
+    (model::KNOCKOUT_USAGE, "usage.knockout"),
+    (model::FORCE_USAGE, "usage.force"),
+    (model::RESTRICT_USAGE, "usage.restrict"),
+    (EXPORT_USAGE, "usage.export"),
+    (LORA_USAGE, "usage.lora"),
+    (LAYER_USAGE, "usage.layer"),
+];
+
+/// `usage` with the known usage lines in it put into `lang`.
+fn localise_usage(usage: &str, lang: &str) -> String {
+    USAGE_KEYS
+        .iter()
+        .filter(|(line, _)| usage.contains(line))
+        .max_by_key(|(line, _)| line.len())
+        .map_or_else(
+            || usage.to_string(),
+            |(line, key)| usage.replace(line, &tr(key, lang)),
+        )
 }
 
 #[cfg(test)]
@@ -342,5 +376,29 @@ mod tests {
                 seen.push(*n);
             }
         }
+    }
+
+    #[test]
+    fn usage_lines_have_their_words_in_both_languages() {
+        for (line, key) in USAGE_KEYS {
+            assert_eq!(
+                tr(key, "en"),
+                *line,
+                "{key}: the English must be the line itself"
+            );
+            let zh = tr(key, "zh-CN");
+            assert_ne!(zh, *line, "{key}: no Chinese");
+            let name = line.split_whitespace().next().unwrap_or_default();
+            assert!(zh.starts_with(name), "{key}: {zh} must keep {name}");
+        }
+        let composed = format!("{} (1..3)", branch::BRANCHES_USAGE);
+        assert_eq!(
+            localise_usage(&composed, "zh-CN"),
+            "/branches [分支编号] (1..3)"
+        );
+        assert_eq!(
+            localise_usage("/pane chat | routing", "zh-CN"),
+            "/pane chat | routing"
+        );
     }
 }

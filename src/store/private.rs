@@ -106,9 +106,9 @@ fn private_places(data_dir: &Path, config_file: &Path) -> Vec<(PathBuf, u32)> {
 
 /// On start: create the data folder 0700 if it is missing, and take other accounts'
 /// access off the data folder, conversations, exports, lesson progress, logs and settings.
-/// Returns a notice to show when a file had been readable by others (folders holding no
-/// such file are tightened without one: nothing of the user's was exposed).
-pub fn tighten_on_start(data_dir: &Path, config_file: &Path) -> Option<String> {
+/// Returns what to tell the user when a file had been readable by others (folders holding
+/// no such file are tightened without a word: nothing of the user's was exposed).
+pub fn tighten_on_start(data_dir: &Path, config_file: &Path) -> Option<Exposed> {
     let _ = create_dir_all(data_dir);
     let mut t = Tightened::default();
     for (place, depth) in private_places(data_dir, config_file) {
@@ -117,24 +117,63 @@ pub fn tighten_on_start(data_dir: &Path, config_file: &Path) -> Option<String> {
     notice(&t, data_dir)
 }
 
-fn notice(t: &Tightened, data_dir: &Path) -> Option<String> {
-    if t.files == 0 {
-        return None;
+fn notice(t: &Tightened, data_dir: &Path) -> Option<Exposed> {
+    (t.files > 0).then(|| Exposed {
+        files: t.files,
+        dirs: t.dirs,
+        data_dir: data_dir.to_path_buf(),
+    })
+}
+
+/// Files of the user's that other accounts could read before the start-up pass tightened
+/// them: the notice the app shows (in the learner's language) or prints (in English).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exposed {
+    pub files: usize,
+    pub dirs: usize,
+    pub data_dir: PathBuf,
+}
+
+impl Exposed {
+    /// The notice in `lang` ("en" or "zh-CN").
+    pub fn text(&self, lang: &str) -> String {
+        use crate::i18n::tr_with;
+        // English needs "1 file" / "2 files"; Chinese has one form for both.
+        let n = |k: usize, one: &str, many: &str| {
+            tr_with(if k == 1 { one } else { many }, lang, &[("n", &k)])
+        };
+        let files = n(
+            self.files,
+            "notice.private_file_one",
+            "notice.private_files",
+        );
+        let what = if self.dirs == 0 {
+            files
+        } else {
+            let dirs = n(
+                self.dirs,
+                "notice.private_folder_one",
+                "notice.private_folders",
+            );
+            tr_with(
+                "notice.private_and",
+                lang,
+                &[("files", &files), ("folders", &dirs)],
+            )
+        };
+        let dir = crate::text::sanitize(&self.data_dir.display().to_string());
+        tr_with(
+            "notice.private_tightened",
+            lang,
+            &[("what", &what), ("dir", &dir)],
+        )
     }
-    let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
-    let what = match (t.files, t.dirs) {
-        (f, 0) => n(f, "file", "files"),
-        (f, d) => format!(
-            "{} and {}",
-            n(f, "file", "files"),
-            n(d, "folder", "folders")
-        ),
-    };
-    Some(format!(
-        "{what} of yours (conversations, settings, progress or logs, under {}) could be read \
-         by other accounts on this machine; they are now readable by you only",
-        crate::text::sanitize(&data_dir.display().to_string())
-    ))
+}
+
+impl std::fmt::Display for Exposed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text("en"))
+    }
 }
 
 #[cfg(test)]
@@ -164,8 +203,12 @@ mod tests {
         for d in [&data, &conv, &cfg_dir, &cache] {
             fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
         }
-        let msg = tighten_on_start(&data, &cfg).expect("a notice");
+        let exposed = tighten_on_start(&data, &cfg).expect("a notice");
+        let msg = exposed.to_string();
         assert!(msg.starts_with("2 files and 3 folders"), "{msg}");
+        let zh = exposed.text("zh-CN");
+        assert!(zh.contains("2 个文件和 3 个文件夹"), "{zh}");
+        assert!(zh.contains("仅你本人可读"), "{zh}");
         assert_eq!(mode(&journal), 0o600);
         assert_eq!(mode(&cfg), 0o600);
         for d in [&data, &conv, &cfg_dir] {

@@ -10,7 +10,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::palette::{CHOSEN, DIM, ERROR, TITLE};
 use crate::app::{App, Browser};
-use crate::i18n::tr;
+use crate::i18n::{tr, tr_with};
 use crate::store::time;
 
 /// Draw the overlay over `area`; returns where the cursor goes (the end of the query).
@@ -30,13 +30,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> Option<Position> {
     Clear.render(popup, buf);
     let block = Block::bordered()
         .title(Span::styled(tr("title.history", app.lang().code()), TITLE))
-        .title_bottom(
-            Line::styled(
-                " type to search · ↑/↓ select · Enter open · Esc close ",
-                DIM,
-            )
-            .right_aligned(),
-        );
+        .title_bottom(Line::styled(tr("history.footer", app.lang().code()), DIM).right_aligned());
     let inner = block.inner(popup);
     block.render(popup, buf);
     let rows = lines(
@@ -46,7 +40,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> Option<Position> {
         app.lang().code(),
     );
     Paragraph::new(rows).render(inner, buf);
-    let x = inner.x + ("search: ".width() + b.query().width()).min(inner.width as usize) as u16;
+    let search = tr("history.search", app.lang().code());
+    let x = inner.x + (search.width() + b.query().width()).min(inner.width as usize) as u16;
     Some(Position::new(
         x.min(inner.right().saturating_sub(1)),
         inner.y,
@@ -56,7 +51,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) -> Option<Position> {
 fn lines(b: &Browser, width: usize, rows: usize, lang: &str) -> Vec<Line<'static>> {
     let mut out = vec![
         Line::from(vec![
-            Span::styled("search: ", DIM),
+            Span::styled(tr("history.search", lang), DIM),
             Span::raw(b.query().to_string()),
         ]),
         Line::default(),
@@ -85,7 +80,11 @@ fn lines(b: &Browser, width: usize, rows: usize, lang: &str) -> Vec<Line<'static
         let selected = i == b.selected();
         let marker = if selected { "▶ " } else { "  " };
         let when = time::human(s.created);
-        let count = format!("{:>3} msgs", s.messages);
+        let count = tr_with(
+            "history.msgs",
+            lang,
+            &[("n", &format!("{:>3}", s.messages))],
+        );
         let used = marker.width() + when.width() + count.width() + 4;
         let title = crate::text::sanitize(&s.title);
         let title: String = clip(&title, width.saturating_sub(used));

@@ -27,11 +27,14 @@ pub const HIGHLIGHT: Style = Style::new()
     .add_modifier(Modifier::BOLD);
 const OK: Style = Style::new().fg(ratatui::style::Color::Green);
 
-fn tr(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
-    match lang {
-        Lang::En => en,
-        Lang::ZhCn => zh,
-    }
+/// The catalogue's message `key` in the lesson language.
+fn tr(key: &str, lang: Lang) -> String {
+    crate::i18n::tr(key, lang.code())
+}
+
+/// A pane's name as the learner reads it ("routing" / "路由").
+pub(crate) fn pane_word(pane: Pane, lang: Lang) -> String {
+    tr(&format!("pane.{}", pane.name()), lang)
 }
 
 /// What the current observe step points at, if it is one.
@@ -67,33 +70,21 @@ fn plain(text: impl Into<String>, style: Style) -> StyledLine {
     StyledLine::plain(text, style)
 }
 
-fn status_line(
-    lang: Lang,
-    done: bool,
-    waiting_en: &'static str,
-    waiting_zh: &'static str,
-) -> StyledLine {
+fn status_line(lang: Lang, done: bool, waiting: &str) -> StyledLine {
     if done {
-        plain(
-            tr(
-                lang,
-                "✓ done · Ctrl+N: next step",
-                "✓ 完成 · Ctrl+N：下一步",
-            ),
-            OK,
-        )
+        plain(tr("lesson.done_next", lang), OK)
     } else {
-        plain(tr(lang, waiting_en, waiting_zh), INFO)
+        plain(tr(waiting, lang), INFO)
     }
 }
 
 fn reply_cell(c: &ExperimentCell, lang: Lang) -> String {
     let text: String = c.text.split_whitespace().collect::<Vec<_>>().join(" ");
     match &c.end {
-        None if text.is_empty() => tr(lang, "…", "…").to_string(),
+        None if text.is_empty() => "…".to_string(),
         None => format!("{text}▌"),
         Some(Err(e)) => format!("{text} ({e})"),
-        Some(Ok(_)) if text.is_empty() => tr(lang, "(empty)", "（空）").to_string(),
+        Some(Ok(_)) if text.is_empty() => tr("lesson.empty_reply", lang),
         Some(Ok(_)) => text,
     }
 }
@@ -107,9 +98,7 @@ fn step_lines(a: &ActiveLesson, lang: Lang) -> Vec<StyledLine> {
     let st = &a.state;
     out.push(StyledLine::default());
     match &step.kind {
-        StepKind::Prose | StepKind::Code { .. } => {
-            out.push(plain(tr(lang, "Ctrl+N: next step", "Ctrl+N：下一步"), DIM))
-        }
+        StepKind::Prose | StepKind::Code { .. } => out.push(plain(tr("lesson.next", lang), DIM)),
         StepKind::Run {
             prompt,
             params,
@@ -124,42 +113,29 @@ fn step_lines(a: &ActiveLesson, lang: Lang) -> Vec<StyledLine> {
                 DIM,
             ));
             if st.run_generation.is_none() {
-                out.push(plain(
-                    tr(lang, "Ctrl+N: send it to the model", "Ctrl+N：发送给模型"),
-                    INFO,
-                ));
+                out.push(plain(tr("lesson.send", lang), INFO));
             } else {
-                out.push(status_line(
-                    lang,
-                    st.done,
-                    "the model is writing…",
-                    "模型正在回复……",
-                ));
+                out.push(status_line(lang, st.done, "lesson.writing"));
             }
         }
         StepKind::Observe { pane, layer, .. } => {
-            let mut s = format!("◆ {}", tr(lang, "look at: ", "请看："));
-            s.push_str(pane.name());
+            let mut s = format!("◆ {}", tr("lesson.look_at", lang));
+            s.push_str(&pane_word(*pane, lang));
             if let Some(l) = layer {
                 s.push_str(&format!(" · L{l}"));
             }
             out.push(plain(s, HIGHLIGHT));
-            out.push(plain(tr(lang, "Ctrl+N: next step", "Ctrl+N：下一步"), DIM));
+            out.push(plain(tr("lesson.next", lang), DIM));
         }
         StepKind::Task { condition, hint } => {
             out.push(plain(
-                format!("{} {condition}", tr(lang, "goal:", "目标：")),
+                format!("{} {condition}", tr("lesson.goal", lang)),
                 CHOSEN,
             ));
-            out.push(status_line(
-                lang,
-                st.done,
-                "waiting: do it in the app",
-                "等待中：请在应用中操作",
-            ));
+            out.push(status_line(lang, st.done, "lesson.waiting"));
             if let (Some(h), false) = (hint, st.done) {
                 out.push(plain(
-                    format!("{} {}", tr(lang, "hint:", "提示："), h.get(lang)),
+                    format!("{} {}", tr("lesson.hint", lang), h.get(lang)),
                     DIM,
                 ));
             }
@@ -189,20 +165,16 @@ fn step_lines(a: &ActiveLesson, lang: Lang) -> Vec<StyledLine> {
                 ));
             }
             if st.done {
-                out.push(plain(tr(lang, "Ctrl+N: next step", "Ctrl+N：下一步"), DIM));
+                out.push(plain(tr("lesson.next", lang), DIM));
             }
         }
         StepKind::ExperimentFile { file, grid } => {
             let what = crate::text::sanitize(&format!("» {} ({file})", grid.prompt));
             out.push(plain(what, CHOSEN));
             let next = if st.done {
-                tr(lang, "Ctrl+N: next step", "Ctrl+N：下一步")
+                tr("lesson.next", lang)
             } else {
-                tr(
-                    lang,
-                    "Ctrl+N: open the experiments overlay with this grid",
-                    "Ctrl+N：用这个网格打开实验面板",
-                )
+                tr("lesson.open_grid", lang)
             };
             out.push(plain(next, INFO));
         }
@@ -212,10 +184,7 @@ fn step_lines(a: &ActiveLesson, lang: Lang) -> Vec<StyledLine> {
             out.push(plain(format!("» {}", prompt.get(lang)), CHOSEN));
             if st.cells.is_empty() {
                 out.push(plain(
-                    format!(
-                        "{} (max {max_tokens})",
-                        tr(lang, "Ctrl+N: run the grid", "Ctrl+N：运行这组实验")
-                    ),
+                    format!("{} (max {max_tokens})", tr("lesson.run_grid", lang)),
                     INFO,
                 ));
             } else {
@@ -225,7 +194,7 @@ fn step_lines(a: &ActiveLesson, lang: Lang) -> Vec<StyledLine> {
                         "T",
                         "top_p",
                         "seed",
-                        tr(lang, "reply", "回复")
+                        tr("lesson.reply", lang)
                     ),
                     DIM,
                 ));
@@ -243,7 +212,7 @@ fn step_lines(a: &ActiveLesson, lang: Lang) -> Vec<StyledLine> {
                     l.hang = 19;
                     out.push(l);
                 }
-                out.push(status_line(lang, st.done, "running…", "运行中……"));
+                out.push(status_line(lang, st.done, "lesson.running"));
             }
         }
     }
@@ -275,12 +244,14 @@ pub fn render_pane(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let lang = app.lang();
     let n = a.lesson.steps.len();
-    let kind = a.current().map_or("", |s| s.kind.name());
+    let kind = a.current().map_or(String::new(), |s| {
+        tr(&format!("step.{}", s.kind.name()), lang)
+    });
     // An observe step names its pane in the frame, so a folded or shrunk pane still says it.
     let target = match a.current().map(|s| &s.kind) {
         Some(StepKind::Observe { pane, layer, .. }) => {
             let at = layer.map(|l| format!(" L{l}")).unwrap_or_default();
-            format!("· ◆ {}{at} ", pane.name())
+            format!("· ◆ {}{at} ", pane_word(*pane, lang))
         }
         _ => String::new(),
     };
@@ -291,16 +262,15 @@ pub fn render_pane(app: &App, area: Rect, buf: &mut Buffer) {
     );
     let fold = key_of(app, &crate::app::Action::ToggleLessonFold).replace("Ctrl+", "^");
     let folded = app.layout().lesson_folded();
-    let keys = match (lang, folded) {
-        (Lang::En, false) => {
-            format!(" ^N next · ^P back · {fold} fold · ^L then Del: close · F10 中文 ")
-        }
-        (Lang::ZhCn, false) => {
-            format!(" ^N 下一步 · ^P 上一步 · {fold} 收起 · ^L 再按 Del：关闭 · F10 English ")
-        }
-        (Lang::En, true) => format!(" {fold} unfold · ^N next · ^L then Del: close "),
-        (Lang::ZhCn, true) => format!(" {fold} 展开 · ^N 下一步 · ^L 再按 Del：关闭 "),
-    };
+    let keys = crate::i18n::tr_with(
+        if folded {
+            "lesson.keys_folded"
+        } else {
+            "lesson.keys"
+        },
+        lang.code(),
+        &[("fold", &fold)],
+    );
     let block = Block::bordered()
         .title(Span::styled(title, TITLE))
         .title_bottom(Line::styled(keys, DIM).right_aligned());
@@ -326,8 +296,51 @@ pub fn render_pane(app: &App, area: Rect, buf: &mut Buffer) {
         .collect();
     Paragraph::new(visible).render(inner, buf);
     if more && area.height > 0 && area.width > 20 {
-        let hint = tr(lang, " ↓ Ctrl+D ", " ↓ Ctrl+D ");
+        let hint = " ↓ Ctrl+D ";
         let x = area.x + 1;
         buf.set_string(x, area.bottom() - 1, hint, INFO);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys this file builds at run time (pane and step names) or passes through
+    /// `status_line`: the catalogue test only sees literal `tr("…")` calls.
+    #[test]
+    fn built_keys_exist_in_both_languages() {
+        let steps = [
+            "prose",
+            "code",
+            "run",
+            "observe",
+            "task",
+            "quiz",
+            "experiment",
+            "experiment_file",
+        ];
+        let mut keys: Vec<String> = Pane::ALL
+            .iter()
+            .map(|p| format!("pane.{}", p.name()))
+            .collect();
+        keys.extend(steps.iter().map(|s| format!("step.{s}")));
+        keys.extend(
+            ["lesson.writing", "lesson.waiting", "lesson.running"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        for key in &keys {
+            let en = tr(key, Lang::En);
+            let zh = tr(key, Lang::ZhCn);
+            assert!(!en.contains(key.as_str()), "{key} missing in English");
+            assert!(!zh.contains(key.as_str()), "{key} missing in Chinese");
+            assert_ne!(en, zh, "{key}: the Chinese is the English");
+        }
+        // The English pane names are the ones `/pane` takes.
+        for p in Pane::ALL {
+            assert_eq!(pane_word(p, Lang::En), p.name());
+        }
+        assert_eq!(pane_word(Pane::Routing, Lang::ZhCn), "路由");
     }
 }

@@ -111,9 +111,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
 fn header(token: &TokenEvent, model: &ModelInfo, lang: &str) -> Line<'static> {
     let phase = if token.phase == Phase::Prompt {
-        "prompt"
+        tr("view.phase_prompt", lang)
     } else {
-        "generated"
+        tr("view.phase_generated", lang)
     };
     let shared = shared_words(model, false, lang)
         .map(|w| format!(" · {w}"))
@@ -121,9 +121,16 @@ fn header(token: &TokenEvent, model: &ModelInfo, lang: &str) -> Line<'static> {
     Line::from(vec![
         Span::styled(format!("{:?}", token.text), TITLE),
         Span::styled(
-            format!(
-                " · pos {} · {phase} · E {} · k {}{shared}",
-                token.pos, model.n_expert, model.n_expert_used
+            tr_with(
+                "routing.header",
+                lang,
+                &[
+                    ("pos", &token.pos),
+                    ("phase", &phase),
+                    ("e", &model.n_expert),
+                    ("k", &model.n_expert_used),
+                    ("shared", &shared),
+                ],
             ),
             DIM,
         ),
@@ -163,7 +170,7 @@ fn heatmap(
     let mut legend = shading::legend(what, choice, &key, lang);
     if let (true, Some(last)) = (cols.per > 1, legend.last_mut()) {
         last.push_span(Span::styled(
-            format!(" · {} experts per column (max)", cols.per),
+            tr_with("routing.per_column", lang, &[("n", &cols.per)]),
             DIM,
         ));
     }
@@ -174,9 +181,9 @@ fn heatmap(
     if !app.interventions().is_empty() {
         lines.push(Line::from(vec![
             Span::styled("✗", KNOCKED),
-            Span::styled(" knocked out or not allowed  ", DIM),
+            Span::styled(tr("routing.legend_knocked", lang), DIM),
             Span::styled("★", FORCED),
-            Span::styled(" forced (interventions, /knockout /force /restrict)", DIM),
+            Span::styled(tr("routing.legend_forced", lang), DIM),
         ]));
     }
     if r.is_compact() {
@@ -202,6 +209,7 @@ fn heatmap(
         model,
         shading: choice.mode,
         cell: app.routing_cell().map(|(_, e)| e),
+        lang,
     };
     for layer in start..(start + avail).min(n_rows) {
         lines.push(row(
@@ -213,13 +221,17 @@ fn heatmap(
     }
     lines.extend(weights);
     let range = if n_rows > avail {
-        format!(
-            "rows L{}–L{} of {n_rows} (Alt+PgUp/PgDn moves)",
-            start,
-            (start + avail).min(n_rows) - 1
+        tr_with(
+            "routing.rows_window",
+            lang,
+            &[
+                ("from", &start),
+                ("to", &((start + avail).min(n_rows) - 1)),
+                ("n", &n_rows),
+            ],
         )
     } else {
-        "Alt+PgUp/PgDn: layer".into()
+        tr("routing.rows_all", lang)
     };
     let mut footer = vec![Span::styled(range, DIM)];
     if let Some((layer, e)) = app.routing_cell() {
@@ -282,6 +294,7 @@ struct Grid<'a> {
     shading: Shading,
     /// The cell cursor's expert (drawn on the selected row).
     cell: Option<usize>,
+    lang: &'a str,
 }
 
 fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> Line<'static> {
@@ -293,6 +306,7 @@ fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> 
         model,
         shading,
         cell,
+        lang,
     } = *grid;
     let mark = if selected { "▶" } else { " " };
     let label = format!("{mark}L{layer:<w$}", w = label_w - 2);
@@ -300,9 +314,9 @@ fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> 
     let mut spans = vec![Span::styled(label, label_style)];
     let Some(slot) = r.layers.iter().position(|&l| l as usize == layer) else {
         let what = if (layer as u32) < model.n_dense_lead {
-            "dense (no router)"
+            tr("view.layer_dense_lead", lang)
         } else {
-            "dense"
+            tr("view.layer_dense", lang)
         };
         spans.push(Span::styled(what, DIM));
         return Line::from(spans);
@@ -311,7 +325,7 @@ fn row(grid: &Grid<'_>, layer: usize, selected: bool, rules: LayerRules<'_>) -> 
         return Line::from(spans);
     };
     if !view.computed {
-        spans.push(Span::styled("not computed", DIM));
+        spans.push(Span::styled(tr("view.not_computed", lang), DIM));
         return Line::from(spans);
     }
     let probs = if use_pref && !view.preference.is_empty() {

@@ -130,16 +130,20 @@ fn lines(
     above: usize,
 ) -> Vec<Line<'static>> {
     let p = step.params;
+    let lang = app.lang().code();
     let mut out = vec![
         Line::from(vec![
-            Span::styled("drew ", DIM),
+            Span::styled(tr("sampling.drew", lang), DIM),
             Span::styled(format!("{:?}", token.text), CHOSEN),
             Span::styled(
-                format!(
-                    " · p {} after T and top_p (raw {}) · pos {}",
-                    pct(step.chosen_prob),
-                    pct(step.chosen_p_raw),
-                    token.pos
+                tr_with(
+                    "sampling.drew_p",
+                    lang,
+                    &[
+                        ("p", &pct(step.chosen_prob)),
+                        ("raw", &pct(step.chosen_p_raw)),
+                        ("pos", &token.pos),
+                    ],
                 ),
                 DIM,
             ),
@@ -149,15 +153,22 @@ fn lines(
                 "T {:.2} · top_p {:.2} · seed {} · ",
                 p.temperature, p.top_p, p.seed
             )),
-            Span::styled(format!("nucleus: {} tokens", step.nucleus_size), INFO),
+            Span::styled(
+                tr_with("sampling.nucleus", lang, &[("n", &step.nucleus_size)]),
+                INFO,
+            ),
         ]),
     ];
     let now = app.params();
     if (now.temperature, now.top_p) != (p.temperature, p.top_p) {
         out.push(Line::styled(
-            format!(
-                "(settings now: T {:.2} · top_p {:.2}, for the next tokens)",
-                now.temperature, now.top_p
+            tr_with(
+                "sampling.settings_now",
+                lang,
+                &[
+                    ("t", &format!("{:.2}", now.temperature)),
+                    ("top_p", &format!("{:.2}", now.top_p)),
+                ],
             ),
             DIM,
         ));
@@ -169,9 +180,9 @@ fn lines(
     out.push(Line::styled(
         format!(
             "  # {} {} {}",
-            fit("token", TEXT_W),
-            fit("raw (T=1)", bw + 7),
-            fit("after T", bw + 7)
+            fit(&tr("sampling.col_token", lang), TEXT_W),
+            fit(&tr("sampling.col_raw", lang), bw + 7),
+            fit(&tr("sampling.col_after", lang), bw + 7)
         ),
         Style::new().add_modifier(Modifier::BOLD),
     ));
@@ -183,7 +194,11 @@ fn lines(
     for (i, c) in step.candidates.iter().enumerate() {
         if rows + 1 >= room && i + 1 < step.candidates.len() {
             out.push(Line::styled(
-                format!("  … {} more candidates", step.candidates.len() - i),
+                tr_with(
+                    "sampling.more",
+                    lang,
+                    &[("n", &(step.candidates.len() - i))],
+                ),
                 DIM,
             ));
             break;
@@ -213,11 +228,14 @@ fn lines(
         ]));
         rows += 1;
         if i + 1 == step.nucleus_size && i + 1 < step.candidates.len() {
-            let text = format!(
-                "── top_p {:.2} reached ({:.0}% of the mass): nucleus {} tokens; below: never drawn ",
-                p.top_p,
-                cum * 100.0,
-                step.nucleus_size
+            let text = tr_with(
+                "sampling.cut",
+                lang,
+                &[
+                    ("top_p", &format!("{:.2}", p.top_p)),
+                    ("mass", &format!("{:.0}", cum * 100.0)),
+                    ("n", &step.nucleus_size),
+                ],
             );
             let mut rule = fit(&text, width.saturating_sub(1)).trim_end().to_string();
             rule.push(' ');
@@ -228,9 +246,10 @@ fn lines(
     }
     if step.nucleus_size > step.candidates.len() {
         out.push(Line::styled(
-            format!(
-                "the nucleus reaches past the {} candidates shown",
-                step.candidates.len()
+            tr_with(
+                "sampling.past_shown",
+                lang,
+                &[("n", &step.candidates.len())],
             ),
             INFO,
         ));
@@ -240,10 +259,13 @@ fn lines(
             Span::styled("▶ ", CHOSEN),
             Span::styled(format!("{:?}", token.text), CHOSEN),
             Span::styled(
-                format!(
-                    " was drawn from below the top {} (raw {})",
-                    step.candidates.len(),
-                    pct(step.chosen_p_raw)
+                tr_with(
+                    "sampling.below_top",
+                    lang,
+                    &[
+                        ("n", &step.candidates.len()),
+                        ("raw", &pct(step.chosen_p_raw)),
+                    ],
                 ),
                 DIM,
             ),

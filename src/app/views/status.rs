@@ -17,11 +17,13 @@ const BAR: Style = Style::new().bg(Color::Rgb(30, 40, 60)).fg(Color::Gray);
 /// "deepseek2 · 16 experts, 4 active + 1 shared" or "llama · dense"; `short`: "MoE 16×4+1".
 pub fn moe_shape(app: &App, short: bool) -> Option<String> {
     let m = app.model()?;
+    let lang = app.lang().code();
     if !m.is_moe() {
+        let dense = tr("view.layer_dense", lang);
         return Some(if short {
-            "dense".into()
+            dense
         } else {
-            format!("{} · dense", m.arch)
+            format!("{} · {dense}", m.arch)
         });
     }
     // llama.cpp builds the shared experts as one always-on FFN (the GGUF's count of 8 is
@@ -34,36 +36,47 @@ pub fn moe_shape(app: &App, short: bool) -> Option<String> {
         };
         return Some(format!("MoE {}×{}{shared}", m.n_expert, m.n_expert_used));
     }
-    let shared = super::routing::shared_words(m, false, app.lang().code())
+    let shared = super::routing::shared_words(m, false, lang)
         .map(|w| format!(" {w}"))
         .unwrap_or_default();
-    Some(format!(
-        "{} · {} experts, {} active{shared}",
-        m.arch, m.n_expert, m.n_expert_used
+    Some(tr_with(
+        "status.shape",
+        lang,
+        &[
+            ("arch", &m.arch),
+            ("e", &m.n_expert),
+            ("k", &m.n_expert_used),
+            ("shared", &shared),
+        ],
     ))
 }
 
 /// "✗ 2 experts out in 1 layer · ★ 1 forced · 3 layers restricted", when any is active.
 fn interventions_summary(app: &App) -> Option<String> {
     let i = app.interventions();
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let lang = app.lang().code();
+    // English needs "1 layer" / "2 layers"; Chinese has one form for both.
+    let count = |n: usize, one: &str, many: &str| {
+        tr_with(if n == 1 { one } else { many }, lang, &[("n", &n)])
+    };
     let mut parts = Vec::new();
     let knocked: usize = i.knockout.values().map(Vec::len).sum();
     if knocked > 0 {
-        let l = i.knockout.len();
-        parts.push(format!(
-            "✗ {knocked} expert{} out in {l} layer{}",
-            plural(knocked),
-            plural(l)
+        let experts = count(knocked, "status.experts_one", "status.experts_many");
+        let layers = count(i.knockout.len(), "status.layers_one", "status.layers_many");
+        parts.push(tr_with(
+            "status.knocked",
+            lang,
+            &[("experts", &experts), ("layers", &layers)],
         ));
     }
     let forced: usize = i.force.values().map(Vec::len).sum();
     if forced > 0 {
-        parts.push(format!("★ {forced} forced"));
+        parts.push(tr_with("status.forced", lang, &[("n", &forced)]));
     }
     if !i.restrict.is_empty() {
-        let l = i.restrict.len();
-        parts.push(format!("{l} layer{} restricted", plural(l)));
+        let layers = count(i.restrict.len(), "status.layers_one", "status.layers_many");
+        parts.push(tr_with("status.restricted", lang, &[("layers", &layers)]));
     }
     (!parts.is_empty()).then(|| parts.join(" · "))
 }
@@ -119,8 +132,16 @@ pub fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         parts.push((format!(" {shape} "), Style::default(), 4));
     }
     if let Some((_, on)) = app.lora() {
-        let text = if on { " LoRA on " } else { " LoRA off " };
-        parts.push((text.to_string(), Style::default(), 2));
+        let key = if on {
+            "status.lora_on"
+        } else {
+            "status.lora_off"
+        };
+        parts.push((
+            format!(" {} ", tr(key, app.lang().code())),
+            Style::default(),
+            2,
+        ));
     }
     if let Some(text) = interventions_summary(app) {
         parts.push((format!(" {text} "), super::palette::KNOCKED, 1));

@@ -10,7 +10,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::palette::{entropy_color, expert_color, on, DIM, TITLE};
 use crate::app::{App, StripMode, TokenRef};
-use crate::i18n::tr;
+use crate::i18n::{tr, tr_with};
 use crate::routing::{LayerSummary, Phase};
 use crate::transcript::TokenEvent;
 
@@ -175,7 +175,11 @@ fn legend(app: &App, slot: usize, shown: &[TokenRef], layer_label: &str) -> Line
             experts.sort_unstable();
             experts.dedup();
             let mut spans = vec![Span::styled(
-                format!("colour = top expert at {layer_label}: "),
+                tr_with(
+                    "strip.legend_top",
+                    app.lang().code(),
+                    &[("layer", &layer_label)],
+                ),
                 DIM,
             )];
             spans.extend(experts.into_iter().flat_map(|e| {
@@ -188,11 +192,15 @@ fn legend(app: &App, slot: usize, shown: &[TokenRef], layer_label: &str) -> Line
         }
         StripMode::Entropy => {
             let mut spans = vec![Span::styled(
-                format!("colour = router entropy at {layer_label}: confident "),
+                tr_with(
+                    "strip.legend_entropy",
+                    app.lang().code(),
+                    &[("layer", &layer_label)],
+                ),
                 DIM,
             )];
             spans.extend((0..8).map(|i| Span::styled(" ", on(entropy_color(i as f32 / 7.0)))));
-            spans.push(Span::styled(" uncertain", DIM));
+            spans.push(Span::styled(tr("strip.uncertain", app.lang().code()), DIM));
             Line::from(spans)
         }
     }
@@ -212,19 +220,21 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 .map(|m| format!("L{}", m.n_dense_lead as usize + slot))
         })
         .unwrap_or_else(|| "-".into());
+    let lang = app.lang().code();
     let mode = match app.strip_mode() {
-        StripMode::TopExpert => "top expert",
-        StripMode::Entropy => "router entropy",
+        StripMode::TopExpert => tr("strip.mode_top", lang),
+        StripMode::Entropy => tr("strip.mode_entropy", lang),
     };
     let follow = if app.is_following() {
-        " · following"
+        tr("strip.following", lang)
     } else {
-        ""
+        String::new()
     };
+    let tokens_word = tr("strip.tokens", lang);
     let title = if app.model().is_some_and(|m| !m.is_moe()) {
-        format!(" tokens{follow} ")
+        format!(" {tokens_word}{follow} ")
     } else {
-        format!(" tokens · {layer_label} · {mode}{follow} ")
+        format!(" {tokens_word} · {layer_label} · {mode}{follow} ")
     };
     let block = Block::new()
         .borders(Borders::TOP)
@@ -267,11 +277,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let sel_tok = app.token(sel);
     let about = sel_tok.map_or(String::new(), |t| {
         let phase = if t.phase == Phase::Prompt {
-            "prompt"
+            tr("view.phase_prompt", lang)
         } else {
-            "generated"
+            tr("view.phase_generated", lang)
         };
-        format!("  pos {} · {phase}", t.pos)
+        tr_with("strip.about", lang, &[("pos", &t.pos), ("phase", &phase)])
     });
     let marker = marker.trim_end().to_string();
     let marker_line = if marker.width() + about.width() <= width {

@@ -12,7 +12,9 @@ use super::{plain, tr, OK};
 use crate::app::views::palette::{CHOSEN, DIM, ERROR, INFO, TITLE};
 use crate::app::views::wrap::wrap;
 use crate::app::App;
+use crate::i18n::tr_with;
 use crate::lessons::LessonEntry;
+use crate::text::sanitize;
 
 /// The lesson list overlay.
 pub fn render_list(app: &App, area: Rect, buf: &mut Buffer) {
@@ -30,13 +32,9 @@ pub fn render_list(app: &App, area: Rect, buf: &mut Buffer) {
         h,
     );
     Clear.render(popup, buf);
-    let keys = tr(
-        lang,
-        " ↑/↓ choose · Enter start · Del close lesson · F10 中文 · Esc back ",
-        " ↑/↓ 选择 · Enter 开始 · Del 关闭课程 · F10 English · Esc 返回 ",
-    );
+    let keys = tr("lesson.list_keys", lang);
     let block = Block::bordered()
-        .title(Span::styled(tr(lang, " lessons ", " 课程 "), TITLE))
+        .title(Span::styled(tr("lesson.list_title", lang), TITLE))
         .title_bottom(Line::styled(keys, DIM).right_aligned());
     let inner = block.inner(popup);
     block.render(popup, buf);
@@ -44,10 +42,7 @@ pub fn render_list(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(e) = &l.library().dir_error {
         rows.push(Line::styled(e.clone(), ERROR));
     } else if l.library().entries.is_empty() {
-        rows.push(Line::styled(
-            tr(lang, "no lessons found", "没有找到课程"),
-            INFO,
-        ));
+        rows.push(Line::styled(tr("lesson.list_none", lang), INFO));
     }
     let open_id = l.active().map(|a| a.lesson.id.as_str());
     let title_w = l
@@ -66,19 +61,23 @@ pub fn render_list(app: &App, area: Rect, buf: &mut Buffer) {
                 let p = l.progress().lessons.get(&x.id);
                 let (state, style) = match p {
                     _ if open_id == Some(x.id.as_str()) => (
-                        format!(
-                            "{} {}/{n}",
-                            tr(lang, "open", "进行中"),
-                            l.active().map_or(0, |a| a.step + 1)
+                        tr_with(
+                            "lesson.list_open",
+                            lang.code(),
+                            &[("k", &l.active().map_or(0, |a| a.step + 1)), ("n", &n)],
                         ),
                         CHOSEN,
                     ),
-                    Some(p) if p.completed => (tr(lang, "✓ done", "✓ 已完成").to_string(), OK),
+                    Some(p) if p.completed => (tr("lesson.list_done", lang), OK),
                     Some(p) => (
-                        format!("{} {}/{n}", tr(lang, "step", "第"), p.step + 1),
+                        tr_with(
+                            "lesson.list_step",
+                            lang.code(),
+                            &[("k", &(p.step + 1)), ("n", &n)],
+                        ),
                         INFO,
                     ),
-                    None => (format!("{n} {}", tr(lang, "steps", "步")), DIM),
+                    None => (tr_with("lesson.list_steps", lang.code(), &[("n", &n)]), DIM),
                 };
                 let title = x.title.get(lang);
                 let pad = " ".repeat(title_w.saturating_sub(title.width()));
@@ -92,18 +91,28 @@ pub fn render_list(app: &App, area: Rect, buf: &mut Buffer) {
                 ])
             }
             LessonEntry::Broken { path, errors } => {
+                // File names and the validator's messages quote the file: sanitised.
                 let name = path
                     .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
+                    .map(|n| sanitize(&n.to_string_lossy()))
                     .unwrap_or_default();
                 let why = errors
                     .first()
-                    .map(|e| format!("line {}: {}", e.line, e.message))
+                    .map(|e| {
+                        tr_with(
+                            "lesson.list_line",
+                            lang.code(),
+                            &[("line", &e.line), ("why", &sanitize(&e.message))],
+                        )
+                    })
                     .unwrap_or_default();
                 Line::from(vec![
                     Span::styled(marker, CHOSEN),
                     Span::styled(
-                        format!("{name}  {} {why}", tr(lang, "does not load:", "无法加载：")),
+                        format!(
+                            "{name}  {}",
+                            tr_with("lesson.list_broken", lang.code(), &[("why", &why)])
+                        ),
                         ERROR,
                     ),
                 ])

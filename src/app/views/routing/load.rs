@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use super::{axis, columns, pack, window_start};
 use crate::app::views::palette::{shade_style, CHOSEN, DIM, TITLE};
 use crate::app::App;
+use crate::i18n::{tr, tr_with};
 use crate::routing::{ExpertLoad, LayerLoad};
 use crate::transcript::ModelInfo;
 
@@ -34,23 +35,27 @@ pub(super) fn load_lines(app: &App, model: &ModelInfo, area: Rect) -> Vec<Line<'
     );
     load.merge(app.conversation().budget().folded());
     let n_expert = (model.n_expert as usize).max(load.n_expert).max(1);
+    let lang = app.lang().code();
     let mut lines = vec![Line::from(vec![
-        Span::styled("expert load", TITLE),
+        Span::styled(tr("load.title", lang), TITLE),
         Span::styled(
-            format!(
-                " · {} tokens of this conversation · E {} · k {}",
-                load.tokens(),
-                model.n_expert,
-                model.n_expert_used
+            tr_with(
+                "load.header",
+                lang,
+                &[
+                    ("t", &load.tokens()),
+                    ("e", &model.n_expert),
+                    ("k", &model.n_expert_used),
+                ],
             ),
             DIM,
         ),
     ])];
     if load.tokens() == 0 {
         let why = if app.config().capture {
-            crate::i18n::tr("view.load_no_tokens", app.lang().code())
+            tr("view.load_no_tokens", lang)
         } else {
-            crate::i18n::tr("view.load_capture_off", app.lang().code())
+            tr("view.load_capture_off", lang)
         };
         lines.push(Line::styled(why, DIM));
         return lines;
@@ -58,11 +63,11 @@ pub(super) fn load_lines(app: &App, model: &ModelInfo, area: Rect) -> Vec<Line<'
     let even = 100.0 * model.n_expert_used.max(1) as f32 / n_expert as f32;
     lines.push(Line::from(vec![
         Span::styled(
-            "picks ÷ even share ",
+            tr("load.legend_what", lang),
             Style::new().add_modifier(ratatui::style::Modifier::BOLD),
         ),
         Span::styled(
-            format!("(k/E = {even:.0}% of tokens) ·░▒▓█ low → 2x+ · right: max"),
+            tr_with("load.legend", lang, &[("even", &format!("{even:.0}"))]),
             DIM,
         ),
     ]));
@@ -93,7 +98,7 @@ pub(super) fn load_lines(app: &App, model: &ModelInfo, area: Rect) -> Vec<Line<'
         .map(usize::from);
     let detail = sel_layer
         .and_then(|l| load.layer(l as u16))
-        .map(|l| load_detail(l, area.width as usize))
+        .map(|l| load_detail(l, area.width as usize, lang))
         .unwrap_or_default();
     let footer = detail.len() + 1;
     let avail = (area.height as usize)
@@ -107,9 +112,9 @@ pub(super) fn load_lines(app: &App, model: &ModelInfo, area: Rect) -> Vec<Line<'
         let mut spans = vec![Span::styled(label, if selected { CHOSEN } else { DIM })];
         let Some(l) = load.layer(layer as u16) else {
             let what = if (layer as u32) < model.n_dense_lead {
-                "dense (no router)"
+                tr("view.layer_dense_lead", lang)
             } else {
-                "no routed tokens"
+                tr("load.layer_empty", lang)
             };
             spans.push(Span::styled(what, DIM));
             lines.push(Line::from(spans));
@@ -133,29 +138,27 @@ pub(super) fn load_lines(app: &App, model: &ModelInfo, area: Rect) -> Vec<Line<'
         lines.push(Line::from(spans));
     }
     lines.extend(detail);
-    lines.push(Line::styled(
-        "Alt+PgUp/PgDn: layer · F4: back to the selected token",
-        DIM,
-    ));
+    lines.push(Line::styled(tr("load.footer", lang), DIM));
     lines
 }
 
 /// "L3: 420 tokens · busiest e5 41% e0 37% … · idlest e2 3% · 2 never chosen · max/even
 /// 1.64 · CV 0.45", percentages of the layer's tokens.
-fn load_detail(l: &LayerLoad, width: usize) -> Vec<Line<'static>> {
+fn load_detail(l: &LayerLoad, width: usize, lang: &str) -> Vec<Line<'static>> {
     let mut order: Vec<usize> = (0..l.picks.len()).collect();
     order.sort_by(|&a, &b| l.picks[b].cmp(&l.picks[a]).then(a.cmp(&b)));
     let pct = |e: usize| format!("e{e} {:.0}%  ", 100.0 * l.share(e));
-    let mut items: Vec<(String, Style)> = vec![(format!("{} tokens · busiest ", l.tokens), DIM)];
+    let mut items: Vec<(String, Style)> =
+        vec![(tr_with("load.busiest", lang, &[("t", &l.tokens)]), DIM)];
     items.extend(order.iter().take(3).map(|&e| (pct(e), Style::default())));
     if let Some(&idle) = order.iter().rev().find(|&&e| l.picks[e] > 0) {
         if order.len() > 3 {
-            items.push(("· idlest ".into(), DIM));
+            items.push((tr("load.idlest", lang), DIM));
             items.push((pct(idle), Style::default()));
         }
     }
     if l.unused() > 0 {
-        items.push((format!("· {} never chosen  ", l.unused()), DIM));
+        items.push((tr_with("load.never", lang, &[("n", &l.unused())]), DIM));
     }
     items.push((
         format!("· max/even {:.2} · CV {:.2}", l.max_over_mean(), l.cv()),
