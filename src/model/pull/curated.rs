@@ -165,7 +165,7 @@ mod tests {
         );
         let offers = curated_offers("zh-CN");
         assert!(
-            offers[0].label.contains("granite-1b-a400m (~822 MB)"),
+            offers[0].label.contains("granite-1b-a400m（~822 MB）"),
             "{}",
             offers[0].label
         );
