@@ -498,3 +498,24 @@ fn the_curated_list_prints_in_both_languages_and_unknown_names_are_explained() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("model pull --curated"));
 }
+
+#[test]
+fn a_complete_part_left_before_its_rename_is_checked_not_fetched_again() {
+    let body = payload(0);
+    let hub = Hub::start(body.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let part = blobs(dir.path()).join(format!("{}.part", sha_hex(&body)));
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    std::fs::write(&part, &body).unwrap();
+    let (r, _) = run(&PullRequest::new(REPO, FILE), &options(&hub, dir.path()));
+    assert_eq!(std::fs::read(r.expect("pull")).unwrap(), body);
+    assert!(hub.gets().is_empty(), "nothing transferred");
+    // A damaged one of the right length is thrown away and fetched whole.
+    let dir = tempfile::tempdir().unwrap();
+    let part = blobs(dir.path()).join(format!("{}.part", sha_hex(&body)));
+    std::fs::create_dir_all(part.parent().unwrap()).unwrap();
+    std::fs::write(&part, vec![0u8; body.len()]).unwrap();
+    let (r, _) = run(&PullRequest::new(REPO, FILE), &options(&hub, dir.path()));
+    assert_eq!(std::fs::read(r.expect("pull")).unwrap(), body);
+    assert_eq!(hub.gets(), vec![None]);
+}

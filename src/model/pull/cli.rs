@@ -62,7 +62,17 @@ pub fn run(a: &PullArgs, lang: &str) -> u8 {
     };
     let cancel = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&cancel)) {
+        // The first signal sets the flag (the transfer stops between reads and keeps its
+        // .part); a second one, if a stalled read never returns, exits at once with the
+        // same status. The conditional exit is registered first so it sees the flag unset
+        // on the first signal.
+        let r = signal_hook::flag::register_conditional_shutdown(
+            sig,
+            i32::from(EXIT_CANCELLED),
+            Arc::clone(&cancel),
+        )
+        .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&cancel)));
+        if let Err(e) = r {
             tracing::warn!("cannot catch signal {sig}: {e}");
         }
     }
@@ -126,9 +136,7 @@ pub fn run(a: &PullArgs, lang: &str) -> u8 {
         }
         Err(e) => {
             eprintln!("moe-tutor: error: {}", e.message(lang));
-            let code = e.exit_code();
-            debug_assert!(code == 1 || code == EXIT_CANCELLED);
-            code
+            e.exit_code()
         }
     }
 }

@@ -118,6 +118,14 @@ fn download(
             });
         }
     }
+    if have == file.size {
+        // A complete .part from a run stopped before its rename: check it, no transfer.
+        let hasher = hash_file(&paths.part, Sha256::new())?;
+        if finish(hasher, file, paths, on).is_ok() {
+            return Ok(());
+        }
+        have = 0;
+    }
     let mut r = agent
         .get(&file.download_url)
         .header("Accept-Encoding", "identity");
@@ -157,21 +165,12 @@ fn download(
             }
             false
         }
-        416 if have == file.size => true,
         s => return Err(hub::status_error(s, "download")),
     };
     let mut hasher = Sha256::new();
     let mut part = if append {
         // Resume: the bytes already on disk go through the hash first.
-        let mut old = File::open(&paths.part).map_err(io)?;
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let n = old.read(&mut buf).map_err(io)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
+        hasher = hash_file(&paths.part, hasher)?;
         OpenOptions::new()
             .append(true)
             .open(&paths.part)
@@ -225,6 +224,30 @@ fn download(
     part.sync_all()
         .map_err(|e| write_error(e, 0, &paths.blobs))?;
     drop(part);
+    finish(hasher, file, paths, on)
+}
+
+/// `hasher` fed with the whole of `path`.
+fn hash_file(path: &Path, mut hasher: Sha256) -> Result<Sha256, PullError> {
+    let mut f = File::open(path).map_err(io)?;
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = f.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            return Ok(hasher);
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+/// Compare the hash of the complete `.part`; rename it into `blobs/` only if it matches,
+/// remove it if not.
+fn finish(
+    hasher: Sha256,
+    file: &HubFile,
+    paths: &CachePaths,
+    on: &mut dyn FnMut(PullEvent),
+) -> Result<(), PullError> {
     on(PullEvent::Verifying);
     let got = hex(&hasher.finalize());
     if got != file.sha256 {
