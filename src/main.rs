@@ -298,6 +298,9 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Model(ModelCommand::Check { path })) => model_check(path, &model_args),
+        Some(Command::Model(ModelCommand::Pull(a))) => {
+            ExitCode::from(moe_tutor::model::pull::cli::run(&a, lang.code()))
+        }
         Some(Command::Model(ModelCommand::Info { path })) => {
             match moe_tutor::model::inspect::describe(&path) {
                 Ok(text) => {

@@ -232,6 +232,8 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
             _ = frame.tick() => {
                 // An experiment's KL and files are made on a worker thread: collect them.
                 app.poll_experiment();
+                // A `/pull` download reports through a channel: take in its progress.
+                app.poll_pull();
                 if let Some(p) = preparer.as_mut() {
                     p.follow(&mut app);
                 }

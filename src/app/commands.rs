@@ -190,6 +190,15 @@ pub const SLASH: &[SlashCommand] = &[
         run: App::cmd_experiment,
     },
     SlashCommand {
+        names: &["/pull"],
+        usage: "/pull NAME | /pull REPO FILE | /pull cancel",
+        help: &[
+            ("/pull granite-1b-a400m", "slash.pull"),
+            ("/pull cancel", "slash.pull_cancel"),
+        ],
+        run: App::cmd_pull,
+    },
+    SlashCommand {
         names: &["/help", "/?"],
         usage: "/help",
         help: &[("/help", "slash.help")],

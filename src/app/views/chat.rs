@@ -70,13 +70,25 @@ fn welcome(app: &App) -> Vec<Line<'static>> {
     } else {
         "chat.loading"
     };
-    ["chat.type", "chat.then", "chat.keys"].into_iter().fold(
+    let mut lines = ["chat.type", "chat.then", "chat.keys"].into_iter().fold(
         vec![Line::styled(tr(state, lang), DIM)],
         |mut v, k| {
             v.push(Line::styled(tr(k, lang), DIM));
             v
         },
-    )
+    );
+    // A real MoE one command away: the smallest curated model.
+    if let Some(o) = crate::model::pull::curated_offers(lang).into_iter().next() {
+        lines.push(Line::styled(
+            tr_with(
+                "pull.welcome",
+                lang,
+                &[("offer", &o.label), ("name", &o.name)],
+            ),
+            DIM,
+        ));
+    }
+    lines
 }
 
 /// A run of transcript rows: one built this frame, or a line's cached wrapped rows.
