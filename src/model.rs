@@ -1,9 +1,10 @@
 //! Model files and the tooling around them: the GGUF reader and writer (`gguf`), the
 //! forge that builds the default MoE from its dense teacher and the shipped pack
-//! (`forge`), fetching the teacher (`acquire`), the tiny generated test models (`tiny`)
-//! and `model info` (`inspect`). Nothing here runs llama.cpp.
+//! (`forge`), fetching the teacher (`acquire`), the tiny generated test models (`tiny`),
+//! finding models on this machine (`discover`) and `model info` / `model list` (`inspect`). Nothing here runs llama.cpp.
 
 pub mod acquire;
+pub mod discover;
 pub mod forge;
 pub mod gguf;
 pub mod inspect;
