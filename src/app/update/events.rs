@@ -116,6 +116,16 @@ impl App {
                     &[("why", &message)],
                 )))
             }
+            // The engine keeps the model it had.
+            EngineEvent::SwitchRefused { path, message } => {
+                let args: [(&str, &dyn std::fmt::Display); 2] =
+                    [("path", &path), ("why", &message)];
+                Some(crate::app::conversation::Said::Error(crate::i18n::tr_with(
+                    "notice.switch_refused",
+                    lang,
+                    &args,
+                )))
+            }
             // The engine keeps the interventions it had: so does the app.
             EngineEvent::InterventionsRefused { message } => {
                 self.interventions = self.interventions_before.clone();
