@@ -77,6 +77,10 @@ pub struct App {
     pub(crate) interventions_before: Interventions,
     pub(crate) journal: Journaling,
     pub(crate) input: Input,
+    /// Folders the model picker searches besides the usual places.
+    pub(crate) model_folders: Vec<std::path::PathBuf>,
+    /// The model a picker switch asked for, until it has loaded (then journaled).
+    pub(crate) switching_to: Option<String>,
     notice: Option<Notice>,
     keymap: Keymap,
     quit_armed: bool,
@@ -98,6 +102,8 @@ impl App {
             interventions_before: Interventions::default(),
             journal: Journaling::default(),
             input: Input::default(),
+            model_folders: Vec::new(),
+            switching_to: None,
             notice: None,
             keymap: Keymap::default(),
             quit_armed: false,

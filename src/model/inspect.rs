@@ -207,7 +207,10 @@ pub fn list_line(e: &Entry, n_ctx: u32, free: Option<u64>, lang: &str) -> String
     ];
     let mem: [(&str, &dyn std::fmt::Display); 3] = [
         ("need", &human_bytes(m.total())),
-        ("n_ctx", &m.n_ctx),
+        (
+            "n_ctx",
+            &crate::model::discover::app_context(m.n_ctx, f.context_length),
+        ),
         ("fits", &fits),
     ];
     format!(

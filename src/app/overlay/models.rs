@@ -1,0 +1,100 @@
+//! The model picker (Alt+M, `/models`): the models discovery finds on this machine, with
+//! the same facts as `moe-tutor model list`; Enter switches the engine to the selected one
+//! without restarting (`EngineCommand::SwitchModel`), and the conversation's journal notes
+//! the switch once the new model has loaded.
+
+use std::path::PathBuf;
+
+use super::Overlay;
+use crate::app::keymap::Action;
+use crate::app::App;
+use crate::engine::api::EngineCommand;
+use crate::i18n::tr_with;
+use crate::model::discover::{self, Entry, Locations};
+
+/// A model the picker could offer to download (`moe-tutor model pull`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DownloadOffer {
+    /// What the row says, in the learner's language.
+    pub label: String,
+    pub repo: String,
+    pub file: String,
+}
+
+/// Download offers shown under the discovered models. The hook for `model pull`: empty
+/// until the curated list is wired in.
+pub fn download_offers(_lang: &str) -> Vec<DownloadOffer> {
+    Vec::new()
+}
+
+/// The picker's state: what was found when it opened and the row selected.
+#[derive(Debug)]
+pub struct ModelPicker {
+    pub entries: Vec<Entry>,
+    pub selected: usize,
+    /// Free memory when it opened (`None`: unknown), for the "fits" column.
+    pub free: Option<u64>,
+    pub offers: Vec<DownloadOffer>,
+}
+
+impl App {
+    /// Folders from the settings' `[models] folders`, searched by the picker.
+    pub fn set_model_folders(&mut self, folders: Vec<PathBuf>) {
+        self.model_folders = folders;
+    }
+
+    /// Open the picker on the models found now.
+    pub(crate) fn open_models(&mut self) {
+        let locs = Locations::from_env(&self.model_folders, &crate::paths::data_dir());
+        let entries = discover::discover(&locs);
+        self.open_model_picker(entries, discover::available_memory());
+    }
+
+    /// Open the picker on `entries` (tests pass their own, and a fixed free memory).
+    pub fn open_model_picker(&mut self, entries: Vec<Entry>, free: Option<u64>) {
+        let offers = download_offers(self.lang().code());
+        self.overlay = Some(Overlay::Models(Box::new(ModelPicker {
+            entries,
+            selected: 0,
+            free,
+            offers,
+        })));
+    }
+
+    pub(super) fn models_action(&mut self, action: &Action) -> Vec<EngineCommand> {
+        let lang = self.lang().code();
+        let Some(Overlay::Models(p)) = self.overlay.as_mut() else {
+            return Vec::new();
+        };
+        let last = p.entries.len().saturating_sub(1);
+        match action {
+            Action::CursorUp | Action::PrevToken => p.selected = p.selected.saturating_sub(1),
+            Action::CursorDown | Action::NextToken => p.selected = (p.selected + 1).min(last),
+            Action::ScrollUp => p.selected = p.selected.saturating_sub(5),
+            Action::ScrollDown => p.selected = (p.selected + 5).min(last),
+            Action::Send => {
+                let Some(e) = p.entries.get(p.selected) else {
+                    return Vec::new();
+                };
+                if let Err(why) = &e.found {
+                    let args: [(&str, &dyn std::fmt::Display); 2] =
+                        [("path", &e.name), ("why", why)];
+                    let text = tr_with("notice.switch_refused", lang, &args);
+                    self.error(text);
+                    return Vec::new();
+                }
+                let path = e.path.clone();
+                self.switching_to = Some(e.name.clone());
+                self.overlay = None;
+                return vec![EngineCommand::SwitchModel { path }];
+            }
+            Action::Stop | Action::CloseOverlay | Action::Models => self.overlay = None,
+            Action::Quit | Action::Interrupt => {
+                self.overlay = None;
+                return self.quit_or_interrupt(action);
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+}
