@@ -306,17 +306,20 @@ impl Facts {
     /// (f16 K and V, `n_cells` cells; one latent row for DeepSeek-V2's MLA; windowed
     /// layers of gpt-oss hold `window + n_batch` cells padded to 256). The compute buffer
     /// is an estimate of what llama.cpp reserves: per micro-batch token, a few `n_embd` rows
-    /// and the widest FFN activation in f32, plus the flash-attention mask over every cell
-    /// (f32 and its f16 copy; llama.cpp turns flash attention on for CPUs). The logits are
-    /// counted apart (`output`): the app asks for every prompt token's output, so the
-    /// output buffer and the graph's logits grow to `n_vocab x n_batch` f32 each once a
-    /// prompt is decoded. `tests/model_memory.rs` checks the KV cache and the compute buffer
-    /// against what llama.cpp reports.
+    /// and the widest FFN activation in f32 with the flash-attention mask over every cell
+    /// (f32 and its f16 copy; llama.cpp turns flash attention on for CPUs), or, when larger,
+    /// the graph's logits (`n_vocab x n_batch` f32) with two `n_embd` rows: llama.cpp's
+    /// allocator reuses the attention's memory for the logits.
+    /// The output buffer is counted apart (`output`): the app asks for every prompt token's
+    /// output, so it grows to `n_vocab x n_batch` f32 once a prompt is decoded.
+    /// `tests/model_memory.rs` checks the KV cache and the compute buffer against what
+    /// llama.cpp reports.
     pub fn memory(&self, n_ctx: u32) -> MemoryEstimate {
         let cells = app_context(n_ctx, self.context_length);
         let n_cells = pad256(u64::from(cells));
         let n_vocab = self.n_vocab.unwrap_or(32000);
-        let n_batch = app_batch(n_vocab);
+        // llama.cpp clamps the batch to the context.
+        let n_batch = app_batch(n_vocab).min(n_cells as u32);
         let (mut kv_k, mut kv_v) = (0u64, 0u64);
         if let Some(kv) = &self.kv {
             let swa_cells = pad256((u64::from(kv.window) + u64::from(n_batch)).min(n_cells));
@@ -334,6 +337,7 @@ impl Facts {
         let n_embd = u64::from(self.n_embd.unwrap_or(0));
         let per_token = 4 * n_embd + self.ffn_width + self.n_head;
         let mask = 6 * n_cells * b;
+        let logits = 4 * b * u64::from(n_vocab);
         MemoryEstimate {
             n_ctx,
             n_cells: n_cells as u32,
@@ -341,8 +345,8 @@ impl Facts {
             weights: self.weight_bytes,
             kv_k,
             kv_v,
-            output: 2 * 4 * b * u64::from(n_vocab),
-            compute: 4 * b * per_token + mask,
+            output: logits,
+            compute: (mask + 4 * b * per_token).max(logits + 8 * b * n_embd),
         }
     }
 }
