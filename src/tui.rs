@@ -233,6 +233,7 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
             _ = frame.tick() => {
                 // An experiment's KL and files are made on a worker thread: collect them.
                 app.poll_experiment();
+                app.poll_models();
                 if let Some(p) = preparer.as_mut() {
                     p.follow(&mut app);
                 }

@@ -56,7 +56,27 @@ fn picker_app(dir: &Path) -> App {
 fn alt_m_and_slash_models_open_the_picker_and_esc_closes_it() {
     let mut app = loaded(moe_info(8, 2, 3, 1));
     alt(&mut app, KeyCode::Char('m'));
-    assert!(matches!(app.overlay(), Some(Overlay::Models(_))));
+    // The search runs on a worker thread; the picker says so until its answer is in.
+    let Some(Overlay::Models(p)) = app.overlay() else {
+        panic!("the picker is not open")
+    };
+    assert!(p.searching.is_some());
+    assert!(screen_contains(
+        &draw(&app, 80, 24),
+        "Looking for GGUF models"
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !app.poll_models() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the search never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let Some(Overlay::Models(p)) = app.overlay() else {
+        panic!("the picker closed")
+    };
+    assert!(p.searching.is_none());
     press(&mut app, KeyCode::Esc);
     assert!(app.overlay().is_none());
     type_text(&mut app, "/models");

@@ -35,6 +35,8 @@ pub struct ModelPicker {
     /// Free memory when it opened (`None`: unknown), for the "fits" column.
     pub free: Option<u64>,
     pub offers: Vec<DownloadOffer>,
+    /// The search thread's answer, until it has come (the list is empty meanwhile).
+    pub searching: Option<std::sync::mpsc::Receiver<Vec<Entry>>>,
 }
 
 impl App {
@@ -43,11 +45,44 @@ impl App {
         self.model_folders = folders;
     }
 
-    /// Open the picker on the models found now.
+    /// Open the picker and search for models on a worker thread (reading every GGUF
+    /// header takes a while on a full disk; the UI must not wait for it).
     pub(crate) fn open_models(&mut self) {
         let locs = Locations::from_env(&self.model_folders, &crate::paths::data_dir());
-        let entries = discover::discover(&locs);
-        self.open_model_picker(entries, discover::available_memory());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("model-search".into())
+            .spawn(move || {
+                // The receiver is gone only when the picker was closed: nothing to do.
+                let _ = tx.send(discover::discover(&locs));
+            });
+        self.open_model_picker(Vec::new(), discover::available_memory());
+        match spawned {
+            Ok(_) => {
+                if let Some(Overlay::Models(p)) = self.overlay.as_mut() {
+                    p.searching = Some(rx);
+                }
+            }
+            Err(e) => self.error(format!("model search: {e}")),
+        }
+    }
+
+    /// Take the search thread's models once they are there. Returns whether the picker
+    /// changed (the event loop calls this on its frame clock).
+    pub fn poll_models(&mut self) -> bool {
+        let Some(Overlay::Models(p)) = self.overlay.as_mut() else {
+            return false;
+        };
+        let got = match p.searching.as_ref().map(|rx| rx.try_recv()) {
+            Some(Ok(entries)) => entries,
+            Some(Err(std::sync::mpsc::TryRecvError::Disconnected)) => Vec::new(),
+            Some(Err(std::sync::mpsc::TryRecvError::Empty)) | None => return false,
+        };
+        p.searching = None;
+        p.entries = got;
+        p.selected = 0;
+        self.dirty = true;
+        true
     }
 
     /// Open the picker on `entries` (tests pass their own, and a fixed free memory).
@@ -58,6 +93,7 @@ impl App {
             selected: 0,
             free,
             offers,
+            searching: None,
         })));
     }
 

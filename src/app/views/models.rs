@@ -66,7 +66,9 @@ pub fn render(app: &App, p: &ModelPicker, area: Rect, buf: &mut Buffer) {
         lines.push(Line::styled(tr_with("models.current", lang, &args), DIM));
         lines.push(Line::default());
     }
-    if p.entries.is_empty() {
+    if p.searching.is_some() {
+        lines.push(Line::from(tr("models.searching", lang)));
+    } else if p.entries.is_empty() {
         lines.push(Line::from(tr("models.empty", lang)));
     }
     // Scroll so that the selected entry is on screen: entries before it are dropped
