@@ -304,6 +304,24 @@ fn model_list_prints_json_lines_and_text_from_a_fake_home() {
         .iter()
         .any(|r| r["name"] == "corrupt.gguf" && r["problem"].is_string()));
 
+    let split = h
+        .home
+        .join(".lmstudio/models/someone/split/tiny-00001-of-00002.gguf");
+    let info = run(&["model", "info", split.to_str().unwrap(), "--ctx", "300"]);
+    assert!(info.contains("split model: 2 parts"), "{info}");
+    assert!(
+        info.contains("memory for a context of 300 tokens (512 KV cells, batch 512)"),
+        "{info}"
+    );
+    for group in [
+        "attention",
+        "routed experts",
+        "shared experts",
+        "router",
+        "KV cache",
+    ] {
+        assert!(info.contains(group), "{group}: {info}");
+    }
     let text = run(&["model", "list", "--ctx", "256"]);
     assert!(text.contains("tinymix:latest  [ollama]"), "{text}");
     assert!(text.contains("8 experts, 2 per token, 1 shared"), "{text}");

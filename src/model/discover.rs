@@ -272,40 +272,41 @@ fn candidates(locs: &Locations, problems: &mut Vec<Entry>) -> Vec<Candidate> {
 
 /// Read a candidate (all its parts) into an entry; `None` for GGUF files that are not
 /// models (LoRA adapters).
-fn inspect(c: Candidate) -> Option<Entry> {
-    let parts: Vec<PathBuf> = match split_part(&c.path) {
+/// Open every part of the model at `path` (one file, or all parts of a split model named
+/// by its first or any part); errors are one-line messages.
+pub fn open_parts(path: &Path) -> Result<Vec<GgufFile>, String> {
+    let parts: Vec<PathBuf> = match split_part(path) {
         Some((prefix, _, total)) => (1..=total)
-            .map(|i| part_path(&c.path, &prefix, i, total))
+            .map(|i| part_path(path, &prefix, i, total))
             .collect(),
-        None => vec![c.path.clone()],
+        None => vec![path.to_path_buf()],
     };
     let mut files = Vec::new();
     for (i, p) in parts.iter().enumerate() {
         if parts.len() > 1 && !p.exists() {
-            return Some(Entry::problem(
-                c.source,
-                c.path,
-                c.name,
-                format!(
-                    "part {} of {} ({}) is missing",
-                    i + 1,
-                    parts.len(),
-                    p.display()
-                ),
+            return Err(format!(
+                "part {} of {} ({}) is missing",
+                i + 1,
+                parts.len(),
+                p.display()
             ));
         }
         match GgufFile::open(p) {
             Ok(f) => files.push(f),
-            Err(e) => {
-                let why = if parts.len() > 1 {
-                    format!("part {} of {}: {e}", i + 1, parts.len())
-                } else {
-                    e.to_string()
-                };
-                return Some(Entry::problem(c.source, c.path, c.name, why));
+            Err(e) if parts.len() > 1 => {
+                return Err(format!("part {} of {}: {e}", i + 1, parts.len()))
             }
+            Err(e) => return Err(e.to_string()),
         }
     }
+    Ok(files)
+}
+
+fn inspect(c: Candidate) -> Option<Entry> {
+    let files = match open_parts(&c.path) {
+        Ok(f) => f,
+        Err(why) => return Some(Entry::problem(c.source, c.path, c.name, why)),
+    };
     if files
         .first()
         .and_then(|f| f.get_str("general.type"))

@@ -40,7 +40,11 @@ pub fn human_count(n: u64) -> String {
 /// for the parts this module words; errors are one-line messages.
 pub fn describe(path: &Path, n_ctx: u32, lang: &str) -> Result<String, String> {
     let file = GgufFile::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let facts = Facts::from_shards(std::slice::from_ref(&file));
+    // A split model's tensors are counted over all its parts.
+    let facts = match crate::model::discover::open_parts(path) {
+        Ok(parts) => Facts::from_shards(&parts),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
     let s = file.summary();
     let mut out = String::new();
     let unknown = || "?".to_string();
@@ -116,6 +120,14 @@ pub fn describe(path: &Path, n_ctx: u32, lang: &str) -> Result<String, String> {
 /// Bytes per tensor group and the memory estimate for `n_ctx`.
 pub fn groups_and_memory(f: &Facts, n_ctx: u32, lang: &str) -> String {
     let mut out = String::new();
+    if f.shards > 1 {
+        let args: [(&str, &dyn std::fmt::Display); 3] = [
+            ("parts", &f.shards),
+            ("size", &human_bytes(f.file_size)),
+            ("params", &human_count(f.total_params)),
+        ];
+        let _ = writeln!(out, "{}", tr_with("model.info.split", lang, &args));
+    }
     let _ = writeln!(out, "{}", tr("model.info.groups", lang));
     for g in Group::ALL {
         if let Some(s) = f.groups.iter().find(|s| s.group == g) {
