@@ -80,6 +80,10 @@ pub struct App {
     pub(crate) input: Input,
     /// A model being fetched in the background (`/pull`).
     pub(crate) pull: Option<pull::PullTask>,
+    /// Folders the model picker searches besides the usual places.
+    pub(crate) model_folders: Vec<std::path::PathBuf>,
+    /// The model a picker switch asked for, until it has loaded (then journaled).
+    pub(crate) switching_to: Option<String>,
     notice: Option<Notice>,
     keymap: Keymap,
     quit_armed: bool,
@@ -102,6 +106,8 @@ impl App {
             journal: Journaling::default(),
             input: Input::default(),
             pull: None,
+            model_folders: Vec::new(),
+            switching_to: None,
             notice: None,
             keymap: Keymap::default(),
             quit_armed: false,

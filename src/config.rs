@@ -20,6 +20,9 @@ pub struct Config {
     pub language: String,
     pub sampling: SamplingDefaults,
     pub theme: Theme,
+    /// Where to look for models besides the usual places.
+    #[serde(default)]
+    pub models: ModelsSettings,
     /// Action name -> keys that replace the action's default keys.
     #[serde(default)]
     pub keymap: BTreeMap<String, Vec<String>>,
@@ -31,6 +34,14 @@ pub struct SamplingDefaults {
     pub top_p: f32,
     pub seed: u64,
     pub max_tokens: u32,
+}
+
+/// `[models]`: extra folders searched for GGUF files (with their subfolders) by
+/// `model list` and the model picker; `~/` means the home folder.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelsSettings {
+    #[serde(default)]
+    pub folders: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -69,6 +80,7 @@ impl Default for Config {
             theme: Theme {
                 colors: ColorChoice::Auto,
             },
+            models: ModelsSettings::default(),
             keymap: BTreeMap::new(),
         })
     }

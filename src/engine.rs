@@ -77,11 +77,16 @@ fn run_thread(mut worker: worker::Worker, mut opts: LoadOptions) {
         // thread, so llama.cpp keeps one owner.
         let next = match exit {
             worker::Exit::Shutdown => None,
-            worker::Exit::Reload(k) => Some(k),
+            worker::Exit::Reload(k) => Some(worker::Next::Reload(k)),
+            worker::Exit::Switch(next) => {
+                opts = *next;
+                continue;
+            }
             worker::Exit::Down => worker::wait_for_reload(&mut worker),
         };
         match next {
-            Some(k) => opts.experts_used = k,
+            Some(worker::Next::Reload(k)) => opts.experts_used = k,
+            Some(worker::Next::Switch(path)) => opts = worker::switch_options(&opts, path),
             None => return,
         }
     }

@@ -79,6 +79,34 @@ fn use_child_model_check() {
     }
 }
 
+/// `model list`: every model discovery finds, as text or JSON lines.
+fn model_list(settings: &config::Config, n_ctx: u32, json: bool, lang: &str) -> ExitCode {
+    use moe_tutor::model::{discover, inspect};
+    let locs = discover::Locations::from_env(&settings.models.folders, &paths::data_dir());
+    let entries = discover::discover(&locs);
+    let free = discover::available_memory();
+    for e in &entries {
+        if json {
+            println!("{}", discover::to_json(e, n_ctx, free));
+        } else {
+            print!("{}", inspect::list_line(e, n_ctx, free, lang));
+        }
+    }
+    if entries.is_empty() && !json {
+        println!("{}", moe_tutor::i18n::tr("model.list.none", lang));
+        let all = locs
+            .folders
+            .iter()
+            .map(|(_, p)| p)
+            .chain(&locs.hf_hub)
+            .chain(&locs.ollama);
+        for p in all {
+            println!("  {}", moe_tutor::text::sanitize(&p.display().to_string()));
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 /// `model check PATH`: exit 0 with "ok: ..." on stdout, or 2 with the reason.
 fn model_check(path: std::path::PathBuf, model_args: &moe_tutor::cli::ModelArgs) -> ExitCode {
     let mut o = LoadOptions::new(path);
@@ -301,8 +329,11 @@ fn main() -> ExitCode {
         Some(Command::Model(ModelCommand::Pull(a))) => {
             ExitCode::from(moe_tutor::model::pull::cli::run(&a, lang.code()))
         }
+        Some(Command::Model(ModelCommand::List { json })) => {
+            model_list(&settings.config, model_args.n_ctx, json, lang.code())
+        }
         Some(Command::Model(ModelCommand::Info { path })) => {
-            match moe_tutor::model::inspect::describe(&path) {
+            match moe_tutor::model::inspect::describe(&path, model_args.n_ctx, lang.code()) {
                 Ok(text) => {
                     print!("{text}");
                     ExitCode::SUCCESS

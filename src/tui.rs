@@ -198,6 +198,7 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
     })
     .with_store(Store::in_data_dir(&crate::paths::data_dir()));
     app.setup_lessons(opts.lessons);
+    app.set_model_folders(opts.settings.config.models.folders.clone());
     // The key table's problems are told in the language the lessons settled on.
     let lang = app.lang().code();
     let (keymap, mut notices) = Keymap::with_overrides_in(&opts.settings.config.keymap, lang);
@@ -234,6 +235,7 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
                 app.poll_experiment();
                 // A `/pull` download reports through a channel: take in its progress.
                 app.poll_pull();
+                app.poll_models();
                 if let Some(p) = preparer.as_mut() {
                     p.follow(&mut app);
                 }

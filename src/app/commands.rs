@@ -199,6 +199,12 @@ pub const SLASH: &[SlashCommand] = &[
         run: App::cmd_pull,
     },
     SlashCommand {
+        names: &["/models"],
+        usage: "/models",
+        help: &[("/models", "slash.models")],
+        run: |app, _| app.update(Action::Models),
+    },
+    SlashCommand {
         names: &["/help", "/?"],
         usage: "/help",
         help: &[("/help", "slash.help")],

@@ -67,6 +67,19 @@ impl Journaling {
         Ok(())
     }
 
+    /// Note in the journal (when the conversation has one) that the model changed to
+    /// `name` (file `path`) before message `at`.
+    pub fn note_model(&mut self, name: &str, path: &str, at: usize) -> io::Result<()> {
+        match self.journal.as_mut() {
+            Some(j) => j.append(&Record::Model {
+                model: name.to_string(),
+                path: path.to_string(),
+                at,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Bring the journal up to date with the first `upto` messages (those that are
     /// final). Cheap when nothing changed.
     pub fn sync(

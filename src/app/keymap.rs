@@ -105,6 +105,8 @@ pub enum Action {
     NextBranch,
     /// Open the experiments overlay: a grid of runs, their results side by side, charts.
     Experiments,
+    /// Open the model picker: the models on this machine; Enter switches to one.
+    Models,
 }
 
 impl Action {
@@ -274,6 +276,7 @@ pub const KEYMAP: &[Binding] = &[
     b(Action::Quit, &[ctrl(Char('q'))], "keys.quit", Some("bar.quit"), S::Chat),
     b(Action::Conversations, &[k(F(9)), ctrl(Char('o'))], "keys.conversations", Some("bar.history"), S::Chat),
     b(Action::Experiments, &[k(F(11)), alt(Char('x'))], "keys.experiments", None, S::Chat),
+    b(Action::Models, &[alt(Char('m'))], "keys.models", None, S::Chat),
     b(Action::ToggleLessons, &[ctrl(Char('l'))], "keys.toggle_lessons", Some("bar.lessons"), S::Lessons),
     b(Action::LessonNext, &[ctrl(Char('n'))], "keys.lesson_next", None, S::Lessons),
     b(Action::LessonBack, &[ctrl(Char('p'))], "keys.lesson_back", None, S::Lessons),

@@ -7,9 +7,11 @@ mod browser;
 pub mod experiments;
 pub mod experiments_form;
 mod experiments_run;
+pub mod models;
 
 pub use browser::Browser;
 pub use experiments::Experiments;
+pub use models::ModelPicker;
 
 use super::keymap::{self, Action};
 use super::App;
@@ -27,6 +29,8 @@ pub enum Overlay {
     Experiments(Box<Experiments>),
     /// First-run preparation of the default model (see `app::prep`).
     Prep(Box<super::prep::Prep>),
+    /// The model picker (Alt+M, /models).
+    Models(Box<ModelPicker>),
 }
 
 impl App {
@@ -54,6 +58,7 @@ impl App {
             Overlay::Experiments(e) if action.is_lesson_key() && !e.is_running() => return None,
             Overlay::Experiments(_) => return Some(self.experiments_action(action)),
             Overlay::Prep(_) => return self.prep_action(action),
+            Overlay::Models(_) => return Some(self.models_action(action)),
         }
         Some(Vec::new())
     }

@@ -117,6 +117,7 @@ impl App {
             Action::ToggleHelp => self.open_help(),
             Action::Conversations => self.open_browser(),
             Action::Experiments => self.open_experiments(None),
+            Action::Models => self.open_models(),
             Action::CloseOverlay => self.overlay = None,
             Action::BranchCandidate => return self.branch_candidate(),
             Action::PrevBranch => self.step_branch(false),

@@ -14,6 +14,7 @@ pub mod help;
 pub mod history;
 pub mod input;
 pub mod lesson;
+pub mod models;
 pub mod palette;
 pub mod prep;
 pub mod routing;
@@ -101,6 +102,7 @@ pub fn render(app: &App, f: &mut Frame) {
             experiments::render(e, &e.run_count(shape, lang), lang, area, buf)
         }
         Some(Overlay::Prep(_)) => prep::render(app, prep_area, buf),
+        Some(Overlay::Models(p)) => models::render(app, p, main, buf),
         None => {
             if let Some(pos) = cursor {
                 f.set_cursor_position(pos);

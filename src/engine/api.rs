@@ -151,6 +151,15 @@ pub enum EngineCommand {
     Reload {
         experts_used: Option<u32>,
     },
+    /// Load another model file in place of this one (the model picker). The file goes
+    /// through the same checks as `--model` (the GGUF pre-parser, then the child-process
+    /// model check when the engine uses it) while the current model stays loaded; a file
+    /// they refuse is answered by `SwitchRefused` and the current model keeps serving.
+    /// Otherwise the model is replaced, with the model's own experts per token and no LoRA
+    /// adapter, and the answer is `Loaded` (or `LoadFailed`).
+    SwitchModel {
+        path: std::path::PathBuf,
+    },
     /// Forget the KV cache (a new conversation).
     Reset,
     Shutdown,
@@ -162,6 +171,11 @@ pub enum EngineCommand {
 pub enum EngineEvent {
     Loaded(Box<ModelInfo>),
     LoadFailed(String),
+    /// A `SwitchModel` file was refused before loading; the model loaded before stays.
+    SwitchRefused {
+        path: String,
+        message: String,
+    },
     /// Prompt tokens decoded for this request (only the part not already cached).
     Prompt {
         generation: u64,

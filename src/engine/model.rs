@@ -64,14 +64,9 @@ pub(crate) fn lora_merged(path: &Path) -> bool {
         .is_some_and(|f| f.get_str(crate::model::forge::KEY_LORA_MERGED).is_some())
 }
 
-/// Load the model for `opts`. Errors are one-line messages for the user. The pre-parser
-/// reads the file first; then, when `opts.check` asks for it, a child process tries it
-/// ([`super::preflight`]); `stop` cuts that short (the engine is shutting down).
-pub fn load(
-    backend: &LlamaBackend,
-    opts: &LoadOptions,
-    stop: &dyn Fn() -> bool,
-) -> Result<(LlamaModel, ModelInfo), String> {
+/// The checks a file passes before llama.cpp may load it: it exists, the pre-parser
+/// accepts it, and (when `opts.check` asks) a child process loaded it.
+fn precheck(opts: &LoadOptions, stop: &dyn Fn() -> bool) -> Result<Header, String> {
     let path = &opts.model;
     if !path.exists() {
         return Err(format!("model file not found: {}", path.display()));
@@ -84,6 +79,27 @@ pub fn load(
     }
     let header = read_header(path).map_err(|e| format!("{}: {e}", path.display()))?;
     super::preflight::ensure_loadable(path, header.data_offset, opts, stop)?;
+    Ok(header)
+}
+
+/// [`precheck`] for a model switch, while the current model stays loaded.
+pub(crate) fn check_before_switch(
+    opts: &LoadOptions,
+    stop: &dyn Fn() -> bool,
+) -> Result<(), String> {
+    precheck(opts, stop).map(|_| ())
+}
+
+/// Load the model for `opts`. Errors are one-line messages for the user. The pre-parser
+/// reads the file first; then, when `opts.check` asks for it, a child process tries it
+/// ([`super::preflight`]); `stop` cuts that short (the engine is shutting down).
+pub fn load(
+    backend: &LlamaBackend,
+    opts: &LoadOptions,
+    stop: &dyn Fn() -> bool,
+) -> Result<(LlamaModel, ModelInfo), String> {
+    let path = &opts.model;
+    let header = precheck(opts, stop)?;
     let mut n_expert_used = header.n_expert_used;
     let mut params = pin!(LlamaModelParams::default());
     if let Some(k) = opts.experts_used {

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
@@ -90,6 +91,8 @@ pub(super) enum Exit {
     Shutdown,
     /// Load again with these experts per token.
     Reload(Option<u32>),
+    /// Load another model (its file passed the checks).
+    Switch(Box<LoadOptions>),
     /// Loading failed (`LoadFailed` was sent) or a command panicked (`Crashed` was sent):
     /// the model and context are gone; wait for a reload.
     Down,
@@ -110,12 +113,19 @@ pub(super) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
+/// What to load after a failed load or a crash.
+pub(super) enum Next {
+    Reload(Option<u32>),
+    Switch(PathBuf),
+}
+
 /// With no model loaded (after a failed load or a crash): answer requests with an error
-/// until a reload (its experts-per-token choice is returned) or shutdown (`None`).
-pub(super) fn wait_for_reload(w: &mut Worker) -> Option<Option<u32>> {
+/// until a reload or a switch (returned) or shutdown (`None`).
+pub(super) fn wait_for_reload(w: &mut Worker) -> Option<Next> {
     while !w.shutdown {
         match w.next_command()? {
-            EngineCommand::Reload { experts_used } => return Some(experts_used),
+            EngineCommand::Reload { experts_used } => return Some(Next::Reload(experts_used)),
+            EngineCommand::SwitchModel { path } => return Some(Next::Switch(path)),
             EngineCommand::Shutdown => return None,
             EngineCommand::Generate { generation, .. }
             | EngineCommand::Branch { generation, .. } => w.emit(EngineEvent::Error {
@@ -209,6 +219,12 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
     };
     while !w.shutdown {
         let Some(cmd) = w.next_command() else { break };
+        if let EngineCommand::SwitchModel { path } = cmd {
+            if let Some(exit) = switch_checked(w, opts, path) {
+                return exit;
+            }
+            continue;
+        }
         let generation = match &cmd {
             EngineCommand::Generate { generation, .. }
             | EngineCommand::Branch { generation, .. } => Some(*generation),
@@ -237,6 +253,35 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
     Exit::Shutdown
 }
 
+/// Options for loading `path` instead of the current model: its own experts per token,
+/// no LoRA adapter (one made for another model would not fit).
+pub(super) fn switch_options(opts: &LoadOptions, path: PathBuf) -> LoadOptions {
+    let mut next = opts.clone();
+    next.model = path;
+    next.experts_used = None;
+    next.lora = None;
+    next
+}
+
+/// Check a switch target while the current model stays loaded: `Some(Exit::Switch)` when
+/// it may be loaded, else `SwitchRefused` is sent and serving goes on.
+fn switch_checked(w: &Worker, opts: &LoadOptions, path: PathBuf) -> Option<Exit> {
+    let next = switch_options(opts, path);
+    let cancel = w.cancel.clone();
+    let stop = move || cancel.load(Ordering::SeqCst) == u64::MAX;
+    match super::model::check_before_switch(&next, &stop) {
+        Ok(()) => Some(Exit::Switch(Box::new(next))),
+        Err(message) => {
+            tracing::warn!("model switch refused: {message}");
+            w.emit(EngineEvent::SwitchRefused {
+                path: sanitize(&next.model.display().to_string()),
+                message: sanitize(&message),
+            });
+            None
+        }
+    }
+}
+
 /// Handle one command; `Some` ends [`serve`].
 fn handle(cmd: EngineCommand, w: &mut Worker, session: &mut Session) -> Option<Exit> {
     match cmd {
@@ -257,6 +302,8 @@ fn handle(cmd: EngineCommand, w: &mut Worker, session: &mut Session) -> Option<E
         EngineCommand::SetInterventions(i) => session.set_interventions(w, i),
         EngineCommand::SetLora(on) => session.set_lora(on),
         EngineCommand::Reload { experts_used } => return Some(Exit::Reload(experts_used)),
+        // Taken out by `serve` before it gets here (it needs the load options).
+        EngineCommand::SwitchModel { .. } => {}
         EngineCommand::Reset => session.reset(),
         EngineCommand::Cancel { .. } => {}
         EngineCommand::Shutdown => return Some(Exit::Shutdown),

@@ -12,6 +12,8 @@ pub struct Conversation {
     pub messages: Vec<MessageRecord>,
     /// The branches of branched replies (format 2), at most one entry per reply.
     pub branches: Vec<BranchesRecord>,
+    /// Model switches: (the message index they came before, the model's name).
+    pub models: Vec<(usize, String)>,
     /// Lines that could not be read (damaged or from a newer version).
     pub skipped: usize,
 }
@@ -62,6 +64,7 @@ pub fn parse(bytes: &[u8]) -> Conversation {
                 conv.branches.push(b);
             }
             Some(Record::Branches(_)) => conv.skipped += 1,
+            Some(Record::Model { model, at, .. }) => conv.models.push((at, model)),
             None => conv.skipped += 1,
         }
     }

@@ -8,6 +8,8 @@
 //! Version 2 adds `branches` lines: a reply branched from one of its tokens is written as
 //! its `message` line (the branch shown) followed by a `branches` line holding every
 //! branch. A version-1 journal has none and reads as before; a version-1 reader skips them.
+//! A `model` line notes a switch of model in the middle of a conversation (the model
+//! picker); readers from before it skip it as a line they do not know.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +28,13 @@ pub enum Record {
     },
     /// Every branch of the reply at index `message` (format 2).
     Branches(BranchesRecord),
+    /// The model was switched (the model picker) before message `at`; later replies come
+    /// from `model` (its name) in file `path`.
+    Model {
+        model: String,
+        path: String,
+        at: usize,
+    },
 }
 
 /// The branches of one reply, in order.

@@ -27,6 +27,12 @@ impl App {
         let lang = self.lang().code();
         let said = match ev {
             EngineEvent::Loaded(info) => {
+                if let Some(name) = self.switching_to.take() {
+                    let at = self.chat.messages.len();
+                    if let Err(e) = self.journal.note_model(&info.name, &info.path, at) {
+                        tracing::warn!("could not journal the switch to {name}: {e}");
+                    }
+                }
                 self.chat.loaded(*info);
                 None
             }
@@ -114,6 +120,17 @@ impl App {
                     "notice.engine_crashed",
                     lang,
                     &[("why", &message)],
+                )))
+            }
+            // The engine keeps the model it had.
+            EngineEvent::SwitchRefused { path, message } => {
+                self.switching_to = None;
+                let args: [(&str, &dyn std::fmt::Display); 2] =
+                    [("path", &path), ("why", &message)];
+                Some(crate::app::conversation::Said::Error(crate::i18n::tr_with(
+                    "notice.switch_refused",
+                    lang,
+                    &args,
                 )))
             }
             // The engine keeps the interventions it had: so does the app.
