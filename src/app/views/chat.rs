@@ -295,6 +295,45 @@ mod tests {
     }
 
     #[test]
+    fn a_streaming_token_wraps_only_the_lines_it_changed_however_long_the_reply() {
+        let mut app = synthetic_app(1, 8, 0);
+        app.chat.messages.push(Message::new(
+            Role::Assistant,
+            String::new(),
+            ReplyStatus::Streaming,
+        ));
+        let reply = app.chat.messages.len() - 1;
+        let text = |i: usize| match i % 300 {
+            100 => "\n\n```rust\nfn f() {\n".to_string(),
+            101..=130 => format!("    let x{i} = {i};\n"),
+            131 => "}\n```\n\n".to_string(),
+            200 => "\n\n- item".to_string(),
+            _ if i % 40 == 39 => ".\n\n".to_string(),
+            _ => format!(" 词{i} word"),
+        };
+        let mut most = 0;
+        for i in 0..4000 {
+            let token = crate::transcript::TokenEvent {
+                phase: crate::routing::Phase::Generated,
+                pos: 8 + i as u32,
+                token_id: 7,
+                text: text(i),
+                routing: None,
+                step: None,
+            };
+            app.chat.add_token(reply, token);
+            let before = rows::wrapped_so_far();
+            let mut buf = Buffer::empty(Rect::new(0, 0, 60, 20));
+            render(&app, Rect::new(0, 0, 60, 20), &mut buf);
+            most = most.max(rows::wrapped_so_far() - before);
+        }
+        let lines = app.chat.messages[reply].rendered.len();
+        assert!(lines > 500, "{lines}");
+        // The open paragraph, or the open code block's last lines and its frame.
+        assert!(most <= 4, "a token wrapped {most} lines of {lines}");
+    }
+
+    #[test]
     fn the_visible_window_is_the_same_slice_of_the_whole() {
         let app = synthetic_app(2, 8, 200);
         let mut frame = rows::Frame::begin();
