@@ -34,7 +34,7 @@ use crate::text::sanitize;
 use crate::transcript::{GenStats, ModelInfo, TokenEvent};
 
 pub use crate::pane::Pane;
-pub use conversation::{Conversation, EngineState, Message, ReplyStatus, TokenRef};
+pub use conversation::{Conversation, EngineState, Message, RenderedLines, ReplyStatus, TokenRef};
 pub use cursor::Cursor;
 pub use input::Input;
 pub use journal::Journaling;

@@ -5,11 +5,13 @@
 
 mod branches;
 mod budget;
+mod lines;
 mod stats;
 mod stream;
 
 pub use branches::{BranchBody, Branches};
 pub use budget::RoutingBudget;
+pub use lines::RenderedLines;
 pub use stats::{CAPACITY_STEPS, TOP_TOKENS};
 
 use crate::engine::api::{EngineCommand, GenerateRequest};
@@ -33,11 +35,13 @@ pub enum ReplyStatus {
 /// (assistant turn), and its rendered text.
 #[derive(Debug, Clone)]
 pub struct Message {
+    /// Unique in the process (a clone keeps it): keys the chat view's rows.
+    pub(crate) id: u64,
     pub role: Role,
     pub content: String,
     pub tokens: Vec<TokenEvent>,
     pub status: ReplyStatus,
-    pub(crate) rendered: Vec<StyledLine>,
+    pub(crate) rendered: RenderedLines,
     /// The reply's other branches (a reply branched from one of its tokens).
     pub(crate) branches: Branches,
 }
@@ -45,11 +49,12 @@ pub struct Message {
 impl Message {
     pub(crate) fn new(role: Role, content: String, status: ReplyStatus) -> Self {
         Message {
+            id: lines::fresh_id(),
             role,
             content,
             tokens: Vec::new(),
             status,
-            rendered: Vec::new(),
+            rendered: RenderedLines::default(),
             branches: Branches::default(),
         }
     }
@@ -107,6 +112,8 @@ pub struct Conversation {
     markdown: MarkdownRenderer,
     /// The reply in flight, rendered incrementally.
     stream: StreamingMarkdown,
+    /// The message whose lines were last synced from `stream`.
+    stream_owner: Option<u64>,
     /// The capacity factor the expert statistics count drops at.
     stats_capacity: f64,
     stats_cache: stats::StatsCache,
@@ -126,6 +133,7 @@ impl Default for Conversation {
             budget: RoutingBudget::default(),
             markdown: MarkdownRenderer::new(),
             stream: StreamingMarkdown::new(),
+            stream_owner: None,
             stats_capacity: 1.0,
             stats_cache: stats::StatsCache::default(),
         }
@@ -219,7 +227,7 @@ impl Conversation {
     /// Add what the user typed (sanitised, shown as typed).
     pub(crate) fn push_user(&mut self, text: &str) {
         let mut msg = Message::new(Role::User, sanitize(text), ReplyStatus::Complete);
-        msg.rendered = plain_lines(&msg.content);
+        msg.rendered.set(plain_lines(&msg.content));
         self.messages.push(msg);
     }
 

@@ -176,8 +176,7 @@ impl Conversation {
             split: Some(at.token),
         });
         self.stream.clear();
-        self.stream.set_text(&msg.content);
-        msg.rendered = self.stream.lines().cloned().collect();
+        super::stream::show_stream(&mut self.stream, &mut self.stream_owner, msg);
         self.budget.recount(&self.messages, false);
         self.running = Some(Running {
             generation,
@@ -215,7 +214,7 @@ impl Conversation {
         let (role, content) = (m.role, m.content.clone());
         let rendered = self.rendered(role, &content);
         if let Some(m) = self.messages.get_mut(message) {
-            m.rendered = rendered;
+            m.rendered.set(rendered);
         }
         self.budget.recount(&self.messages, false);
         true

@@ -2,7 +2,8 @@
 //! position, reply tokens and the tail of a cut character appended, and the end of a
 //! reply.
 
-use super::{Conversation, EngineState, ReplyStatus, Running, Said, TokenRef};
+use super::{Conversation, EngineState, Message, ReplyStatus, Running, Said, TokenRef};
+use crate::text::markdown::StreamingMarkdown;
 use crate::text::sanitize;
 use crate::transcript::{GenStats, ModelInfo, StopReason, TokenEvent};
 
@@ -68,10 +69,7 @@ impl Conversation {
         self.budget
             .added(token.routing.as_ref().map_or(0, |r| r.payload_bytes()));
         msg.tokens.push(token);
-        // Only the reply's last open block is rendered again (a long reply used to be
-        // re-rendered whole on every token).
-        self.stream.set_text(&msg.content);
-        sync_lines(&mut msg.rendered, self.stream.lines());
+        show_stream(&mut self.stream, &mut self.stream_owner, msg);
         self.budget.enforce(&mut self.messages);
     }
 
@@ -85,10 +83,7 @@ impl Conversation {
         if let Some(last) = msg.tokens.last_mut() {
             last.text.push_str(text);
         }
-        // Only the reply's last open block is rendered again (a long reply used to be
-        // re-rendered whole on every token).
-        self.stream.set_text(&msg.content);
-        sync_lines(&mut msg.rendered, self.stream.lines());
+        show_stream(&mut self.stream, &mut self.stream_owner, msg);
     }
 
     /// The reply of `generation` ended. Returns what to tell the user.
@@ -150,57 +145,98 @@ impl Conversation {
     }
 }
 
-/// Make `rendered` equal `lines`, copying only the lines that changed: a streaming reply's
-/// earlier lines stay the same values, and copying them all on every token made each token
-/// cost more the longer the reply.
-fn sync_lines<'a>(
-    rendered: &mut Vec<crate::text::markdown::StyledLine>,
-    lines: impl Iterator<Item = &'a crate::text::markdown::StyledLine>,
+/// Bring `msg`'s rendered lines up to date with its text through the incremental
+/// renderer. Per token this costs the reply's open tail, not the whole reply: only the
+/// text after what the stream holds is rendered (the last open block again), only the
+/// lines from the first one the stream may have changed are compared, and only those
+/// that differ are copied and restamped (so the chat view wraps only them again).
+pub(super) fn show_stream(
+    stream: &mut StreamingMarkdown,
+    owner: &mut Option<u64>,
+    msg: &mut Message,
 ) {
-    let mut n = 0;
-    for line in lines {
-        match rendered.get_mut(n) {
-            Some(old) if old == line => {}
-            Some(old) => *old = line.clone(),
-            None => rendered.push(line.clone()),
-        }
-        n += 1;
+    let same = *owner == Some(msg.id);
+    match msg.content.get(stream.text().len()..) {
+        Some(delta) if same && msg.content.starts_with(stream.text()) => stream.push_str(delta),
+        _ => stream.set_text(&msg.content),
     }
-    rendered.truncate(n);
+    // The stream last showed another message: compare every line once.
+    let from = if same { stream.take_changed_from() } else { 0 };
+    msg.rendered.sync_from(from, stream.lines_from(from));
+    if !same {
+        stream.take_changed_from();
+    }
+    *owner = Some(msg.id);
 }
 
 #[cfg(test)]
 mod tests {
-    use super::sync_lines;
-    use crate::text::markdown::{StreamingMarkdown, StyledLine};
+    use super::*;
+    use crate::app::conversation::RenderedLines;
+    use crate::text::markdown::MarkdownRenderer;
+    use crate::transcript::Role;
+
+    fn reply() -> Message {
+        Message::new(Role::Assistant, String::new(), ReplyStatus::Streaming)
+    }
 
     #[test]
-    fn synced_lines_equal_the_stream_and_unchanged_ones_are_not_copied() {
-        let mut s = StreamingMarkdown::new();
-        let mut rendered: Vec<StyledLine> = Vec::new();
-        let mut text = String::new();
+    fn streamed_lines_equal_a_full_render_and_only_the_tail_is_restamped() {
+        let mut stream = StreamingMarkdown::new();
+        let mut owner = None;
+        let mut msg = reply();
+        let mut full = MarkdownRenderer::new();
+        let mut first = None;
         for i in 0..300 {
-            let t = if i % 25 == 24 {
-                ".\n\n".to_string()
-            } else {
-                format!(" w{i}")
+            let t = match i % 25 {
+                24 => ".\n\n".to_string(),
+                10 => "\n\n- 列表 item".to_string(),
+                _ => format!(" w{i}"),
             };
-            text.push_str(&t);
-            let first = rendered.first().map(|l| l.line.spans[0].content.as_ptr());
-            s.set_text(&text);
-            sync_lines(&mut rendered, s.lines());
-            assert_eq!(rendered, s.to_lines(), "after token {i}");
-            // The first paragraph, final since token 24, keeps its allocation.
+            msg.content.push_str(&t);
+            let seen = msg.rendered.stamps().to_vec();
+            show_stream(&mut stream, &mut owner, &mut msg);
+            assert_eq!(
+                msg.rendered.lines(),
+                &full.render(&msg.content)[..],
+                "token {i}"
+            );
+            // Lines of finished paragraphs keep their stamps (and their allocation).
+            let kept = msg.rendered.unchanged_prefix(&seen);
+            assert!(
+                kept + 3 >= seen.len(),
+                "token {i}: {kept} of {}",
+                seen.len()
+            );
             if i > 30 {
-                assert_eq!(
-                    first,
-                    rendered.first().map(|l| l.line.spans[0].content.as_ptr())
-                );
+                let p = msg.rendered.lines()[0].line.spans[0].content.as_ptr();
+                assert_eq!(*first.get_or_insert(p), p);
             }
         }
-        // A shorter text (a new reply) drops the lines beyond it.
-        s.set_text("one line");
-        sync_lines(&mut rendered, s.lines());
-        assert_eq!(rendered, s.to_lines());
+    }
+
+    #[test]
+    fn another_message_or_an_edited_text_is_synced_whole() {
+        let mut stream = StreamingMarkdown::new();
+        let mut owner = None;
+        let mut a = reply();
+        a.content = "# A\n\nfirst reply\n\nmore".into();
+        show_stream(&mut stream, &mut owner, &mut a);
+        // A second message whose text extends the first one's: its lines are its own.
+        let mut b = reply();
+        b.rendered = RenderedLines::from(MarkdownRenderer::new().render("stale\n\nlines"));
+        b.content = "# A\n\nfirst reply\n\nmore and more".into();
+        show_stream(&mut stream, &mut owner, &mut b);
+        assert_eq!(
+            b.rendered.lines(),
+            &MarkdownRenderer::new().render(&b.content)[..]
+        );
+        // The same message with its text cut back (a branch): rendered anew.
+        b.content.truncate(5);
+        show_stream(&mut stream, &mut owner, &mut b);
+        assert_eq!(
+            b.rendered.lines(),
+            &MarkdownRenderer::new().render(&b.content)[..]
+        );
     }
 }

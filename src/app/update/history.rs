@@ -138,7 +138,7 @@ impl App {
                 if let Some(b) = conv.branches_of(i) {
                     msg.set_branches(crate::app::journal::bodies_of(b), b.current);
                 }
-                msg.rendered = self.chat.rendered(role, &msg.content);
+                msg.rendered.set(self.chat.rendered(role, &msg.content));
                 msg
             })
             .collect();

@@ -91,10 +91,11 @@ fn welcome(app: &App) -> Vec<Line<'static>> {
     lines
 }
 
-/// A run of transcript rows: one built this frame, or a line's cached wrapped rows.
+/// A run of transcript rows: one built this frame, or a message's cached wrapped rows.
 enum Piece {
     Row(Line<'static>),
-    Rows(rows::Rows),
+    /// A message's rows: its key in the row cache and how many there are.
+    Message(rows::Key, usize),
     /// The streaming reply's cursor, at the end of the row before it.
     Cursor,
 }
@@ -103,14 +104,15 @@ impl Piece {
     fn len(&self) -> usize {
         match self {
             Piece::Row(_) => 1,
-            Piece::Rows(r) => r.len(),
+            Piece::Message(_, n) => *n,
             Piece::Cursor => 0,
         }
     }
 }
 
-/// The transcript at `width` columns as pieces; wraps only lines no recent frame has seen.
-fn pieces(app: &App, width: u16, frame: &rows::Frame) -> Vec<Piece> {
+/// The transcript at `width` columns as pieces; wraps only lines changed since a recent
+/// frame wrapped them.
+fn pieces(app: &App, width: u16, frame: &mut rows::Frame) -> Vec<Piece> {
     if app.messages().is_empty() {
         return welcome(app)
             .into_iter()
@@ -132,11 +134,8 @@ fn pieces(app: &App, width: u16, frame: &rows::Frame) -> Vec<Piece> {
                 DIM,
             )));
         }
-        out.extend(
-            m.rendered
-                .iter()
-                .map(|sl| Piece::Rows(frame.rows(sl, width, INDENT))),
-        );
+        let (key, n) = frame.message(m.id, &m.rendered, width, INDENT);
+        out.push(Piece::Message(key, n));
         if m.status == ReplyStatus::Streaming && !m.content.is_empty() {
             out.push(Piece::Cursor);
         }
@@ -145,7 +144,7 @@ fn pieces(app: &App, width: u16, frame: &rows::Frame) -> Vec<Piece> {
 }
 
 /// Rows `from..from + take` of the pieces, the only rows copied.
-fn slice(pieces: &[Piece], from: usize, take: usize) -> Vec<Line<'static>> {
+fn slice(frame: &rows::Frame, pieces: &[Piece], from: usize, take: usize) -> Vec<Line<'static>> {
     let end = from.saturating_add(take);
     let mut out: Vec<Line<'static>> = Vec::with_capacity(take.min(1024));
     let mut at = 0usize;
@@ -158,10 +157,8 @@ fn slice(pieces: &[Piece], from: usize, take: usize) -> Vec<Line<'static>> {
                 }
             }
             Piece::Row(r) if at >= from && at < end => out.push(r.clone()),
-            Piece::Rows(rs) if at + n > from && at < end => {
-                let lo = from.saturating_sub(at);
-                let hi = (end - at).min(n);
-                out.extend(rs[lo..hi].iter().cloned());
+            Piece::Message(key, _) if at + n > from && at < end => {
+                frame.copy_rows(*key, from.saturating_sub(at), end - at, &mut out);
             }
             _ => {}
         }
@@ -176,9 +173,9 @@ fn slice(pieces: &[Piece], from: usize, take: usize) -> Vec<Line<'static>> {
 
 /// Every row of the transcript at `width` columns.
 pub fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
-    let frame = rows::Frame::begin();
-    let all = pieces(app, width, &frame);
-    slice(&all, 0, usize::MAX)
+    let mut frame = rows::Frame::begin();
+    let all = pieces(app, width, &mut frame);
+    slice(&frame, &all, 0, usize::MAX)
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -187,8 +184,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         super::palette::TITLE,
     ));
     let inner = block.inner(area);
-    let frame = rows::Frame::begin();
-    let all = pieces(app, inner.width, &frame);
+    let mut frame = rows::Frame::begin();
+    let all = pieces(app, inner.width, &mut frame);
     let total: usize = all.iter().map(Piece::len).sum();
     let height = inner.height as usize;
     let max = total.saturating_sub(height);
@@ -207,7 +204,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Line::styled(tr("chat.more_below", app.lang().code()), INFO).right_aligned(),
         );
     }
-    let visible = slice(&all, top, height);
+    let visible = slice(&frame, &all, top, height);
     Paragraph::new(visible).block(block).render(area, buf);
 }
 
@@ -226,7 +223,7 @@ mod tests {
                 out.push(Line::default());
             }
             out.push(header(m, lang));
-            for sl in &m.rendered {
+            for sl in m.rendered.lines() {
                 for mut row in wrap(sl, width - INDENT) {
                     row.spans.insert(0, Span::raw(pad.clone()));
                     out.push(row);
@@ -264,14 +261,99 @@ mod tests {
     }
 
     #[test]
+    fn edited_lines_are_wrapped_again_and_only_they() {
+        let mut app = synthetic_app(2, 8, 200);
+        let width = 47;
+        let text = |n: usize| -> Vec<crate::text::markdown::StyledLine> {
+            (0..n)
+                .map(|i| {
+                    let l =
+                        format!("line {i}: 专家 experts route tokens, a row long enough to wrap");
+                    crate::text::markdown::StyledLine::plain(l, DIM)
+                })
+                .collect()
+        };
+        let last = app.chat.messages.len() - 1;
+        for at in [1, last] {
+            app.chat.messages[at].rendered.set(text(8));
+        }
+        assert_eq!(lines(&app, width), fresh(&app, width));
+        // A finished message's lines replaced (a branch switch, a reopened transcript):
+        // the same message id, new text.
+        let m = &mut app.chat.messages[1];
+        let mut new = m.rendered.lines().to_vec();
+        new[3] = crate::text::markdown::StyledLine::plain("edited 中文 line", DIM);
+        new.truncate(new.len() - 2);
+        m.rendered.set(new);
+        let before = rows::wrapped_so_far();
+        assert_eq!(lines(&app, width), fresh(&app, width));
+        assert_eq!(rows::wrapped_so_far() - before, 6);
+        // A streaming-style edit of the last lines of the last message: only the lines
+        // from the first changed one are wrapped again.
+        let m = &mut app.chat.messages[last];
+        let n = m.rendered.len();
+        let mut tail: Vec<_> = m.rendered.lines()[n - 2..].to_vec();
+        tail[1] = crate::text::markdown::StyledLine::plain("a new last line", DIM);
+        tail.push(crate::text::markdown::StyledLine::plain(
+            "and one more",
+            DIM,
+        ));
+        m.rendered.sync_from(n - 2, tail.iter());
+        let before = rows::wrapped_so_far();
+        assert_eq!(lines(&app, width), fresh(&app, width));
+        assert_eq!(rows::wrapped_so_far() - before, 2);
+        // Another width: wrapped again, and right.
+        assert_eq!(lines(&app, 30), fresh(&app, 30));
+    }
+
+    #[test]
+    fn a_streaming_token_wraps_only_the_lines_it_changed_however_long_the_reply() {
+        let mut app = synthetic_app(1, 8, 0);
+        app.chat.messages.push(Message::new(
+            Role::Assistant,
+            String::new(),
+            ReplyStatus::Streaming,
+        ));
+        let reply = app.chat.messages.len() - 1;
+        let text = |i: usize| match i % 300 {
+            100 => "\n\n```rust\nfn f() {\n".to_string(),
+            101..=130 => format!("    let x{i} = {i};\n"),
+            131 => "}\n```\n\n".to_string(),
+            200 => "\n\n- item".to_string(),
+            _ if i % 40 == 39 => ".\n\n".to_string(),
+            _ => format!(" 词{i} word"),
+        };
+        let mut most = 0;
+        for i in 0..4000 {
+            let token = crate::transcript::TokenEvent {
+                phase: crate::routing::Phase::Generated,
+                pos: 8 + i as u32,
+                token_id: 7,
+                text: text(i),
+                routing: None,
+                step: None,
+            };
+            app.chat.add_token(reply, token);
+            let before = rows::wrapped_so_far();
+            let mut buf = Buffer::empty(Rect::new(0, 0, 60, 20));
+            render(&app, Rect::new(0, 0, 60, 20), &mut buf);
+            most = most.max(rows::wrapped_so_far() - before);
+        }
+        let lines = app.chat.messages[reply].rendered.len();
+        assert!(lines > 500, "{lines}");
+        // The open paragraph, or the open code block's last lines and its frame.
+        assert!(most <= 4, "a token wrapped {most} lines of {lines}");
+    }
+
+    #[test]
     fn the_visible_window_is_the_same_slice_of_the_whole() {
         let app = synthetic_app(2, 8, 200);
-        let frame = rows::Frame::begin();
-        let all = pieces(&app, 50, &frame);
-        let whole = slice(&all, 0, usize::MAX);
+        let mut frame = rows::Frame::begin();
+        let all = pieces(&app, 50, &mut frame);
+        let whole = slice(&frame, &all, 0, usize::MAX);
         for (from, take) in [(0, 5), (3, 17), (whole.len() - 4, 10), (whole.len(), 3)] {
             let end = (from + take).min(whole.len());
-            assert_eq!(slice(&all, from, take), whole[from..end].to_vec());
+            assert_eq!(slice(&frame, &all, from, take), whole[from..end].to_vec());
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct StreamingMarkdown {
     tail: Vec<StyledLine>,
     /// A line of the text may be a link reference definition: render it whole.
     references: bool,
+    /// Lines before this index are unchanged since the last [`Self::take_changed_from`].
+    changed_from: usize,
 }
 
 impl StreamingMarkdown {
@@ -70,6 +72,21 @@ impl StreamingMarkdown {
         self.need_blank = false;
         self.tail.clear();
         self.references = false;
+        self.changed_from = 0;
+    }
+
+    /// The index of the first line that may have changed since the last call (or since
+    /// the stream was made): the lines before it are the same values they were then, so a
+    /// copy of them need not be compared again. Resets the mark.
+    pub fn take_changed_from(&mut self) -> usize {
+        std::mem::replace(&mut self.changed_from, usize::MAX)
+    }
+
+    /// The rendered lines from index `from` on.
+    pub fn lines_from(&self, from: usize) -> impl Iterator<Item = &StyledLine> + '_ {
+        let stable = &self.stable[from.min(self.stable.len())..];
+        let tail_from = from.saturating_sub(self.stable.len()).min(self.tail.len());
+        stable.iter().chain(self.tail[tail_from..].iter())
     }
 
     /// The rendered lines, in order.
@@ -93,7 +110,10 @@ impl StreamingMarkdown {
     }
 
     fn render_tail(&mut self) {
+        // The final lines stay; everything after them is rendered again.
+        self.changed_from = self.changed_from.min(self.stable.len());
         if self.references {
+            self.changed_from = 0;
             self.stable_len = 0;
             self.stable.clear();
             self.need_blank = false;
@@ -195,6 +215,37 @@ mod tests {
                     );
                 }
                 assert_eq!(s.text(), *doc);
+            }
+        }
+    }
+
+    #[test]
+    fn a_copy_kept_by_the_change_mark_equals_a_full_render_on_random_splits() {
+        let mut full = MarkdownRenderer::new();
+        let extra = "中文回答：\n\n```python\n# 注释 comment\nfor i in range(3):\n    print(\"专家\", i)\n```\n\n1. 第一\n2. 第二\n   - 嵌套 nested\n\n> 引用\n\n| 列 | 值 |\n|---|---|\n| 专家 | 8 |\n";
+        for (i, doc) in CORPUS.iter().chain([&extra]).enumerate() {
+            for seed in 0..24u64 {
+                let max = 1 + (seed as usize * 5) % 17;
+                let mut s = StreamingMarkdown::new();
+                let mut copy: Vec<StyledLine> = Vec::new();
+                let mut so_far = String::new();
+                for p in pieces(doc, max, seed * 7919 + i as u64) {
+                    s.push_str(p);
+                    so_far.push_str(p);
+                    let from = s.take_changed_from();
+                    assert!(from == usize::MAX || from <= copy.len());
+                    copy.truncate(from);
+                    copy.extend(s.lines_from(from).cloned());
+                    assert_eq!(
+                        copy,
+                        full.render(&so_far),
+                        "doc {i}, seed {seed}, after {so_far:?}"
+                    );
+                }
+                // Nothing pushed: nothing changed.
+                assert_eq!(s.take_changed_from(), usize::MAX);
+                s.clear();
+                assert_eq!(s.take_changed_from(), 0);
             }
         }
     }
