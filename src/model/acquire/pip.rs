@@ -270,7 +270,11 @@ fn watch(
             .map(|d| largest_file(d, 6))
             .max()
             .unwrap_or(0);
-        if bytes != last_bytes {
+        // Only growth is reported: while pip moves the finished file from its temporary
+        // folder to the destination, a scan can find neither, and the bar must not jump
+        // back to zero for that instant (a pip that starts over shows no progress until it
+        // passes its earlier reading, which is honest).
+        if bytes > last_bytes {
             last_bytes = bytes;
             on(PipEvent::Transfer(meter.push(Instant::now(), bytes, total)));
         }
