@@ -128,6 +128,14 @@ pub enum EngineCommand {
         generation: u64,
         branch: Box<BranchRequest>,
     },
+    /// The layer lens for the last of `tokens` (the conversation's tokens from position 0
+    /// through the one read): what the model would predict after each layer. Answered by
+    /// `Lens` (or `Error`). The KV cache is cut back to the tokens before the last; the next
+    /// request decodes again whatever it needs past that.
+    Lens {
+        generation: u64,
+        tokens: Vec<u32>,
+    },
     /// New sampling settings; they apply from the next sampled token, also mid-reply.
     SetSampling(SamplingParams),
     /// Stop the reply of this generation as soon as possible. Callers hand this to the
@@ -197,6 +205,11 @@ pub enum EngineEvent {
     Error {
         generation: u64,
         message: String,
+    },
+    /// The answer to `EngineCommand::Lens`.
+    Lens {
+        generation: u64,
+        lens: Box<crate::routing::lens::LayerLens>,
     },
     /// A `SetInterventions` request was refused; the message names the limit or the
     /// gating function. The interventions in force before it still apply.

@@ -99,6 +99,7 @@ impl App {
             EngineEvent::Loaded(_)
             | EngineEvent::LoadFailed(_)
             | EngineEvent::InterventionsRefused { .. }
+            | EngineEvent::Lens { .. }
             | EngineEvent::Crashed { .. } => return false,
         };
         let Some(a) = self.lessons.active.as_mut() else {

@@ -218,7 +218,7 @@ impl App {
                 true
             }
             EngineEvent::LoadFailed(_) | EngineEvent::InterventionsRefused { .. } => true,
-            EngineEvent::Crashed { .. } => false,
+            EngineEvent::Crashed { .. } | EngineEvent::Lens { .. } => false,
         };
         if !ours {
             return false;

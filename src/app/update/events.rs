@@ -116,6 +116,8 @@ impl App {
                     &[("why", &message)],
                 )))
             }
+            // The lens pane comes with its own step; until then the answer is dropped.
+            EngineEvent::Lens { .. } => None,
             // The engine keeps the interventions it had: so does the app.
             EngineEvent::InterventionsRefused { message } => {
                 self.interventions = self.interventions_before.clone();
