@@ -27,6 +27,8 @@ pub enum Overlay {
     Experiments(Box<Experiments>),
     /// First-run preparation of the default model (see `app::prep`).
     Prep(Box<super::prep::Prep>),
+    /// The layer lens of the selected token (Alt+L, `/lens`; see `app::lens`).
+    Lens(Box<super::lens::LensView>),
 }
 
 impl App {
@@ -54,6 +56,11 @@ impl App {
             Overlay::Experiments(e) if action.is_lesson_key() && !e.is_running() => return None,
             Overlay::Experiments(_) => return Some(self.experiments_action(action)),
             Overlay::Prep(_) => return self.prep_action(action),
+            Overlay::Lens(_) => match action {
+                Action::Lens | Action::Stop | Action::CloseOverlay => self.overlay = None,
+                // Everything else works as without it (moving the selection asks again).
+                _ => return None,
+            },
         }
         Some(Vec::new())
     }

@@ -13,6 +13,7 @@ pub mod experiments_chart;
 pub mod help;
 pub mod history;
 pub mod input;
+pub mod lens;
 pub mod lesson;
 pub mod palette;
 pub mod prep;
@@ -101,6 +102,16 @@ pub fn render(app: &App, f: &mut Frame) {
             experiments::render(e, &e.run_count(shape, lang), lang, area, buf)
         }
         Some(Overlay::Prep(_)) => prep::render(app, prep_area, buf),
+        Some(Overlay::Lens(v)) => {
+            let area = placed
+                .rect(Pane::Sampling)
+                .or_else(|| placed.rect(app.pane().side()))
+                .unwrap_or(main);
+            lens::render(app, v, area, buf);
+            if let Some(pos) = cursor {
+                f.set_cursor_position(pos);
+            }
+        }
         None => {
             if let Some(pos) = cursor {
                 f.set_cursor_position(pos);

@@ -130,8 +130,8 @@ pub enum EngineCommand {
     },
     /// The layer lens for the last of `tokens` (the conversation's tokens from position 0
     /// through the one read): what the model would predict after each layer. Answered by
-    /// `Lens` (or `Error`). The KV cache is cut back to the tokens before the last; the next
-    /// request decodes again whatever it needs past that.
+    /// `Lens` (or `Error`). The KV cache is cut back to the tokens before the last for the
+    /// lens, then what was cached past them is decoded again.
     Lens {
         generation: u64,
         tokens: Vec<u32>,

@@ -6,8 +6,8 @@
 //! the request names (its common prefix with what is cached is kept, the rest decoded),
 //! the token is decoded once recording every layer's output and once per other layer with
 //! that output written over the last layer's, and its cell is removed after each decode.
-//! What was cached past the cut is removed too; `cached` says so, and the next request
-//! decodes it again, so the conversation goes on exactly as without the lens.
+//! Afterwards what was cached past the cut is decoded again, so the conversation goes on
+//! as without the lens.
 
 use llama_cpp_2::token::LlamaToken;
 
@@ -21,9 +21,15 @@ use crate::text::sanitize;
 impl Session<'_> {
     /// Serve `EngineCommand::Lens`.
     pub fn lens(&mut self, w: &Worker, generation: u64, tokens: &[u32]) {
+        let before = self.cached.clone();
         let result = self.lens_rows(tokens);
         // Whatever happened, the next decode runs without the lens.
         self.ctx.capture(|c| c.lens.start(LensMode::Off));
+        // Decode again what was cached past the lens's context, so the next request finds
+        // the cache as it was (and reports the same prompt tokens as without the lens).
+        if let Err(e) = self.cut_to(&before) {
+            tracing::warn!("restoring the cache after a lens failed: {e}");
+        }
         match result {
             Ok(lens) => w.emit(EngineEvent::Lens {
                 generation,
