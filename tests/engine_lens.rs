@@ -110,6 +110,12 @@ fn a_lens_mid_conversation_changes_nothing_that_follows() {
     assert!(a2.error.is_none() && b2.error.is_none());
     assert!(!a2.tokens.is_empty());
     assert_eq!(a2.ids(), b2.ids(), "the continuation changed after a lens");
+    // The cache was restored: the next request reused as much of it and decoded the same
+    // prompt tokens.
+    let cached = |r: &Reply| r.stats.as_ref().unwrap().cached_tokens;
+    assert_eq!(cached(&a2), cached(&b2));
+    let prompt_ids = |r: &Reply| r.prompt.iter().map(|t| t.token_id).collect::<Vec<_>>();
+    assert_eq!(prompt_ids(&a2), prompt_ids(&b2));
     let (pa, pb) = (
         a2.tokens[0].step.as_ref().unwrap().chosen_p_raw,
         b2.tokens[0].step.as_ref().unwrap().chosen_p_raw,
@@ -132,4 +138,26 @@ fn bad_lens_requests_are_refused_and_the_engine_goes_on() {
         reply.error.is_none() && !reply.tokens.is_empty(),
         "{reply:?}"
     );
+}
+
+#[test]
+fn every_tiny_architecture_ends_on_its_real_distribution() {
+    for path in [
+        tiny_mixtral(),
+        tiny_qwen3moe(),
+        tiny_dots1(),
+        tiny_gpt_oss(),
+        tiny_dense(),
+    ] {
+        let mut e = start(load_options(&path)).unwrap();
+        let reply = e.chat(1, vec![user("Hello")], greedy(), 2);
+        assert!(reply.error.is_none(), "{path:?}: {:?}", reply.error);
+        let tokens: Vec<u32> = reply.prompt.iter().map(|t| t.token_id).collect();
+        let l = lens(&mut e, 2, tokens).unwrap_or_else(|err| panic!("{path:?}: {err}"));
+        assert_eq!(l.rows.len(), e.info.n_layer as usize, "{path:?}");
+        let drawn = reply.tokens[0].step.as_ref().unwrap();
+        let last = &l.rows.last().unwrap().top[0];
+        assert_eq!(last.token_id, drawn.chosen, "{path:?}");
+        assert!((last.p - drawn.chosen_p_raw).abs() < 1e-4, "{path:?}");
+    }
 }

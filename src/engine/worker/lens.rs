@@ -66,8 +66,6 @@ impl Session<'_> {
         self.cut_to(&context)?;
         let pos = context.len();
         let last = LlamaToken(last as i32);
-        let n_layer = self.info.n_layer;
-        let top_layer = n_layer.saturating_sub(1);
 
         // Every layer's output, and the real prediction (the last layer's row).
         self.ctx.capture(|c| c.lens.start(LensMode::Record));
@@ -75,10 +73,15 @@ impl Session<'_> {
         let recorded = self
             .ctx
             .capture(|c| (!c.lens.failed).then(|| std::mem::take(&mut c.lens.recorded)));
+        // Layers 0..=top, each once. The graph may run fewer layers than the model
+        // declares (next-token-prediction layers that a plain decode skips): the last one
+        // it ran is the one the output head reads.
         let recorded = recorded
-            .filter(|r| r.len() == n_layer as usize)
+            .filter(|r| r.keys().copied().eq(0..r.len() as u32))
+            .filter(|r| !r.is_empty() && r.len() <= self.info.n_layer as usize)
             .ok_or("the lens could not read every layer's output (l_out) from llama.cpp")?;
-        let mut rows = Vec::with_capacity(n_layer as usize);
+        let top_layer = recorded.len() as u32 - 1;
+        let mut rows = Vec::with_capacity(recorded.len());
         for (&layer, row) in &recorded {
             let logits = if layer == top_layer {
                 real.clone()
