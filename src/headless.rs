@@ -156,6 +156,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<StopReason, RunError
         ids.extend(reply[..index].iter().map(|r| r.0));
         engine.send(EngineCommand::Lens {
             generation: generation + 1,
+            start: 0,
             tokens: ids,
         });
         let lens = loop {

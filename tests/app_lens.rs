@@ -23,7 +23,11 @@ fn app() -> App {
 /// The lens request in `cmds`: (generation, tokens).
 fn asked(cmds: &[EngineCommand]) -> (u64, Vec<u32>) {
     match cmds {
-        [EngineCommand::Lens { generation, tokens }] => (*generation, tokens.clone()),
+        [EngineCommand::Lens {
+            generation,
+            start: 0,
+            tokens,
+        }] => (*generation, tokens.clone()),
         other => panic!("expected one Lens command, got {other:?}"),
     }
 }

@@ -10,7 +10,21 @@ use moe_tutor::routing::lens::LayerLens;
 use moe_tutor::transcript::{ChatMessage, Role};
 
 fn lens(e: &mut Engine, generation: u64, tokens: Vec<u32>) -> Result<LayerLens, String> {
-    e.handle.send(EngineCommand::Lens { generation, tokens });
+    lens_from(e, generation, 0, tokens)
+}
+
+/// The lens with positions before `start` taken from the engine's cache.
+fn lens_from(
+    e: &mut Engine,
+    generation: u64,
+    start: u32,
+    tokens: Vec<u32>,
+) -> Result<LayerLens, String> {
+    e.handle.send(EngineCommand::Lens {
+        generation,
+        start,
+        tokens,
+    });
     loop {
         match recv(&mut e.rx) {
             EngineEvent::Lens {
@@ -137,6 +151,18 @@ fn bad_lens_requests_are_refused_and_the_engine_goes_on() {
     assert!(
         reply.error.is_none() && !reply.tokens.is_empty(),
         "{reply:?}"
+    );
+    // Positions before `start` come from the cache: the same lens as with every token.
+    let n = reply.prompt.len() as u32;
+    let mut all: Vec<u32> = reply.prompt.iter().map(|t| t.token_id).collect();
+    all.extend_from_slice(&reply.ids()[..2]);
+    let full = lens(&mut e, 5, all).unwrap();
+    let cached = lens_from(&mut e, 6, n, reply.ids()[..2].to_vec()).unwrap();
+    assert_eq!(full, cached);
+    let err = lens_from(&mut e, 7, 10_000, vec![1]).unwrap_err();
+    assert!(
+        err.contains("no longer holds the first 10000 tokens"),
+        "{err}"
     );
 }
 

@@ -29,27 +29,31 @@ pub struct LensView {
     pub state: LensState,
 }
 
-/// The token ids the engine read up to (not including) the token at `r`: the context it
-/// predicted that token from. Tokens carry their positions; a later request that decoded
-/// again from an earlier position (a new turn re-reading the last reply) replaces what
-/// followed, so walking the transcript in order rebuilds what the engine had.
-pub fn context_before(chat: &Conversation, r: TokenRef) -> Option<Vec<u32>> {
-    let mut ids: Vec<u32> = Vec::new();
+/// The context the engine predicted the token at `r` from, as far as the transcript knows
+/// it: `(start, ids)`, the token ids at positions `start..pos` (the engine holds the ones
+/// before `start` in its cache: a request reports only the tokens it had to decode).
+/// Tokens carry their positions; a later request that decoded again from an earlier
+/// position (a new turn re-reading the last reply) replaces what followed, so walking the
+/// transcript in order rebuilds what the engine had.
+pub fn context_before(chat: &Conversation, r: TokenRef) -> Option<(u32, Vec<u32>)> {
+    let (mut start, mut ids): (usize, Vec<u32>) = (0, Vec::new());
     for at in chat.token_refs() {
         let t = chat.token(at)?;
         let pos = t.pos as usize;
         if at == r {
-            return (pos <= ids.len()).then(|| {
-                ids.truncate(pos);
-                ids
-            });
+            // The token itself may start a run (its context is all in the cache).
+            if pos < start || pos > start + ids.len() {
+                return Some((t.pos, Vec::new()));
+            }
+            ids.truncate(pos - start);
+            return Some((start as u32, ids));
         }
-        if pos > ids.len() {
-            // A gap: tokens that were never shown (a reopened conversation keeps text).
-            ids.clear();
-            continue;
+        if pos < start || pos > start + ids.len() {
+            // A run that starts elsewhere (a request that reused the cache, or tokens
+            // that were never shown): begin again from here.
+            (start, ids) = (pos, Vec::new());
         }
-        ids.truncate(pos);
+        ids.truncate(pos - start);
         ids.push(t.token_id);
     }
     None
@@ -83,7 +87,7 @@ impl App {
         let state = match (selected, context) {
             (None, _) => Err(tr("lens.nothing_yet", lang)),
             (Some(_), None) => Err(tr("lens.no_tokens", lang)),
-            (Some(_), Some(c)) if c.is_empty() => Err(tr("lens.first_token", lang)),
+            (Some(_), Some((0, c))) if c.is_empty() => Err(tr("lens.first_token", lang)),
             (Some(_), Some(_)) if self.chat.model.is_none() => {
                 Err(tr("notice.no_model_loaded", lang))
             }
@@ -91,13 +95,17 @@ impl App {
         };
         let (state, cmds) = match state {
             Err(why) => (LensState::Unavailable(why), Vec::new()),
-            Ok(tokens) => {
+            Ok((start, tokens)) => {
                 // The lens reads the token before the selected one: its rows predict the
                 // selected token.
                 let generation = self.chat.next_generation();
                 (
                     LensState::Pending { generation },
-                    vec![EngineCommand::Lens { generation, tokens }],
+                    vec![EngineCommand::Lens {
+                        generation,
+                        start,
+                        tokens,
+                    }],
                 )
             }
         };
@@ -169,9 +177,19 @@ mod tests {
             msg(Role::User, vec![tok(3, 30), tok(4, 31)]),
         ];
         let r = |message, token| TokenRef { message, token };
-        assert_eq!(context_before(&chat, r(0, 0)), Some(vec![]));
-        assert_eq!(context_before(&chat, r(1, 1)), Some(vec![10, 11, 20]));
-        assert_eq!(context_before(&chat, r(2, 1)), Some(vec![10, 11, 20, 30]));
+        assert_eq!(context_before(&chat, r(0, 0)), Some((0, vec![])));
+        assert_eq!(context_before(&chat, r(1, 1)), Some((0, vec![10, 11, 20])));
+        assert_eq!(
+            context_before(&chat, r(2, 1)),
+            Some((0, vec![10, 11, 20, 30]))
+        );
         assert_eq!(context_before(&chat, r(2, 5)), None);
+        // A new conversation whose request reused 7 cached tokens reports from position 7.
+        chat.messages = vec![
+            msg(Role::User, vec![tok(7, 40), tok(8, 41)]),
+            msg(Role::Assistant, vec![tok(9, 50)]),
+        ];
+        assert_eq!(context_before(&chat, r(1, 0)), Some((7, vec![40, 41])));
+        assert_eq!(context_before(&chat, r(0, 0)), Some((7, vec![])));
     }
 }

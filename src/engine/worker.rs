@@ -255,7 +255,11 @@ fn handle(cmd: EngineCommand, w: &mut Worker, session: &mut Session) -> Option<E
             let mut params = branch.request.params.clamped();
             session.branch(w, generation, &branch, &mut params);
         }
-        EngineCommand::Lens { generation, tokens } => session.lens(w, generation, &tokens),
+        EngineCommand::Lens {
+            generation,
+            start,
+            tokens,
+        } => session.lens(w, generation, start as usize, &tokens),
         // Settings sent while idle travel with the next request anyway.
         EngineCommand::SetSampling(_) => {}
         EngineCommand::SetInterventions(i) => session.set_interventions(w, i),

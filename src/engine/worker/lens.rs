@@ -20,9 +20,18 @@ use crate::text::sanitize;
 
 impl Session<'_> {
     /// Serve `EngineCommand::Lens`.
-    pub fn lens(&mut self, w: &Worker, generation: u64, tokens: &[u32]) {
+    pub fn lens(&mut self, w: &Worker, generation: u64, start: usize, tokens: &[u32]) {
         let before = self.cached.clone();
-        let result = self.lens_rows(tokens);
+        let result = match before.get(..start) {
+            Some(head) => {
+                let mut all: Vec<u32> = head.iter().map(|t| t.0 as u32).collect();
+                all.extend_from_slice(tokens);
+                self.lens_rows(&all)
+            }
+            None => Err(format!(
+                "the engine no longer holds the first {start} tokens of this conversation; send a message and ask again"
+            )),
+        };
         // Whatever happened, the next decode runs without the lens.
         self.ctx.capture(|c| c.lens.start(LensMode::Off));
         // Decode again what was cached past the lens's context, so the next request finds
