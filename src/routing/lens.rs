@@ -34,21 +34,28 @@ pub struct LayerLens {
 }
 
 /// The `n` most probable (token id, probability) pairs of `logits`, most probable first
-/// (ties: lower id first).
+/// (ties: lower id first). NaN logits are never chosen.
 pub fn top_probs(logits: &[f32], n: usize) -> Vec<(u32, f32)> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if !max.is_finite() {
+    if !max.is_finite() || n == 0 {
         return Vec::new();
     }
-    let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
-    let mut idx: Vec<u32> = (0..logits.len() as u32).collect();
-    idx.sort_by(|&a, &b| {
-        logits[b as usize]
-            .total_cmp(&logits[a as usize])
-            .then(a.cmp(&b))
-    });
-    idx.into_iter()
-        .take(n)
+    let sum: f64 = logits
+        .iter()
+        .filter(|l| !l.is_nan())
+        .map(|&l| f64::from(l - max).exp())
+        .sum();
+    // One pass keeping the best n (a vocabulary has ~10^5 entries; n is 5).
+    let mut best: Vec<u32> = Vec::with_capacity(n + 1);
+    for (i, &l) in logits.iter().enumerate() {
+        if l.is_nan() || best.len() == n && best.last().is_some_and(|&b| logits[b as usize] >= l) {
+            continue;
+        }
+        let at = best.partition_point(|&b| logits[b as usize] >= l);
+        best.insert(at, i as u32);
+        best.truncate(n);
+    }
+    best.into_iter()
         .map(|i| {
             let p = f64::from(logits[i as usize] - max).exp() / sum;
             (i, p as f32)
@@ -69,5 +76,7 @@ mod tests {
         assert!((top[1].1 - 0.2).abs() < 1e-6, "{top:?}");
         assert!(top_probs(&[], 2).is_empty());
         assert!(top_probs(&[f32::NAN, f32::NAN], 2).is_empty());
+        let mixed = top_probs(&[f32::NAN, 0.0, 0.0], 3);
+        assert_eq!(mixed, vec![(1, 0.5), (2, 0.5)]);
     }
 }
