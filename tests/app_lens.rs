@@ -151,6 +151,29 @@ fn the_lens_follows_the_selection_and_drops_stale_answers() {
 }
 
 #[test]
+fn while_a_reply_is_written_the_lens_waits_for_it() {
+    let mut app = app();
+    let generation = send(&mut app, "More please");
+    assert!(alt(&mut app, KeyCode::Char('l')).is_empty());
+    assert!(screen_contains(
+        &draw(&app, 80, 24),
+        "a reply is being written"
+    ));
+    assert_eq!(
+        app.generation(),
+        generation,
+        "no number taken from the reply"
+    );
+    app.on_engine_event(EngineEvent::Done {
+        generation,
+        reason: moe_tutor::transcript::StopReason::EndOfText,
+        stats: Default::default(),
+    });
+    let (_, tokens) = asked(&alt(&mut app, KeyCode::Left));
+    assert_eq!(tokens, vec![100, 101, 102, 103]);
+}
+
+#[test]
 fn the_real_engine_answers_the_lens_and_the_chat_goes_on() {
     let path = common::tiny_moe();
     let mut engine = common::start(common::load_options(&path)).expect("engine");

@@ -73,16 +73,25 @@ impl App {
         self.lens_follow()
     }
 
-    /// With the lens open, ask again when the selection moved to another token.
+    /// With the lens open, ask again when the selection moved to another token. Not while
+    /// a reply is being written: the engine would serve the lens only after it, and a lesson
+    /// step reads the reply's generation number right after sending.
     pub(crate) fn lens_follow(&mut self) -> Vec<EngineCommand> {
         let selected = self.selected();
-        let Some(Overlay::Lens(view)) = self.overlay.as_ref() else {
+        let generating = self.chat.is_generating();
+        let lang = self.lang().code();
+        let Some(Overlay::Lens(view)) = self.overlay.as_mut() else {
             return Vec::new();
         };
         if view.target == selected && view.target.is_some() {
             return Vec::new();
         }
-        let lang = self.lang().code();
+        if generating {
+            if view.target.is_none() {
+                view.state = LensState::Unavailable(tr("lens.after_reply", lang));
+            }
+            return Vec::new();
+        }
         let context = selected.and_then(|r| context_before(&self.chat, r));
         let state = match (selected, context) {
             (None, _) => Err(tr("lens.nothing_yet", lang)),
