@@ -111,6 +111,15 @@ fn lens_160x48_sits_beside_the_routing_pane() {
         .expect("routing title");
     assert!(routing < title, "the routing pane stays above the lens");
     insta::assert_snapshot!(term.backend());
+    // With the routing pane given the whole right column (F2), the lens takes its lower part.
+    let mut app = app;
+    press(&mut app, KeyCode::F(2));
+    let term = draw(&app, 160, 48);
+    assert!(
+        screen_contains(&term, "L1: e"),
+        "routing's own lines stay visible"
+    );
+    assert!(screen_contains(&term, "layer lens"));
 }
 
 #[test]
