@@ -140,7 +140,10 @@ fn the_lens_follows_the_selection_and_drops_stale_answers() {
         generation,
         message: "no luck".into(),
     });
-    assert!(screen_contains(&draw(&app, 80, 24), "no luck"));
+    assert!(screen_contains(
+        &draw(&app, 80, 24),
+        "no lens for this token: no luck"
+    ));
     assert!(app.notice().is_none(), "a lens error stays in the lens");
     // The first token has nothing before it.
     for _ in 0..4 {

@@ -6,7 +6,7 @@ use super::conversation::{Conversation, TokenRef};
 use super::overlay::Overlay;
 use super::App;
 use crate::engine::api::EngineCommand;
-use crate::i18n::tr;
+use crate::i18n::{tr, tr_with};
 use crate::routing::lens::LayerLens;
 
 /// What the lens overlay shows.
@@ -131,6 +131,7 @@ impl App {
         generation: u64,
         answer: Result<LayerLens, String>,
     ) -> bool {
+        let lang = self.lang().code();
         let Some(Overlay::Lens(view)) = self.overlay.as_mut() else {
             return false;
         };
@@ -139,7 +140,7 @@ impl App {
         }
         view.state = match answer {
             Ok(l) => LensState::Ready(Box::new(l)),
-            Err(e) => LensState::Unavailable(e),
+            Err(e) => LensState::Unavailable(tr_with("lens.failed", lang, &[("why", &e)])),
         };
         true
     }
