@@ -182,6 +182,10 @@ pub struct RunArgs {
     /// Write one JSON object per token (routing and sampling) to FILE
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// After the reply, print the layer lens for reply token STEP (1 = the first): the top
+    /// tokens each layer would predict there if the model stopped after it
+    #[arg(long, value_name = "STEP", value_parser = clap::value_parser!(u32).range(1..))]
+    pub lens: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ use crate::engine::{
     EndToken, EngineCommand, EngineEvent, EngineHandle, GenerateRequest, LoadOptions,
 };
 use crate::i18n::{tr, tr_with};
+use crate::routing::lens::LayerLens;
 use crate::routing::trace::TraceWriter;
 use crate::sampling::SamplingParams;
 use crate::transcript::{ChatMessage, Role, StopReason};
@@ -22,6 +23,8 @@ pub struct RunOptions {
     pub params: SamplingParams,
     pub max_tokens: u32,
     pub trace: Option<PathBuf>,
+    /// Print the layer lens for this reply token (1-based) after the reply.
+    pub lens: Option<u32>,
 }
 
 /// An error with the exit status it should end the process with.
@@ -95,9 +98,13 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<StopReason, RunError
     // Whether the reply showed anything but white space: an empty reply is reported.
     let mut wrote_text = false;
     let mut end = None;
+    // Token ids of the prompt and the reply, for the lens.
+    let mut ids: Vec<u32> = Vec::new();
+    let mut reply: Vec<(u32, String)> = Vec::new();
     let reason = loop {
         match rx.blocking_recv() {
             Some(EngineEvent::Prompt { tokens, .. }) => {
+                ids.extend(tokens.iter().map(|t| t.token_id));
                 if let Some(t) = trace.as_mut() {
                     for tok in &tokens {
                         t.write(tok).map_err(io_err)?;
@@ -108,6 +115,7 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<StopReason, RunError
                 wrote_text |= !token.text.trim().is_empty();
                 out.write_all(token.text.as_bytes()).map_err(io_err)?;
                 out.flush().map_err(io_err)?;
+                reply.push((token.token_id, token.text.clone()));
                 if let Some(t) = trace.as_mut() {
                     t.write(&token).map_err(io_err)?;
                 }
@@ -136,8 +144,59 @@ pub fn run(opts: RunOptions, out: &mut dyn Write) -> Result<StopReason, RunError
     if let Some(t) = trace {
         t.finish().map_err(io_err)?;
     }
+    if let Some(step) = opts.lens {
+        let n = reply.len();
+        let Some(index) = (step as usize).checked_sub(1).filter(|&i| i < n) else {
+            engine.shutdown();
+            return Err(RunError::new(
+                2,
+                tr_with("lens.bad_step", "en", &[("step", &step), ("n", &n)]),
+            ));
+        };
+        ids.extend(reply[..index].iter().map(|r| r.0));
+        engine.send(EngineCommand::Lens {
+            generation: generation + 1,
+            start: 0,
+            tokens: ids,
+        });
+        let lens = loop {
+            match rx.blocking_recv() {
+                Some(EngineEvent::Lens { lens, .. }) => break lens,
+                Some(EngineEvent::Error { message, .. }) => return Err(RunError::new(1, message)),
+                Some(EngineEvent::Crashed { message, .. }) => {
+                    return Err(RunError::new(1, format!("the engine crashed: {message}")))
+                }
+                Some(_) => {}
+                None => return Err(RunError::new(1, "the engine stopped unexpectedly")),
+            }
+        };
+        write_lens(out, &lens, step, &reply[index].1).map_err(io_err)?;
+    }
     engine.shutdown();
     Ok(reason)
+}
+
+/// The lens as text: a header, then one line per layer with its top tokens.
+fn write_lens(
+    out: &mut dyn Write,
+    lens: &LayerLens,
+    step: u32,
+    drawn: &str,
+) -> std::io::Result<()> {
+    let header = tr_with(
+        "lens.header",
+        "en",
+        &[("step", &step), ("token", &format!("{drawn:?}"))],
+    );
+    writeln!(out, "{header}")?;
+    for row in &lens.rows {
+        write!(out, "{:>4}", format!("L{}", row.layer))?;
+        for c in &row.top {
+            write!(out, "  {:?} {:.4}", c.text, c.p)?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 /// What `run` says on stderr when a reply holds no text, so an empty stdout is never silent

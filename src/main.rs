@@ -289,6 +289,7 @@ fn main() -> ExitCode {
                 params,
                 max_tokens: cli.sampling.max_tokens,
                 trace: args.trace,
+                lens: args.lens,
             };
             let stdout = std::io::stdout();
             let mut out = stdout.lock();

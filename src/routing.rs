@@ -7,6 +7,7 @@
 pub mod capacity;
 pub mod expert_stats;
 pub mod interventions;
+pub mod lens;
 mod refusal;
 mod stats;
 pub mod stats_export;

@@ -8,6 +8,7 @@ mod common;
 
 use app_support::{alt, ctrl, press, type_text};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use moe_tutor::app::lens::LensState;
 use moe_tutor::app::overlay::experiments::Phase;
 use moe_tutor::app::{App, AppConfig, LessonSetup};
 use moe_tutor::engine::api::{EngineCommand, EngineEvent};
@@ -24,6 +25,9 @@ fn drive(app: &mut App, engine: &mut common::Engine, cmds: Vec<EngineCommand>) {
         engine.handle.send(cmd);
     }
     while app.is_generating()
+        || app
+            .lens()
+            .is_some_and(|l| matches!(l.state, LensState::Pending { .. }))
         || app.experiment_running()
         || app.experiments().is_some_and(|e| e.is_running())
     {
@@ -125,6 +129,19 @@ fn nudge(app: &mut App, engine: &mut common::Engine, c: &Compare) {
             drop(press(app, if open { KeyCode::Esc } else { KeyCode::F(1) }))
         }
         Var::Lang => drop(press(app, KeyCode::F(10))),
+        // Alt+L asks the engine; an open lens without rows (the first token) is closed and
+        // asked again from the newest token.
+        Var::LensShown => {
+            if app.messages().is_empty() {
+                chat(app, engine, "Hello lens");
+            }
+            if app.lens().is_some() {
+                drop(alt(app, KeyCode::Char('l')));
+                drop(alt(app, KeyCode::End));
+            }
+            let cmds = alt(app, KeyCode::Char('l'));
+            drive(app, engine, cmds);
+        }
         // Run the grid the overlay holds (a lesson's experiment_file step opened it).
         Var::ExperimentDone => {
             if app.experiments().is_none() {

@@ -181,6 +181,12 @@ pub const SLASH: &[SlashCommand] = &[
         run: App::cmd_layer,
     },
     SlashCommand {
+        names: &["/lens"],
+        usage: "/lens",
+        help: &[("/lens", "slash.lens")],
+        run: |app, _| app.update(Action::Lens),
+    },
+    SlashCommand {
         names: &["/experiment", "/exp"],
         usage: "/experiment [GRID.toml]",
         help: &[

@@ -107,6 +107,8 @@ pub enum Action {
     Experiments,
     /// Open the model picker: the models on this machine; Enter switches to one.
     Models,
+    /// Open / close the layer lens of the selected token.
+    Lens,
 }
 
 impl Action {
@@ -267,6 +269,7 @@ pub const KEYMAP: &[Binding] = &[
     b(Action::PrevTurn, &[alt(Up), ctrl(Up)], "keys.prev_turn", None, S::Tokens),
     b(Action::NextTurn, &[alt(Down), ctrl(Down)], "keys.next_turn", None, S::Tokens),
     b(Action::NewestToken, &[alt(End), ctrl(End)], "keys.newest_token", None, S::Tokens),
+    b(Action::Lens, &[alt(Char('l'))], "keys.lens", None, S::Tokens),
     b(Action::BranchCandidate, &[alt(Char('b'))], "keys.branch_candidate", None, S::Tokens),
     b(Action::PrevBranch, &[alt(Char('['))], "keys.prev_branch", None, S::Tokens),
     b(Action::NextBranch, &[alt(Char(']'))], "keys.next_branch", None, S::Tokens),

@@ -172,6 +172,9 @@ impl App {
             help_open: self.help_open(),
             lang: self.lessons.lang.code(),
             experiment_done: self.experiment_finished(),
+            lens_shown: self
+                .lens()
+                .is_some_and(|l| matches!(l.state, super::lens::LensState::Ready(_))),
         }
     }
 

@@ -31,6 +31,8 @@ pub enum Overlay {
     Prep(Box<super::prep::Prep>),
     /// The model picker (Alt+M, /models).
     Models(Box<ModelPicker>),
+    /// The layer lens of the selected token (Alt+L, `/lens`; see `app::lens`).
+    Lens(Box<super::lens::LensView>),
 }
 
 impl App {
@@ -59,6 +61,11 @@ impl App {
             Overlay::Experiments(_) => return Some(self.experiments_action(action)),
             Overlay::Prep(_) => return self.prep_action(action),
             Overlay::Models(_) => return Some(self.models_action(action)),
+            Overlay::Lens(_) => match action {
+                Action::Lens | Action::Stop | Action::CloseOverlay => self.overlay = None,
+                // Everything else works as without it (moving the selection asks again).
+                _ => return None,
+            },
         }
         Some(Vec::new())
     }

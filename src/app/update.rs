@@ -25,7 +25,8 @@ impl App {
 
     /// Apply one action. Returns commands for the engine.
     pub fn update(&mut self, action: Action) -> Vec<EngineCommand> {
-        let cmds = self.apply(action);
+        let mut cmds = self.apply(action);
+        cmds.extend(self.lens_follow());
         self.lesson_tick();
         self.persist();
         cmds
@@ -118,6 +119,7 @@ impl App {
             Action::Conversations => self.open_browser(),
             Action::Experiments => self.open_experiments(None),
             Action::Models => self.open_models(),
+            Action::Lens => return self.toggle_lens(),
             Action::CloseOverlay => self.overlay = None,
             Action::BranchCandidate => return self.branch_candidate(),
             Action::PrevBranch => self.step_branch(false),

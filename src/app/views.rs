@@ -13,6 +13,7 @@ pub mod experiments_chart;
 pub mod help;
 pub mod history;
 pub mod input;
+pub mod lens;
 pub mod lesson;
 pub mod models;
 pub mod palette;
@@ -103,6 +104,12 @@ pub fn render(app: &App, f: &mut Frame) {
         }
         Some(Overlay::Prep(_)) => prep::render(app, prep_area, buf),
         Some(Overlay::Models(p)) => models::render(app, p, main, buf),
+        Some(Overlay::Lens(v)) => {
+            lens::render(app, v, lens_area(app, main, &placed), buf);
+            if let Some(pos) = cursor {
+                f.set_cursor_position(pos);
+            }
+        }
         None => {
             if let Some(pos) = cursor {
                 f.set_cursor_position(pos);
@@ -127,6 +134,22 @@ fn experiments_area(app: &App, main: Rect) -> Rect {
             Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(main);
         rest
     }
+}
+
+/// Where the lens overlay goes: the sampling pane's place under the routing pane; when one
+/// side pane has the whole right column, its lower part; narrower, the transcript's place
+/// (the token strip below it stays visible).
+fn lens_area(app: &App, main: Rect, placed: &Placed) -> Rect {
+    if let Some(r) = placed.rect(Pane::Sampling) {
+        return r;
+    }
+    let side = placed.rect(app.pane().side()).unwrap_or(main);
+    if main.width < WIDE {
+        return side;
+    }
+    let [_, bottom] =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(side);
+    bottom
 }
 
 /// Draw one pane into `area` and note where it went.

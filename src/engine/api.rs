@@ -128,6 +128,16 @@ pub enum EngineCommand {
         generation: u64,
         branch: Box<BranchRequest>,
     },
+    /// The layer lens for the last of `tokens` (the conversation's tokens from position
+    /// `start` through the one read; positions before `start` are taken from the KV cache,
+    /// which must hold them): what the model would predict after each layer. Answered by
+    /// `Lens` (or `Error`). The KV cache is cut back to the tokens before the last for the
+    /// lens, then what was cached past them is decoded again.
+    Lens {
+        generation: u64,
+        start: u32,
+        tokens: Vec<u32>,
+    },
     /// New sampling settings; they apply from the next sampled token, also mid-reply.
     SetSampling(SamplingParams),
     /// Stop the reply of this generation as soon as possible. Callers hand this to the
@@ -211,6 +221,11 @@ pub enum EngineEvent {
     Error {
         generation: u64,
         message: String,
+    },
+    /// The answer to `EngineCommand::Lens`.
+    Lens {
+        generation: u64,
+        lens: Box<crate::routing::lens::LayerLens>,
     },
     /// A `SetInterventions` request was refused; the message names the limit or the
     /// gating function. The interventions in force before it still apply.

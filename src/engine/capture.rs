@@ -23,10 +23,12 @@
 //! - `callback.rs`: the callback (under `catch_unwind`) and the graph walk;
 //! - `state.rs`: what is captured, failure counts, the intervention arithmetic;
 //! - `tensor.rs`: checked reads and writes of tensors;
-//! - `plan.rs`: the model's gating function and whether interventions are supported.
+//! - `plan.rs`: the model's gating function and whether interventions are supported;
+//! - `lens.rs`: the layer lens (reading and replacing layer outputs `l_out-N`).
 
 mod callback;
 mod context;
+mod lens;
 mod plan;
 mod state;
 mod tensor;
@@ -34,6 +36,7 @@ mod tensor;
 mod tests;
 
 pub use context::CapturedContext;
+pub use lens::LensMode;
 pub use plan::RouterPlan;
 #[cfg(test)]
 use state::ReadMode;

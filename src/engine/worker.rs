@@ -15,6 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 mod branch;
 mod forced;
+mod lens;
 mod session;
 
 use super::api::*;
@@ -128,7 +129,8 @@ pub(super) fn wait_for_reload(w: &mut Worker) -> Option<Next> {
             EngineCommand::SwitchModel { path } => return Some(Next::Switch(path)),
             EngineCommand::Shutdown => return None,
             EngineCommand::Generate { generation, .. }
-            | EngineCommand::Branch { generation, .. } => w.emit(EngineEvent::Error {
+            | EngineCommand::Branch { generation, .. }
+            | EngineCommand::Lens { generation, .. } => w.emit(EngineEvent::Error {
                 generation,
                 message: "no model is loaded; /experts or a restart loads it again".into(),
             }),
@@ -227,7 +229,8 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
         }
         let generation = match &cmd {
             EngineCommand::Generate { generation, .. }
-            | EngineCommand::Branch { generation, .. } => Some(*generation),
+            | EngineCommand::Branch { generation, .. }
+            | EngineCommand::Lens { generation, .. } => Some(*generation),
             _ => None,
         };
         // A panic while handling a command must not take the thread (and the UI's view of
@@ -297,6 +300,11 @@ fn handle(cmd: EngineCommand, w: &mut Worker, session: &mut Session) -> Option<E
             let mut params = branch.request.params.clamped();
             session.branch(w, generation, &branch, &mut params);
         }
+        EngineCommand::Lens {
+            generation,
+            start,
+            tokens,
+        } => session.lens(w, generation, start as usize, &tokens),
         // Settings sent while idle travel with the next request anyway.
         EngineCommand::SetSampling(_) => {}
         EngineCommand::SetInterventions(i) => session.set_interventions(w, i),

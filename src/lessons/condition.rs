@@ -58,6 +58,7 @@ vars! {
     HelpOpen "help_open" Ty::Bool, "the help overlay is open (F1)";
     Lang "lang" Ty::Str(&["en", "zh-CN"]), "the lesson language (F10)";
     ExperimentDone "experiment_done" Ty::Bool, "the experiments overlay (F11) is open with a finished experiment's results";
+    LensShown "lens_shown" Ty::Bool, "the layer lens (Alt+L, /lens) shows its rows for the selected token";
 }
 
 impl Var {
@@ -87,6 +88,7 @@ pub struct LiveState {
     pub help_open: bool,
     pub lang: &'static str,
     pub experiment_done: bool,
+    pub lens_shown: bool,
 }
 
 impl LiveState {
@@ -112,6 +114,7 @@ impl LiveState {
             Var::HelpOpen => Value::Bool(self.help_open),
             Var::Lang => s(self.lang),
             Var::ExperimentDone => Value::Bool(self.experiment_done),
+            Var::LensShown => Value::Bool(self.lens_shown),
         }
     }
 }

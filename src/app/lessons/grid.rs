@@ -100,6 +100,7 @@ impl App {
             | EngineEvent::LoadFailed(_)
             | EngineEvent::InterventionsRefused { .. }
             | EngineEvent::SwitchRefused { .. }
+            | EngineEvent::Lens { .. }
             | EngineEvent::Crashed { .. } => return false,
         };
         let Some(a) = self.lessons.active.as_mut() else {

@@ -218,7 +218,9 @@ impl App {
                 true
             }
             EngineEvent::LoadFailed(_) | EngineEvent::InterventionsRefused { .. } => true,
-            EngineEvent::Crashed { .. } | EngineEvent::SwitchRefused { .. } => false,
+            EngineEvent::Crashed { .. }
+            | EngineEvent::SwitchRefused { .. }
+            | EngineEvent::Lens { .. } => false,
         };
         if !ours {
             return false;

@@ -104,7 +104,10 @@ impl App {
             EngineEvent::Error {
                 generation,
                 message,
-            } => self.chat.fail(generation, &message, lang),
+            } => match self.lens_answer(generation, Err(message.clone())) {
+                true => None,
+                false => self.chat.fail(generation, &message, lang),
+            },
             // The engine thread survived a panic but dropped the model: the reply (if one
             // ran) ends as failed, and /experts (a reload) or a restart loads it again.
             EngineEvent::Crashed {
@@ -132,6 +135,11 @@ impl App {
                     lang,
                     &args,
                 )))
+            }
+            // The lens overlay takes its answer (a stale one is dropped).
+            EngineEvent::Lens { generation, lens } => {
+                self.lens_answer(generation, Ok(*lens));
+                None
             }
             // The engine keeps the interventions it had: so does the app.
             EngineEvent::InterventionsRefused { message } => {

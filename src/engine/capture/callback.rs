@@ -112,6 +112,10 @@ unsafe fn read_at_nodes(state: &CaptureState, t: &ggml_tensor) -> bool {
 unsafe fn on_node(state: &mut CaptureState, t: *mut ggml_tensor, ask: bool) -> bool {
     // SAFETY: `t` is a valid tensor for the duration of the call (contract).
     let tensor = unsafe { &*t };
+    // SAFETY: forwarded contract (`t` live; computed and unread when ask == false).
+    if let Some(answer) = unsafe { super::lens::on_node(&mut state.lens, t, ask) } {
+        return answer;
+    }
     // Most graph nodes are not router tensors: reject them on the name's first bytes
     // before any string work (this runs for every node of every graph).
     const PREFIX: &[u8] = b"ffn_moe_";

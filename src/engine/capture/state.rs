@@ -84,6 +84,8 @@ pub struct CaptureState {
     /// until the next one.
     pub poisoned: bool,
     pub(super) noted: Noted,
+    /// The layer lens's requests and results (`lens.rs`).
+    pub lens: super::lens::LensState,
     /// Test hook: panic inside the callback when this layer's weights are computed.
     #[cfg(test)]
     pub panic_at_layer: Option<u32>,
@@ -100,6 +102,7 @@ impl CaptureState {
             failures: 0,
             poisoned: false,
             noted: Noted::default(),
+            lens: super::lens::LensState::default(),
             #[cfg(test)]
             panic_at_layer: None,
         }
@@ -123,7 +126,7 @@ impl CaptureState {
 
     /// Whether the callback has anything to do.
     pub fn active(&self) -> bool {
-        self.enabled || !self.interventions.is_empty()
+        self.enabled || !self.interventions.is_empty() || self.lens.active()
     }
 
     /// Forget what the previous decode captured.

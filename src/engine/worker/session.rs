@@ -94,7 +94,7 @@ impl Session<'_> {
         apply_chat_template(template, &req.messages, true)
     }
 
-    fn piece(&self, token: LlamaToken) -> Vec<u8> {
+    pub(super) fn piece(&self, token: LlamaToken) -> Vec<u8> {
         match self.model.token_to_piece_bytes(token, 64, true, None) {
             Ok(b) => b,
             Err(llama_cpp_2::TokenToStringError::InsufficientBufferSpace(n)) => self
