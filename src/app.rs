@@ -18,7 +18,6 @@ pub mod input;
 pub mod journal;
 pub mod keymap;
 pub mod layout;
-pub mod lens;
 pub mod lessons;
 pub mod overlay;
 pub mod prep;

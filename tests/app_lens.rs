@@ -7,7 +7,7 @@ mod common;
 
 use app_support::*;
 use crossterm::event::KeyCode;
-use moe_tutor::app::lens::LensState;
+use moe_tutor::app::overlay::lens::LensState;
 use moe_tutor::app::App;
 use moe_tutor::engine::api::{EngineCommand, EngineEvent};
 use moe_tutor::routing::lens::{LayerLens, LensCandidate, LensRow};

@@ -8,8 +8,8 @@ mod common;
 
 use app_support::{alt, ctrl, press, type_text};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use moe_tutor::app::lens::LensState;
 use moe_tutor::app::overlay::experiments::Phase;
+use moe_tutor::app::overlay::lens::LensState;
 use moe_tutor::app::{App, AppConfig, LessonSetup};
 use moe_tutor::engine::api::{EngineCommand, EngineEvent};
 use moe_tutor::lessons::condition::{Compare, Op, Value};

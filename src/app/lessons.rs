@@ -174,7 +174,7 @@ impl App {
             experiment_done: self.experiment_finished(),
             lens_shown: self
                 .lens()
-                .is_some_and(|l| matches!(l.state, super::lens::LensState::Ready(_))),
+                .is_some_and(|l| matches!(l.state, super::overlay::lens::LensState::Ready(_))),
         }
     }
 

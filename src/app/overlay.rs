@@ -7,6 +7,7 @@ mod browser;
 pub mod experiments;
 pub mod experiments_form;
 mod experiments_run;
+pub mod lens;
 pub mod models;
 
 pub use browser::Browser;
@@ -31,8 +32,8 @@ pub enum Overlay {
     Prep(Box<super::prep::Prep>),
     /// The model picker (Alt+M, /models).
     Models(Box<ModelPicker>),
-    /// The layer lens of the selected token (Alt+L, `/lens`; see `app::lens`).
-    Lens(Box<super::lens::LensView>),
+    /// The layer lens of the selected token (Alt+L, `/lens`; see `overlay::lens`).
+    Lens(Box<lens::LensView>),
 }
 
 impl App {

@@ -12,7 +12,7 @@ use unicode_width::UnicodeWidthStr;
 
 use super::palette::{CHOSEN, DIM, TITLE};
 use super::strip::token_label;
-use crate::app::lens::{LensState, LensView};
+use crate::app::overlay::lens::{LensState, LensView};
 use crate::app::App;
 use crate::i18n::{tr, tr_with};
 use crate::routing::lens::LayerLens;

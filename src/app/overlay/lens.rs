@@ -2,9 +2,9 @@
 //! (`EngineCommand::Lens`) and kept in its overlay until the answer comes. It follows the
 //! selection: moving to another token with the lens open asks again.
 
-use super::conversation::{Conversation, TokenRef};
-use super::overlay::Overlay;
-use super::App;
+use super::Overlay;
+use crate::app::conversation::{Conversation, TokenRef};
+use crate::app::App;
 use crate::engine::api::EngineCommand;
 use crate::i18n::{tr, tr_with};
 use crate::routing::lens::LayerLens;
