@@ -20,7 +20,7 @@ pub use checks::{rules, swa_architectures, Rule, MAX_EXPERTS, MAX_LAYERS, RULES}
 pub use dequant::q8_0_from_f32;
 pub use error::GgufError;
 pub use reader::{GgufFile, TensorInfo};
-pub use summary::{ModelSummary, MoeParams, TypeShare};
+pub use summary::{type_shares, ModelSummary, MoeParams, TypeShare};
 pub use types::GgmlType;
 pub use value::{Array, Value, ValueType};
 pub use writer::{write_atomic, GgufWriter};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::gguf::{GgufFile, MoeParams, TypeShare, Value};
+use crate::model::gguf::{type_shares, GgufFile, MoeParams, TypeShare, Value};
 
 /// Where a tensor's bytes go, by what the tensor does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -230,18 +230,9 @@ impl Facts {
     pub fn from_shards(shards: &[GgufFile]) -> Option<Facts> {
         let first = shards.first()?;
         let summary = first.summary();
-        let mut types: BTreeMap<_, TypeShare> = BTreeMap::new();
+        let quant = type_shares(shards.iter().flat_map(|s| s.tensors()));
         let mut groups: BTreeMap<Group, GroupShare> = BTreeMap::new();
         for t in shards.iter().flat_map(|s| s.tensors()) {
-            let s = types.entry(t.dtype).or_insert(TypeShare {
-                dtype: t.dtype,
-                n_tensors: 0,
-                n_params: 0,
-                n_bytes: 0,
-            });
-            s.n_tensors += 1;
-            s.n_params = s.n_params.saturating_add(t.n_elements());
-            s.n_bytes = s.n_bytes.saturating_add(t.n_bytes);
             let g = Group::of(&t.name);
             let gs = groups.entry(g).or_insert(GroupShare {
                 group: g,
@@ -251,8 +242,6 @@ impl Facts {
             gs.n_params = gs.n_params.saturating_add(t.n_elements());
             gs.n_bytes = gs.n_bytes.saturating_add(t.n_bytes);
         }
-        let mut quant: Vec<TypeShare> = types.into_values().collect();
-        quant.sort_by(|a, b| b.n_bytes.cmp(&a.n_bytes).then(a.dtype.cmp(&b.dtype)));
         let total_params: u64 = quant.iter().map(|s| s.n_params).sum();
         let weight_bytes: u64 = quant.iter().map(|s| s.n_bytes).sum();
         let routed = groups.get(&Group::RoutedExperts).map_or(0, |g| g.n_params);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::types::GgmlType;
-use super::{GgufFile, ROUTER_DISPLAY_TEMPERATURE_KEY};
+use super::{GgufFile, TensorInfo, ROUTER_DISPLAY_TEMPERATURE_KEY};
 
 /// How much of the model is stored as one tensor type.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,23 +64,29 @@ fn bits(n_bytes: u64, n_params: u64) -> f64 {
     }
 }
 
+/// Parameters and bytes per tensor type over `tensors`, largest share first (ties by type).
+pub fn type_shares<'a>(tensors: impl IntoIterator<Item = &'a TensorInfo>) -> Vec<TypeShare> {
+    let mut shares: BTreeMap<GgmlType, TypeShare> = BTreeMap::new();
+    for t in tensors {
+        let s = shares.entry(t.dtype).or_insert(TypeShare {
+            dtype: t.dtype,
+            n_tensors: 0,
+            n_params: 0,
+            n_bytes: 0,
+        });
+        s.n_tensors += 1;
+        s.n_params = s.n_params.saturating_add(t.n_elements());
+        s.n_bytes = s.n_bytes.saturating_add(t.n_bytes);
+    }
+    let mut by_type: Vec<TypeShare> = shares.into_values().collect();
+    by_type.sort_by(|a, b| b.n_bytes.cmp(&a.n_bytes).then(a.dtype.cmp(&b.dtype)));
+    by_type
+}
+
 impl GgufFile {
     /// Summarise the model for display.
     pub fn summary(&self) -> ModelSummary {
-        let mut shares: BTreeMap<GgmlType, TypeShare> = BTreeMap::new();
-        for t in self.tensors() {
-            let s = shares.entry(t.dtype).or_insert(TypeShare {
-                dtype: t.dtype,
-                n_tensors: 0,
-                n_params: 0,
-                n_bytes: 0,
-            });
-            s.n_tensors += 1;
-            s.n_params = s.n_params.saturating_add(t.n_elements());
-            s.n_bytes = s.n_bytes.saturating_add(t.n_bytes);
-        }
-        let mut by_type: Vec<TypeShare> = shares.into_values().collect();
-        by_type.sort_by(|a, b| b.n_bytes.cmp(&a.n_bytes).then(a.dtype.cmp(&b.dtype)));
+        let by_type = type_shares(self.tensors());
         let moe = match (
             self.arch_u32("expert_count"),
             self.arch_u32("expert_used_count"),
