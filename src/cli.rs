@@ -41,6 +41,11 @@ pub struct ModelArgs {
     /// when the model loads, at most 8)
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<i32>,
+    /// Model layers to offload to the GPU (0 = all on the CPU; default: every layer a GPU
+    /// backend takes). Needs a binary built with a GPU backend (`--features cuda`, `vulkan`
+    /// or `metal`)
+    #[arg(long, global = true, value_name = "N")]
+    pub gpu_layers: Option<u32>,
     /// Context size in tokens
     #[arg(
         long = "ctx",

@@ -246,6 +246,7 @@ fn main() -> ExitCode {
     if !checking {
         use_child_model_check();
     }
+    moe_tutor::engine::set_default_gpu_layers(cli.model.gpu_layers);
     let model_args = cli.model.clone();
     let params = SamplingParams {
         temperature: cli.sampling.temperature,

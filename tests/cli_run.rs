@@ -241,3 +241,37 @@ fn an_empty_reply_is_reported_with_the_token_that_ended_it() {
     assert!(lines[0].contains("reply is empty"), "{stderr}");
     assert!(lines[0].contains(&format!("token {first} ")), "{stderr}");
 }
+
+/// `--gpu-layers`: 0 keeps every layer on the CPU and changes nothing; above 0 a binary
+/// built without a GPU backend refuses with a message instead of silently running on the CPU.
+#[test]
+fn gpu_layers_zero_runs_and_more_needs_a_gpu_build() {
+    let model = common::tiny_moe();
+    let reply = |extra: &[&str]| {
+        bin()
+            .args(["run", "--model"])
+            .arg(&model)
+            .args(["--prompt", "Hi", "--temperature", "0", "--max-tokens", "5"])
+            .args(["--threads", "1"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let plain = reply(&[]);
+    let cpu = reply(&["--gpu-layers", "0"]);
+    assert!(
+        cpu.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cpu.stderr)
+    );
+    assert_eq!(cpu.stdout, plain.stdout, "the same greedy reply");
+    if cfg!(any(feature = "cuda", feature = "vulkan", feature = "metal")) {
+        eprintln!("skipped: this test binary has a GPU backend; the refusal is for CPU builds");
+        return;
+    }
+    let gpu = reply(&["--gpu-layers", "4"]);
+    assert_eq!(gpu.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&gpu.stderr);
+    assert!(err.contains("built without a GPU backend"), "{err}");
+    assert!(gpu.stdout.is_empty());
+}

@@ -21,6 +21,9 @@ pub struct LoadOptions {
     pub lora: Option<PathBuf>,
     /// How a file is tried before this process loads it (see [`ModelCheck`]).
     pub check: ModelCheck,
+    /// Layers to offload to a GPU (`--gpu-layers`); `None` leaves llama.cpp's default (every
+    /// layer, where the binary has a GPU backend; none otherwise).
+    pub gpu_layers: Option<u32>,
 }
 
 /// How a model file is tried before the engine loads it. Whatever the choice, the
@@ -51,6 +54,14 @@ impl ModelCheck {
 
 static DEFAULT_CHECK: std::sync::OnceLock<ModelCheck> = std::sync::OnceLock::new();
 
+static DEFAULT_GPU_LAYERS: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+
+/// The `--gpu-layers` every [`LoadOptions::new`] of this process starts with (set once at
+/// start from the global option, like the model check). Only the first call counts.
+pub fn set_default_gpu_layers(n: Option<u32>) {
+    let _ = DEFAULT_GPU_LAYERS.set(n);
+}
+
 /// Choose the check every [`LoadOptions::new`] of this process starts with (the binary
 /// sets the child check once at start, so the TUI, `run`, `eval` and `bench` all get it).
 /// Only the first call counts.
@@ -68,6 +79,7 @@ impl LoadOptions {
             capture: true,
             lora: None,
             check: ModelCheck::process_default(),
+            gpu_layers: DEFAULT_GPU_LAYERS.get().copied().flatten(),
         }
     }
 }

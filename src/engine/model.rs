@@ -90,6 +90,20 @@ pub(crate) fn check_before_switch(
     precheck(opts, stop).map(|_| ())
 }
 
+/// Model parameters for `--gpu-layers`: llama.cpp's default where it is not given; above 0
+/// it needs a GPU backend in this binary (`gpu` says whether llama.cpp has one).
+pub(crate) fn gpu_params(gpu: bool, gpu_layers: Option<u32>) -> Result<LlamaModelParams, String> {
+    match gpu_layers {
+        Some(n) if n > 0 && !gpu => Err(format!(
+            "--gpu-layers {n}: this moe-tutor was built without a GPU backend, so every layer \
+             runs on the CPU; build it with one (cargo build --release --features cuda, or \
+             vulkan, or metal; README, \"GPU builds\") or leave --gpu-layers out"
+        )),
+        Some(n) => Ok(LlamaModelParams::default().with_n_gpu_layers(n)),
+        None => Ok(LlamaModelParams::default()),
+    }
+}
+
 /// Load the model for `opts`. Errors are one-line messages for the user. The pre-parser
 /// reads the file first; then, when `opts.check` asks for it, a child process tries it
 /// ([`super::preflight`]); `stop` cuts that short (the engine is shutting down).
@@ -101,7 +115,7 @@ pub fn load(
     let path = &opts.model;
     let header = precheck(opts, stop)?;
     let mut n_expert_used = header.n_expert_used;
-    let mut params = pin!(LlamaModelParams::default());
+    let mut params = pin!(gpu_params(backend.supports_gpu_offload(), opts.gpu_layers)?);
     if let Some(k) = opts.experts_used {
         if header.n_expert == 0 {
             return Err(format!(
@@ -216,4 +230,23 @@ pub fn load_lora_checked(
             shown()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gpu_params;
+
+    #[test]
+    fn gpu_layers_above_zero_need_a_gpu_backend() {
+        let e = gpu_params(false, Some(3)).expect_err("a CPU-only binary refuses 3 GPU layers");
+        assert!(
+            e.contains("--gpu-layers 3") && e.contains("--features cuda"),
+            "{e}"
+        );
+        assert_eq!(gpu_params(false, Some(0)).unwrap().n_gpu_layers(), 0);
+        assert_eq!(gpu_params(true, Some(3)).unwrap().n_gpu_layers(), 3);
+        // Not given: llama.cpp's own default stands.
+        let default = llama_cpp_2::model::params::LlamaModelParams::default().n_gpu_layers();
+        assert_eq!(gpu_params(false, None).unwrap().n_gpu_layers(), default);
+    }
 }

@@ -77,7 +77,7 @@ fn checked(
         return verdict_result(shown, &v);
     }
     let started = Instant::now();
-    let outcome = run_child(exe, base, adapter, opts.threads, stop)?;
+    let outcome = run_child(exe, base, adapter, opts, stop)?;
     tracing::info!(
         "model check of {shown} took {:.2} s: {outcome:?}",
         started.elapsed().as_secs_f64()
@@ -157,11 +157,19 @@ fn run_child(
     exe: &Path,
     path: &Path,
     adapter: Option<&Path>,
-    threads: i32,
+    opts: &LoadOptions,
     stop: &dyn Fn() -> bool,
 ) -> Result<Outcome, String> {
     let mut cmd = Command::new(exe);
-    cmd.args(["model", "check", "--threads", &threads.max(1).to_string()]);
+    cmd.args([
+        "model",
+        "check",
+        "--threads",
+        &opts.threads.max(1).to_string(),
+    ]);
+    if let Some(n) = opts.gpu_layers {
+        cmd.arg("--gpu-layers").arg(n.to_string());
+    }
     if let Some(a) = adapter {
         cmd.arg("--lora").arg(a);
     }
