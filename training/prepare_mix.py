@@ -15,8 +15,10 @@ Held-out sets, never trained on:
 
     python prepare_mix.py   # needs work/debs (apt-get download), work/wheel/chatterbot*.whl,
                             # work/tokenizer.json
+    python prepare_mix.py --docs-cap 1000000 --prose-scale 0.73   # run 5: documentation 2/3 of the text
 Writes work/tokens/{text_train,heldout_docs,heldout_human}.bin and work/heldout/{a_human_chat,c_gitdoc}.txt.
 """
+import argparse
 import glob
 import gzip
 import json
@@ -128,11 +130,17 @@ def human_chat():
 
 
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--docs-cap", type=int, default=250_000, help="tokens per documentation package (runs 3-4: 250k)")
+    ap.add_argument("--prose-scale", type=float, default=1.0, help="multiplies every prose package's token cap")
+    args = ap.parse_args()
+    prose_spec = {k: (g, kind, int(cap * args.prose_scale)) for k, (g, kind, cap) in PROSE.items()}
+    docs_spec = {k: (g, kind, args.docs_cap) for k, (g, kind, _) in DOCS.items()}
     os.makedirs(os.path.join(WORK, "tokens"), exist_ok=True)
     os.makedirs(os.path.join(WORK, "heldout"), exist_ok=True)
     tok = Tokenizer.from_file(os.path.join(WORK, "tokenizer.json"))
-    prose, s_prose = stream(tok, PROSE, 1)
-    docs, s_docs = stream(tok, DOCS, 1, docs_kind=True)
+    prose, s_prose = stream(tok, prose_spec, 1)
+    docs, s_docs = stream(tok, docs_spec, 1, docs_kind=True)
     allt = prose + docs
     random.Random(5).shuffle(allt)
     train = np.asarray([t for d in allt for t in d], dtype=np.uint16)
@@ -151,7 +159,7 @@ def main():
         f.write(human)
     h_ids = tok.encode(human).ids
     np.asarray(h_ids, dtype=np.uint16).tofile(os.path.join(WORK, "tokens", "heldout_human.bin"))
-    summary = {"prose": s_prose, "docs": s_docs, "train_tokens": int(train.size),
+    summary = {"docs_cap": args.docs_cap, "prose_scale": args.prose_scale, "prose": s_prose, "docs": s_docs, "train_tokens": int(train.size),
                "prose_tokens": sum(v["tokens"] for v in s_prose.values()),
                "docs_tokens": sum(v["tokens"] for v in s_docs.values()),
                "gitdoc_files": len(files), "gitdoc_chars": len(git),
