@@ -97,6 +97,19 @@ fn responsiveness(
 /// How long llama-bench may take for one measurement before it is stopped.
 const PEER_LIMIT: Duration = Duration::from_secs(90);
 
+/// The fewest decode runs per side, configuration and round beside busy processes.
+const MIN_LOADED_REPS: u32 = 4;
+
+/// Decode runs per side (engine, llama-bench) in each of the two rounds of each
+/// configuration (idle, loaded): half of `--reps`, but at least [`MIN_LOADED_REPS`].
+/// Beside busy processes one run's rate swings by a quarter either way: from two runs a
+/// round (four a side) the comparison read 0.89x and 0.72x in two runs, while three
+/// interleaved rounds of five runs a side read 1.03x-1.27x (README, "Beside other busy
+/// processes").
+fn reps_per_round(reps: u32) -> u32 {
+    reps.div_ceil(2).max(MIN_LOADED_REPS)
+}
+
 /// Two rounds of (idle, loaded), each running the engine (capture on, as the app runs)
 /// and then llama-bench's `tg` on the same model and threads.
 pub fn measure(
@@ -106,7 +119,7 @@ pub fn measure(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Contention, String> {
     let n = opts.background_load;
-    let reps = opts.reps.div_ceil(2).max(1);
+    let reps = reps_per_round(opts.reps);
     let mut engine: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     let mut peer_rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     let mut bounded = false;
@@ -182,4 +195,17 @@ pub(super) fn responsiveness_fields(c: Option<&Contention>) -> String {
         opt(c.and_then(|c| c.quit_ctrl_q_ms), 0),
         opt(c.and_then(|c| c.quit_sigterm_ms), 0),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loaded_rounds_take_enough_runs_for_a_median() {
+        assert_eq!(reps_per_round(1), MIN_LOADED_REPS);
+        assert_eq!(reps_per_round(3), MIN_LOADED_REPS);
+        assert_eq!(reps_per_round(8), 4);
+        assert_eq!(reps_per_round(11), 6);
+    }
 }
