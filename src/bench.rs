@@ -60,6 +60,9 @@ pub struct BenchOptions {
     pub startup_runs: u32,
     /// Launch the app on its built-in default model (no `--model`) rather than on `model`.
     pub startup_default_model: bool,
+    /// `--gpu-layers` for the engine, llama-bench (`-ngl`) and the launched app alike;
+    /// `None` leaves each at llama.cpp's default.
+    pub gpu_layers: Option<u32>,
 }
 
 impl BenchOptions {
@@ -79,6 +82,7 @@ impl BenchOptions {
             background_load: 0,
             startup_runs: 3,
             startup_default_model: false,
+            gpu_layers: None,
         }
     }
 
@@ -92,6 +96,10 @@ impl BenchOptions {
         }
         v.push("--threads".into());
         v.push(self.threads.to_string().into());
+        if let Some(n) = self.gpu_layers {
+            v.push("--gpu-layers".into());
+            v.push(n.to_string().into());
+        }
         if let Some(k) = self.experts_used {
             v.push("--experts-used".into());
             v.push(k.to_string().into());
@@ -136,6 +144,7 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
                 bin,
                 &opts.model,
                 opts.threads,
+                opts.gpu_layers,
                 pp,
                 tg,
                 opts.reps,
@@ -194,12 +203,6 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
 /// layers, n_embd 576, 9 heads / 3 KV heads, 16 routed experts of 64, 4 used, 8 shared),
 /// random f16 weights and the tiny vocabulary; written once into the data directory.
 pub fn synthetic_moe() -> Result<PathBuf, String> {
-    let dir = crate::paths::data_dir().join("bench");
-    let path = dir.join("synthetic-moe-30x16.gguf");
-    if path.is_file() {
-        return Ok(path);
-    }
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let spec = crate::model::tiny::TinySpec {
         n_layer: 30,
         n_dense_lead: 1,
@@ -214,8 +217,40 @@ pub fn synthetic_moe() -> Result<PathBuf, String> {
         n_ctx: 2048,
         ..crate::model::tiny::TinySpec::default()
     };
+    write_synthetic("synthetic-moe-30x16.gguf", &spec)
+}
+
+/// A synthetic MoE of about 1.3 billion parameters, for GPU builds: 16 layers (the first
+/// dense), n_embd 1024, 16 heads / 4 KV heads, 64 routed experts of width 384 with 8 used
+/// per token and 2 shared, random f16 weights (2.6 GB) and the tiny vocabulary; written
+/// once into the data directory.
+pub fn synthetic_moe_large() -> Result<PathBuf, String> {
+    let spec = crate::model::tiny::TinySpec {
+        n_layer: 16,
+        n_dense_lead: 1,
+        n_embd: 1024,
+        n_head: 16,
+        n_head_kv: 4,
+        n_ff: 2816,
+        n_expert: 64,
+        n_expert_used: 8,
+        n_expert_shared: 2,
+        n_ff_exp: 384,
+        n_ctx: 2048,
+        ..crate::model::tiny::TinySpec::default()
+    };
+    write_synthetic("synthetic-moe-16x64.gguf", &spec)
+}
+
+fn write_synthetic(name: &str, spec: &crate::model::tiny::TinySpec) -> Result<PathBuf, String> {
+    let dir = crate::paths::data_dir().join("bench");
+    let path = dir.join(name);
+    if path.is_file() {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let tmp = dir.join(format!(".synthetic-{}.gguf", std::process::id()));
-    crate::model::tiny::write(&tmp, &spec).map_err(|e| format!("{e:#}"))?;
+    crate::model::tiny::write(&tmp, spec).map_err(|e| format!("{e:#}"))?;
     std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }

@@ -114,17 +114,22 @@ pub struct BenchArgs {
         long,
         short = 'm',
         value_name = "PATH",
-        required_unless_present_any = ["synthetic", "default_model"]
+        required_unless_present_any = ["synthetic", "synthetic_large", "default_model"]
     )]
     pub model: Option<PathBuf>,
     /// Measure the built-in default model (prepared now if needed); the start-up timing
     /// launches the app without --model, as a first-time user does
-    #[arg(long, conflicts_with_all = ["model", "synthetic"])]
+    #[arg(long, conflicts_with_all = ["model", "synthetic", "synthetic_large"])]
     pub default_model: bool,
     /// Measure a synthetic MoE of realistic size instead (30 layers, n_embd 576, 16
     /// experts, 4 used, 8 shared; random f16 weights), written once into the data directory
-    #[arg(long, conflicts_with = "model")]
+    #[arg(long, conflicts_with_all = ["model", "synthetic_large"])]
     pub synthetic: bool,
+    /// Measure a larger synthetic MoE instead, about 1.3 billion parameters (16 layers,
+    /// n_embd 1024, 64 experts of 384, 8 used, 2 shared; random f16 weights, 2.6 GB), for
+    /// GPU builds; written once into the data directory
+    #[arg(long, conflicts_with = "model")]
+    pub synthetic_large: bool,
     /// A llama-bench binary (default: build llama.cpp's once into the data directory)
     #[arg(long, value_name = "PATH", conflicts_with = "no_peer")]
     pub llama_bench: Option<PathBuf>,

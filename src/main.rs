@@ -152,6 +152,8 @@ fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCo
     let threads = model_args.threads.unwrap_or(2);
     let model = if a.default_model {
         default_model()
+    } else if a.synthetic_large {
+        bench::synthetic_moe_large()
     } else {
         a.model.map_or_else(bench::synthetic_moe, Ok)
     };
@@ -170,6 +172,7 @@ fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCo
     o.frames = a.frames;
     o.experts_used = model_args.experts_used;
     o.lora = model_args.lora.clone();
+    o.gpu_layers = model_args.gpu_layers;
     o.background_load = a.background_load;
     o.startup_runs = a.startup_runs;
     o.startup_default_model = a.default_model;

@@ -160,11 +160,16 @@ pub fn run(
     bin: &Path,
     model: &Path,
     threads: i32,
+    gpu_layers: Option<u32>,
     pp: u32,
     tg: u32,
     reps: u32,
 ) -> Result<PeerSpeed, String> {
-    let out = peer_command(bin)
+    let mut cmd = peer_command(bin);
+    if let Some(n) = gpu_layers {
+        cmd.args(["-ngl", &n.to_string()]);
+    }
+    let out = cmd
         .arg("-m")
         .arg(model)
         .args(["-t", &threads.max(1).to_string()])

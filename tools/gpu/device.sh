@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The GPU side of the measurements in README "GPU builds", run from the repository root on a
+# machine with CUDA, over what tools/gpu/stage.sh staged in STAGE (default .stage).
+#   device.sh build     unpack llama.cpp and build it with CUDA as shared libraries, plus
+#                       llama-bench, in the background (log: $W/build.log); returns at once
+#   device.sh part      add the teacher parts found in STAGE to $W
+#   device.sh measure   wait for the build, forge the default model, then: bench on the
+#                       default model and on the 1.3B synthetic MoE (capture off/on and
+#                       llama-bench, all layers on the GPU), and a greedy reply's routing trace
+#                       on the GPU against the same on the CPU; results into $OUT (or $W/out)
+set -euo pipefail
+stage=${STAGE:-.stage}
+W=${GPU_WORK:-/tmp/gpu}
+mkdir -p "$W"
+case "${1:-}" in
+build)
+    rm -rf "$W/src" "$W/build" "$W/build.done"
+    tar -xJf "$stage/llama.cpp.tar.xz" -C "$W" && mv "$W/llama.cpp" "$W/src"
+    xz -dc "$stage/moe-tutor.xz" >"$W/moe-tutor" && chmod +x "$W/moe-tutor"
+    cp -r "$stage/default-model" "$W/"
+    # The same switches llama-cpp-sys-2 gives its own build, with CUDA for Hopper (sm_90) on.
+    setsid bash -c "
+        cmake -S '$W/src' -B '$W/build' -G Ninja -DCMAKE_BUILD_TYPE=Release \
+            -DBUILD_SHARED_LIBS=ON -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+            -DGGML_NATIVE=ON -DGGML_OPENMP=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+            -DLLAMA_BUILD_COMMON=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_TESTS=OFF \
+            -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF &&
+        cmake --build '$W/build' -j \$(nproc); echo \$? >'$W/build.done'
+    " >"$W/build.log" 2>&1 </dev/null &
+    echo "build started; nvcc: $(nvcc --version | tail -1)"
+    ;;
+part)
+    mkdir -p "$W/parts"
+    for p in "$stage"/teacher.gguf.part*; do cp "$p" "$W/parts/"; done
+    cp "$stage/teacher.sha256" "$W/" 2>/dev/null || true
+    ls -l "$W/parts"; tail -3 "$W/build.log" || true
+    ;;
+measure)
+    out=${OUT:-$W/out}
+    mkdir -p "$out"
+    for _ in $(seq 600); do [ -f "$W/build.done" ] && break; sleep 1; done
+    cp "$W/build.log" "$out/build.log"
+    [ "$(cat "$W/build.done" 2>/dev/null)" = 0 ] || { tail -40 "$W/build.log"; exit 1; }
+    cat "$W"/parts/teacher.gguf.part* >"$W/teacher.gguf"
+    echo "$(cat "$W/teacher.sha256")  $W/teacher.gguf" | sha256sum -c -
+    export LD_LIBRARY_PATH="$W/build/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export XDG_DATA_HOME="$W/data" XDG_CONFIG_HOME="$W/config" XDG_CACHE_HOME="$W/cache"
+    mkdir -p "$XDG_DATA_HOME/moe-tutor"
+    cp -r "$W/default-model" "$XDG_DATA_HOME/moe-tutor/"
+    T="$W/moe-tutor"
+    lb="$W/build/bin/llama-bench"
+    threads=${THREADS:-4}
+    {
+        nvidia-smi -L; nvcc --version | tail -1; ldd "$T" | grep -E 'llama|ggml'
+        "$T" model forge --teacher "$W/teacher.gguf"
+        set -x
+        "$T" --threads "$threads" --gpu-layers 99 bench --default-model --llama-bench "$lb" \
+            --startup-runs 0 --latency-secs 1 --frames 20 --reps 6
+        "$T" --threads "$threads" --gpu-layers 99 bench --synthetic-large --llama-bench "$lb" \
+            --startup-runs 0 --latency-secs 1 --frames 20 --reps 6
+        for ngl in 99 0; do
+            "$T" --threads "$threads" --gpu-layers $ngl run --temperature 0 --max-tokens 48 \
+                --trace "$out/trace-ngl$ngl.jsonl" "Why is the sky blue?" >"$out/reply-ngl$ngl.txt"
+        done
+        set +x
+        cmp "$out/reply-ngl99.txt" "$out/reply-ngl0.txt" && echo "same greedy reply on GPU and CPU"
+        python3 tools/gpu/compare_traces.py "$out/trace-ngl99.jsonl" "$out/trace-ngl0.jsonl"
+    } 2>&1 | tee "$out/measure.log"
+    ;;
+*)
+    sed -n '2,12p' "$0"
+    exit 2
+    ;;
+esac
