@@ -207,7 +207,7 @@ fn rpc_server(a: &RpcServerArgs, model_args: &moe_tutor::cli::ModelArgs) -> Exit
         .unwrap_or_else(moe_tutor::engine::threads::default_threads)
         .max(1) as usize;
     let ready = |endpoint: &str| {
-        eprintln!("moe-tutor: rpc-server listening on {endpoint} ({threads} threads)");
+        eprintln!("moe-tutor: rpc-server listening on {endpoint} (threads: {threads})");
     };
     fail(&rpc::serve(&host, a.port, threads, &ready), 1)
 }
