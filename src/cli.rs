@@ -185,6 +185,10 @@ pub struct RpcServerArgs {
     #[arg(long, default_value_t = 50052, value_name = "PORT",
           value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
+    /// Keep the tensors over 10 MB that clients send in DIR, named by their hash: the next
+    /// load of the same model reads them from this disk instead of the network
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

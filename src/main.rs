@@ -209,7 +209,13 @@ fn rpc_server(a: &RpcServerArgs, model_args: &moe_tutor::cli::ModelArgs) -> Exit
     let ready = |endpoint: &str| {
         eprintln!("moe-tutor: rpc-server listening on {endpoint} (threads: {threads})");
     };
-    fail(&rpc::serve(&host, a.port, threads, &ready), 1)
+    let opts = rpc::ServeOptions {
+        host: &host,
+        port: a.port,
+        threads,
+        cache: a.cache.as_deref(),
+    };
+    fail(&rpc::serve(&opts, &ready), 1)
 }
 
 /// llama.cpp's OpenMP runtime reads its wait policy once, as the process loads it: start

@@ -46,13 +46,14 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-/// Start a worker on a free port and wait for its ready line.
-fn start_worker(data: &Path) -> Worker {
+/// Start a worker on a free port (with `extra` options) and wait for its ready line.
+fn start_worker(data: &Path, extra: &[&std::ffi::OsStr]) -> Worker {
     let port = free_port();
     let mut child = bin(data)
         .args(["rpc-server", "--host", "127.0.0.1", "--port"])
         .arg(port.to_string())
         .args(["--threads", "1"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -212,7 +213,10 @@ struct Cluster {
 impl Cluster {
     fn start() -> Cluster {
         let data = tempfile::tempdir().unwrap();
-        let workers = [start_worker(data.path()), start_worker(data.path())];
+        let workers = [
+            start_worker(data.path(), &[]),
+            start_worker(data.path(), &[]),
+        ];
         let relays: Vec<Relay> = workers.iter().map(|w| Relay::start(w.port)).collect();
         let list = relays
             .iter()
@@ -346,6 +350,41 @@ fn capture_traffic_per_moe_layer() {
         per_layer(1)
     );
     assert!(capture > 0.0, "capture's traffic grows with the MoE layers");
+}
+
+/// `rpc-server --cache DIR`: the worker keeps the tensors over 10 MB it receives, by hash,
+/// so loading the same model again sends their hashes instead of their bytes.
+#[test]
+fn a_worker_cache_saves_sending_large_tensors_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("wide.gguf");
+    // One MoE layer whose three expert tensors are 512 x 1536 x 8 f16 = 12.6 MB each.
+    let spec = moe_tutor::model::tiny::TinySpec {
+        n_layer: 2,
+        n_embd: 512,
+        n_ff_exp: 1536,
+        ..Default::default()
+    };
+    moe_tutor::model::tiny::write(&model, &spec).unwrap();
+    let cache = dir.path().join("cache");
+    let worker = start_worker(dir.path(), &["--cache".as_ref(), cache.as_os_str()]);
+    let relay = Relay::start(worker.port);
+    let list = format!("127.0.0.1:{}", relay.port);
+    let mut sent = Vec::new();
+    let mut replies = Vec::new();
+    for _ in 0..2 {
+        let before = relay.total();
+        replies.push(run(&model, Some(&list), 2, None));
+        sent.push(relay.total() - before);
+    }
+    let cached = std::fs::read_dir(&cache).unwrap().count();
+    eprintln!(
+        "worker cache: {cached} files; bytes on the wire, first load {}, second {}",
+        sent[0], sent[1]
+    );
+    assert_eq!(replies[0], replies[1]);
+    assert_eq!(cached, 3, "the three expert tensors");
+    assert!(sent[1] < sent[0] / 4, "{sent:?}");
 }
 
 /// Without a worker at the address, the run fails with a message naming it (exit 2).

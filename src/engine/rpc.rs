@@ -63,11 +63,23 @@ pub(crate) fn ensure_registered() -> Result<(), String> {
     imp::register(servers)
 }
 
-/// Run a worker: ggml's RPC server on `host:port` with this machine's GPUs (when the binary
-/// has a GPU backend) or else its CPU, `threads` CPU threads. `ready` is called once the
-/// port accepts connections. Returns only when the server could not start or stopped.
-pub fn serve(host: &str, port: u16, threads: usize, ready: &(dyn Fn(&str) + Sync)) -> String {
-    imp::serve(host, port, threads, ready)
+/// How a worker runs (`moe-tutor rpc-server`).
+pub struct ServeOptions<'a> {
+    /// An IPv4 address (ggml's server takes no host names).
+    pub host: &'a str,
+    pub port: u16,
+    /// CPU threads of its CPU backend.
+    pub threads: usize,
+    /// Where ggml's server keeps the large tensors clients send (by hash), so the next load
+    /// of the same model can skip sending them; `None`: no cache.
+    pub cache: Option<&'a std::path::Path>,
+}
+
+/// Run a worker: ggml's RPC server with this machine's GPUs (when the binary has a GPU
+/// backend) or else its CPU. `ready` is called with the endpoint once the port accepts
+/// connections. Returns only when the server could not start or stopped: the message.
+pub fn serve(opts: &ServeOptions<'_>, ready: &(dyn Fn(&str) + Sync)) -> String {
+    imp::serve(opts, ready)
 }
 
 /// Whether `host` is a loopback address: anything else exposes the worker, and the RPC
@@ -83,7 +95,7 @@ mod imp {
         Err(format!("--rpc: {}", super::NOT_BUILT))
     }
 
-    pub(super) fn serve(_: &str, _: u16, _: usize, _: &(dyn Fn(&str) + Sync)) -> String {
+    pub(super) fn serve(_: &super::ServeOptions<'_>, _: &(dyn Fn(&str) + Sync)) -> String {
         format!("rpc-server: {}", super::NOT_BUILT)
     }
 }
@@ -148,6 +160,15 @@ mod imp {
         Ok(())
     }
 
+    /// The cache folder, created if needed, as the C string ggml takes.
+    fn cache_dir(dir: &std::path::Path) -> Result<CString, String> {
+        use std::os::unix::ffi::OsStrExt;
+        crate::store::private::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| format!("{} contains a NUL byte", dir.display()))
+    }
+
     /// The devices a worker serves: every GPU this binary can drive, else the CPU.
     fn devices() -> Vec<ggml_backend_dev_t> {
         use llama_cpp_sys_2::{
@@ -178,12 +199,8 @@ mod imp {
         }
     }
 
-    pub(super) fn serve(
-        host: &str,
-        port: u16,
-        threads: usize,
-        ready: &(dyn Fn(&str) + Sync),
-    ) -> String {
+    pub(super) fn serve(opts: &super::ServeOptions<'_>, ready: &(dyn Fn(&str) + Sync)) -> String {
+        let (host, port) = (opts.host, opts.port);
         let endpoint = format!("{host}:{port}");
         // ggml's server says only "Failed to create server socket": find out first.
         if let Err(e) = std::net::TcpListener::bind((host, port)) {
@@ -199,22 +216,27 @@ mod imp {
         let Ok(c) = CString::new(endpoint.clone()) else {
             return format!("rpc-server: '{endpoint}' contains a NUL byte");
         };
+        let cache = match opts.cache.map(cache_dir).transpose() {
+            Ok(c) => c,
+            Err(e) => return format!("rpc-server: --cache: {e}"),
+        };
+        let cache_ptr = cache.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
         std::thread::scope(|s| {
             s.spawn(|| {
                 if super::listening::wait(port) {
                     ready(&endpoint);
                 }
             });
-            // SAFETY: `c` is a NUL-terminated endpoint alive for the call (which runs until
-            // the process ends, or returns on failure); `devices` holds `len` valid device
-            // pointers from ggml's registry, alive for the process; a null cache directory
-            // switches the server's tensor cache off. ggml creates its backends on these
-            // devices itself.
+            // SAFETY: `c` and `cache` are NUL-terminated strings alive for the call (which
+            // runs until the process ends, or returns on failure); a null cache directory
+            // switches the server's tensor cache off. `devices` holds `len` valid device
+            // pointers from ggml's registry, alive for the process. ggml creates its
+            // backends on these devices itself.
             unsafe {
                 ggml_backend_rpc_start_server(
                     c.as_ptr(),
-                    std::ptr::null(),
-                    threads.max(1),
+                    cache_ptr,
+                    opts.threads.max(1),
                     devices.len(),
                     devices.as_mut_ptr(),
                 );
@@ -302,7 +324,13 @@ mod tests {
     fn without_the_feature_servers_are_refused() {
         let e = imp::register(&["127.0.0.1:1".into()]).unwrap_err();
         assert!(e.contains("--features rpc"), "{e}");
-        assert!(serve("127.0.0.1", 1, 1, &|_| {}).contains("--features rpc"));
+        let opts = ServeOptions {
+            host: "127.0.0.1",
+            port: 1,
+            threads: 1,
+            cache: None,
+        };
+        assert!(serve(&opts, &|_| {}).contains("--features rpc"));
     }
 
     #[cfg(feature = "rpc")]
