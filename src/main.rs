@@ -149,6 +149,15 @@ fn lessons_command(cmd: LessonsCommand, lang: moe_tutor::lessons::Lang) -> ExitC
 
 /// `bench`: progress on stderr, the table and the machine-readable last line on stdout.
 fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCode {
+    if !model_args.rpc.is_empty() {
+        // Its peer (llama-bench, built here without RPC) and the app it launches would not
+        // run on the same workers, and a worker serves one client at a time.
+        return fail(
+            "bench does not take --rpc: it compares this machine's engine with llama-bench \
+             on this machine (time a reply through the workers with --rpc ... run instead)",
+            2,
+        );
+    }
     let threads = model_args.threads.unwrap_or(2);
     let model = if a.default_model {
         default_model()
