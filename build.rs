@@ -95,8 +95,9 @@ mod rpc {
         if let Err(e) = std::fs::create_dir_all(&tmp) {
             panic!("cannot create {}: {e}\n{how}", tmp.display());
         }
-        println!(
-            "cargo:warning=downloading {REQUIREMENT}'s sdist (59 MB) for the RPC backend: {}",
+        // Not a cargo warning: cargo would repeat it on every later build of the crate.
+        eprintln!(
+            "downloading {REQUIREMENT}'s sdist (59 MB) for the RPC backend: {}",
             pip_command(&tmp)
         );
         let status = Command::new("python3")

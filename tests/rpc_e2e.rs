@@ -387,6 +387,46 @@ fn a_worker_cache_saves_sending_large_tensors_again() {
     assert!(sent[1] < sent[0] / 4, "{sent:?}");
 }
 
+/// The full-screen app through two workers: a reply streams, the routing pane shows it,
+/// Ctrl+Q quits cleanly, and llama.cpp put weights on both workers.
+#[test]
+fn the_app_runs_on_workers_in_a_real_terminal() {
+    let model = common::tiny_moe();
+    let cluster = Cluster::start();
+    let mut tui = common::pty::Tui::start(
+        &[
+            "--rpc",
+            &cluster.list,
+            "--model",
+            model.to_str().unwrap(),
+            "--threads",
+            "1",
+            "--max-tokens",
+            "16",
+        ],
+        100,
+        30,
+    );
+    tui.wait_for("the model to load", |s| s.contains("ready"));
+    tui.send("Hello router\r");
+    tui.wait_for("the reply to finish", |s| {
+        s.contains("tok/s") && s.contains("ready")
+    });
+    tui.send("\x1bOQ"); // F2: the routing pane
+    tui.wait_for("the routing pane", |s| {
+        s.contains("routing") && s.contains("L1")
+    });
+    tui.send("\x11"); // Ctrl+Q
+    assert!(tui.wait_exit().success());
+    let log = std::fs::read_to_string(tui.data_dir().join("logs/moe-tutor.log")).unwrap();
+    for endpoint in cluster.list.split(',') {
+        assert!(
+            log.contains(&format!("[{endpoint}] model buffer size")),
+            "{log}"
+        );
+    }
+}
+
 /// Without a worker at the address, the run fails with a message naming it (exit 2).
 #[test]
 fn a_missing_worker_is_named() {
