@@ -120,22 +120,32 @@ mod imp {
         );
     }
 
-    /// Endpoints registered so far in this process.
-    static REGISTERED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    /// What this process has registered with ggml so far.
+    struct Registered {
+        /// The backend's own (empty) registry entry.
+        base: bool,
+        endpoints: Vec<String>,
+    }
+
+    static REGISTERED: Mutex<Registered> = Mutex::new(Registered {
+        base: false,
+        endpoints: Vec::new(),
+    });
 
     pub(super) fn register(servers: &[String]) -> Result<(), String> {
         super::super::backend()?;
         let mut done = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
-        if done.is_empty() {
+        if !done.base {
             // SAFETY: ggml_backend_rpc_reg returns a pointer to a static registry entry
-            // with no devices; registering it (under our lock, once per process: `done`
-            // is only empty until the first server is added) is what an upstream build with
-            // GGML_USE_RPC does at start, and is how llama_supports_rpc and
-            // llama_supports_gpu_offload find the backend (by the name "RPC").
+            // with no devices; registering it once per process (`done.base`, under the
+            // lock) is what an upstream build with GGML_USE_RPC does at start, and is how
+            // llama_supports_rpc and llama_supports_gpu_offload find the backend (by the
+            // name "RPC").
             unsafe { llama_cpp_sys_2::ggml_backend_register(ggml_backend_rpc_reg()) };
+            done.base = true;
         }
         for endpoint in servers {
-            if done.contains(endpoint) {
+            if done.endpoints.contains(endpoint) {
                 continue;
             }
             let c = CString::new(endpoint.as_str())
@@ -152,9 +162,9 @@ mod imp {
             }
             // SAFETY: `reg` is the non-null registry entry ggml just made for this server
             // (it lives for the rest of the process); each endpoint is registered once
-            // (`done`), so no device is listed twice.
+            // (`done.endpoints`), so no device is listed twice.
             unsafe { llama_cpp_sys_2::ggml_backend_register(reg) };
-            done.push(endpoint.clone());
+            done.endpoints.push(endpoint.clone());
             tracing::info!("RPC server {endpoint} registered");
         }
         Ok(())
