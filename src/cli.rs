@@ -46,6 +46,17 @@ pub struct ModelArgs {
     /// or `metal`)
     #[arg(long, global = true, value_name = "N")]
     pub gpu_layers: Option<u32>,
+    /// Spread the model's layers over llama.cpp RPC workers (`moe-tutor rpc-server` on
+    /// each machine): HOST:PORT,... They count as GPUs for --gpu-layers (default: every
+    /// layer on the workers). Needs a binary built with `--features rpc`
+    #[arg(
+        long,
+        global = true,
+        value_name = "HOST:PORT,...",
+        value_delimiter = ',',
+        value_parser = crate::engine::rpc::parse_endpoint
+    )]
+    pub rpc: Vec<String>,
     /// Context size in tokens
     #[arg(
         long = "ctx",
@@ -99,6 +110,10 @@ pub enum Command {
     /// Run a grid of sampling settings, experts per token and interventions on one model;
     /// write runs.jsonl, runs.csv, grid.toml, traces and PNG plots into --out
     Experiment(crate::experiments::cli::ExperimentArgs),
+    /// Serve this machine's CPU (or GPUs) to another moe-tutor's `--rpc` over llama.cpp's
+    /// RPC protocol, until killed. The protocol has no authentication: listen on loopback
+    /// or a trusted network only. Needs a binary built with `--features rpc`
+    RpcServer(RpcServerArgs),
     /// Expert statistics of a trace file: usage and balance per layer, co-activation, the
     /// tokens each expert handles most, drops under a capacity factor
     Stats(crate::experiments::stats_cmd::StatsArgs),
@@ -158,6 +173,22 @@ pub struct BenchArgs {
     /// Timed launches of the app to a ready prompt, after one warm-up (0: skip)
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub startup_runs: u32,
+}
+
+/// `--threads` is the global option (default: as for the app).
+#[derive(Debug, Args)]
+pub struct RpcServerArgs {
+    /// IPv4 address to listen on (0.0.0.0: every interface)
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub host: std::net::Ipv4Addr,
+    /// TCP port to listen on
+    #[arg(long, default_value_t = 50052, value_name = "PORT",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+    /// Keep the tensors over 10 MB that clients send in DIR, named by their hash: the next
+    /// load of the same model reads them from this disk instead of the network
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,7 @@
 //! number, and a cancel flag checked between tokens and prompt batches.
 
 pub mod api;
-// The only modules allowed unsafe code (the crate denies it elsewhere): the eval
+// The modules allowed unsafe code (the crate denies it elsewhere): the eval
 // callback and tensor reads, and the few raw llama.cpp / libc calls the crate wrapper
 // does not offer. Every block carries a SAFETY comment.
 #[allow(unsafe_code)]
@@ -16,6 +16,10 @@ pub(crate) mod model;
 mod preflight;
 pub mod probe;
 mod routing_build;
+// llama.cpp's RPC backend (`--rpc`, `rpc-server`): three ggml-rpc entry points and the
+// registry calls around them, each block with a SAFETY comment.
+#[allow(unsafe_code)]
+pub mod rpc;
 pub mod threads;
 mod utf8;
 mod worker;

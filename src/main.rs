@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches};
 
 use moe_tutor::cli::{
-    BenchArgs, Cli, Command, EvalCommand, LessonsArgs, LessonsCommand, ModelCommand,
+    BenchArgs, Cli, Command, EvalCommand, LessonsArgs, LessonsCommand, ModelCommand, RpcServerArgs,
 };
 use moe_tutor::engine::{LoadOptions, ModelCheck};
 use moe_tutor::headless::{self, RunOptions};
@@ -149,6 +149,15 @@ fn lessons_command(cmd: LessonsCommand, lang: moe_tutor::lessons::Lang) -> ExitC
 
 /// `bench`: progress on stderr, the table and the machine-readable last line on stdout.
 fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCode {
+    if !model_args.rpc.is_empty() {
+        // Its peer (llama-bench, built here without RPC) and the app it launches would not
+        // run on the same workers, and a worker serves one client at a time.
+        return fail(
+            "bench does not take --rpc: it compares this machine's engine with llama-bench \
+             on this machine (time a reply through the workers with --rpc ... run instead)",
+            2,
+        );
+    }
     let threads = model_args.threads.unwrap_or(2);
     let model = if a.default_model {
         default_model()
@@ -186,6 +195,38 @@ fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCo
     }
 }
 
+/// `rpc-server`: a worker for another moe-tutor's `--rpc`, until killed (exit 1 if the
+/// server could not start).
+fn rpc_server(a: &RpcServerArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCode {
+    use moe_tutor::engine::rpc;
+    if !rpc::BUILT_IN {
+        return fail(&format!("rpc-server: {}", rpc::NOT_BUILT), 2);
+    }
+    let host = a.host.to_string();
+    if !rpc::is_loopback(&host) {
+        eprintln!(
+            "moe-tutor: warning: rpc-server on {host}:{}: llama.cpp's RPC protocol has no \
+             authentication or encryption; whoever reaches this port can use this machine's \
+             memory and CPU, read what it computes and crash it. Use it on a trusted network only.",
+            a.port
+        );
+    }
+    let threads = model_args
+        .threads
+        .unwrap_or_else(moe_tutor::engine::threads::default_threads)
+        .max(1) as usize;
+    let ready = |endpoint: &str| {
+        eprintln!("moe-tutor: rpc-server listening on {endpoint} (threads: {threads})");
+    };
+    let opts = rpc::ServeOptions {
+        host: &host,
+        port: a.port,
+        threads,
+        cache: a.cache.as_deref(),
+    };
+    fail(&rpc::serve(&opts, &ready), 1)
+}
+
 /// llama.cpp's OpenMP runtime reads its wait policy once, as the process loads it: start
 /// again with the one `engine::threads` picked, unless the user set their own. If that
 /// fails, go on with the runtime's defaults.
@@ -219,6 +260,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if !cli.model.rpc.is_empty() && !moe_tutor::engine::rpc::BUILT_IN {
+        return fail(&format!("--rpc: {}", moe_tutor::engine::rpc::NOT_BUILT), 2);
+    }
     // Conversations, settings, progress and logs left readable by other accounts (older
     // versions created them under the umask) are tightened before anything is opened.
     let tightened = private::tighten_on_start(&paths::data_dir(), &config::config_file());
@@ -250,6 +294,7 @@ fn main() -> ExitCode {
         use_child_model_check();
     }
     moe_tutor::engine::set_default_gpu_layers(cli.model.gpu_layers);
+    moe_tutor::engine::rpc::set_servers(cli.model.rpc.clone());
     let model_args = cli.model.clone();
     let params = SamplingParams {
         temperature: cli.sampling.temperature,
@@ -380,6 +425,7 @@ fn main() -> ExitCode {
             }
         }
         Some(Command::Bench(a)) => bench_command(a, &model_args),
+        Some(Command::RpcServer(a)) => rpc_server(&a, &model_args),
         Some(Command::Experiment(a)) => {
             let resolve = || {
                 cli.model

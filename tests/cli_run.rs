@@ -368,3 +368,41 @@ fn gpu_routing_trace_matches_the_cpu() {
         "expert sets differ where the router was not tied"
     );
 }
+
+/// `--rpc` and `rpc-server` in a binary built without llama.cpp's RPC backend: one line
+/// that names the build command, exit status 2, before any model is touched.
+#[cfg(not(feature = "rpc"))]
+#[test]
+fn rpc_needs_an_rpc_build() {
+    let model = common::tiny_moe();
+    let runs = [
+        bin()
+            .args(["--rpc", "127.0.0.1:50052", "run", "--model"])
+            .arg(&model)
+            .args(["--prompt", "Hi"])
+            .output()
+            .unwrap(),
+        bin()
+            .args(["rpc-server", "--port", "50052"])
+            .output()
+            .unwrap(),
+    ];
+    for out in runs {
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("built without llama.cpp's RPC backend")
+                && err.contains("cargo build --release --features rpc"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    // A malformed list is refused by the parser, in any build.
+    let out = bin()
+        .args(["--rpc", "no-port", "lessons", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HOST:PORT"));
+}

@@ -115,6 +115,9 @@ pub fn load(
     let path = &opts.model;
     let header = precheck(opts, stop)?;
     let mut n_expert_used = header.n_expert_used;
+    // `--rpc` workers join ggml's device list before the first load (they count as GPUs
+    // for --gpu-layers); after the pre-check, whose child process does not use them.
+    super::rpc::ensure_registered()?;
     let mut params = pin!(gpu_params(backend.supports_gpu_offload(), opts.gpu_layers)?);
     if let Some(k) = opts.experts_used {
         if header.n_expert == 0 {

@@ -167,7 +167,12 @@ fn run_child(
         "--threads",
         &opts.threads.max(1).to_string(),
     ]);
-    if let Some(n) = opts.gpu_layers {
+    if !super::rpc::servers().is_empty() {
+        // With `--rpc` the check runs on this machine's CPU: an RPC worker serves one
+        // client at a time, and this process may hold them (a model switch in the app).
+        // What the check guards against, llama.cpp aborting on the file, is the same.
+        cmd.args(["--gpu-layers", "0"]);
+    } else if let Some(n) = opts.gpu_layers {
         cmd.arg("--gpu-layers").arg(n.to_string());
     }
     if let Some(a) = adapter {
