@@ -8,6 +8,9 @@
 #                       default model and on the 1.3B synthetic MoE (capture off/on and
 #                       llama-bench, all layers on the GPU), and a greedy reply's routing trace
 #                       on the GPU against the same on the CPU; results into $OUT (or $W/out)
+#   device.sh tiny      wait for the build, then on the tiny test model: a greedy trace and an
+#                       experiment with interventions (knock-outs, a forced expert), each with
+#                       every layer on the GPU and on the CPU, compared
 set -euo pipefail
 stage=${STAGE:-.stage}
 W=${GPU_WORK:-/tmp/gpu}
@@ -33,6 +36,32 @@ part)
     for p in "$stage"/teacher.gguf.part*; do cp "$p" "$W/parts/"; done
     cp "$stage/teacher.sha256" "$W/" 2>/dev/null || true
     ls -l "$W/parts"; tail -3 "$W/build.log" || true
+    ;;
+tiny)
+    out=${OUT:-$W/out}
+    mkdir -p "$out"
+    for _ in $(seq 600); do [ -f "$W/build.done" ] && break; sleep 1; done
+    [ "$(cat "$W/build.done" 2>/dev/null)" = 0 ] || { tail -40 "$W/build.log"; exit 1; }
+    export LD_LIBRARY_PATH="$W/build/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export XDG_DATA_HOME="$W/data" XDG_CONFIG_HOME="$W/config" XDG_CACHE_HOME="$W/cache"
+    T="$W/moe-tutor"
+    q="Why is the sky blue?"
+    {
+        "$T" model tiny --out "$W/tiny.gguf"
+        for ngl in 99 0; do
+            "$T" --model "$W/tiny.gguf" --gpu-layers $ngl run --temperature 0 --max-tokens 24 \
+                --threads 2 --trace "$out/tiny-ngl$ngl.jsonl" --prompt "$q" >"$out/tiny-reply-ngl$ngl.txt"
+            rm -rf "$W/exp-ngl$ngl"
+            "$T" --model "$W/tiny.gguf" experiment --gpu-layers $ngl --threads 2 --prompt "$q" \
+                --temperature 0 --knock-out 1:3 --knock-out all:5 --force 2:6 --max-tokens 24 \
+                --out "$W/exp-ngl$ngl" >/dev/null
+            python3 tools/gpu/check_interventions.py "$W/exp-ngl$ngl/traces/r001.jsonl" || true
+        done
+        cmp "$out/tiny-reply-ngl99.txt" "$out/tiny-reply-ngl0.txt" && echo "same greedy reply on GPU and CPU"
+        python3 tools/gpu/compare_traces.py "$out/tiny-ngl99.jsonl" "$out/tiny-ngl0.jsonl" || true
+        echo "with interventions:"
+        python3 tools/gpu/compare_traces.py "$W/exp-ngl99/traces/r001.jsonl" "$W/exp-ngl0/traces/r001.jsonl" || true
+    } 2>&1 | tee "$out/tiny.log"
     ;;
 measure)
     out=${OUT:-$W/out}
