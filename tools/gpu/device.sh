@@ -15,6 +15,15 @@ set -euo pipefail
 stage=${STAGE:-.stage}
 W=${GPU_WORK:-/tmp/gpu}
 mkdir -p "$W"
+# Wait for the background build (at most 10 minutes), then run on its libraries with
+# fresh data, config and cache folders.
+ready() {
+    for _ in $(seq 600); do [ -f "$W/build.done" ] && break; sleep 1; done
+    [ "$(cat "$W/build.done" 2>/dev/null)" = 0 ] || { tail -40 "$W/build.log"; exit 1; }
+    export LD_LIBRARY_PATH="$W/build/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    export XDG_DATA_HOME="$W/data" XDG_CONFIG_HOME="$W/config" XDG_CACHE_HOME="$W/cache"
+    T="$W/moe-tutor"
+}
 case "${1:-}" in
 build)
     rm -rf "$W/src" "$W/build" "$W/build.done"
@@ -40,11 +49,7 @@ part)
 tiny)
     out=${OUT:-$W/out}
     mkdir -p "$out"
-    for _ in $(seq 600); do [ -f "$W/build.done" ] && break; sleep 1; done
-    [ "$(cat "$W/build.done" 2>/dev/null)" = 0 ] || { tail -40 "$W/build.log"; exit 1; }
-    export LD_LIBRARY_PATH="$W/build/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    export XDG_DATA_HOME="$W/data" XDG_CONFIG_HOME="$W/config" XDG_CACHE_HOME="$W/cache"
-    T="$W/moe-tutor"
+    ready
     q="Why is the sky blue?"
     {
         "$T" model tiny --out "$W/tiny.gguf"
@@ -66,16 +71,12 @@ tiny)
 measure)
     out=${OUT:-$W/out}
     mkdir -p "$out"
-    for _ in $(seq 600); do [ -f "$W/build.done" ] && break; sleep 1; done
+    ready
     cp "$W/build.log" "$out/build.log"
-    [ "$(cat "$W/build.done" 2>/dev/null)" = 0 ] || { tail -40 "$W/build.log"; exit 1; }
     cat "$W"/parts/teacher.gguf.part* >"$W/teacher.gguf"
     echo "$(cat "$W/teacher.sha256")  $W/teacher.gguf" | sha256sum -c -
-    export LD_LIBRARY_PATH="$W/build/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    export XDG_DATA_HOME="$W/data" XDG_CONFIG_HOME="$W/config" XDG_CACHE_HOME="$W/cache"
     mkdir -p "$XDG_DATA_HOME/moe-tutor"
     cp -r assets/default-model "$XDG_DATA_HOME/moe-tutor/"
-    T="$W/moe-tutor"
     lb="$W/build/bin/llama-bench"
     threads=${THREADS:-4}
     {
