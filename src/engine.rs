@@ -37,7 +37,7 @@ pub use api::*;
 /// The llama.cpp context with its capture state (public for its documented guarantees;
 /// experiments' teacher forcing scores token sequences with interventions through it).
 pub use capture::{CaptureState, CapturedContext, RouterPlan};
-pub use ffi::StderrRedirect;
+pub use ffi::{leave_now, StderrRedirect};
 pub use utf8::Utf8Stream;
 
 /// llama.cpp's backend may be initialised once per process.
@@ -143,6 +143,33 @@ impl EngineHandle {
     /// Stop the thread and wait for it.
     pub fn shutdown(mut self) {
         self.stop();
+    }
+
+    /// Stop the thread, waiting at most `limit` for it. The cancel flag is read between
+    /// tokens, and the pinned llama.cpp wrapper offers no way to interrupt a decode in
+    /// flight, so a token that a loaded machine slows to seconds would hold the caller
+    /// that long. Returns whether the thread ended; when it did not, it is left running
+    /// (detached) and the caller should end the process without tearing llama.cpp down
+    /// under it ([`leave_now`]).
+    pub fn shutdown_within(mut self, limit: std::time::Duration) -> bool {
+        self.cancel.store(u64::MAX, Ordering::SeqCst);
+        let _ = self.tx.send(EngineCommand::Shutdown);
+        let Some(thread) = self.thread.take() else {
+            return true;
+        };
+        let t0 = std::time::Instant::now();
+        while !thread.is_finished() {
+            if t0.elapsed() >= limit {
+                tracing::warn!(
+                    "the engine thread did not stop within {} ms (a decode in flight); leaving it",
+                    limit.as_millis()
+                );
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let _ = thread.join();
+        true
     }
 
     fn stop(&mut self) {

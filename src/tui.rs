@@ -135,8 +135,25 @@ pub fn run(opts: TuiOptions) -> anyhow::Result<()> {
     let mut terminal = setup_terminal()?;
     let result = rt.block_on(event_loop(&mut terminal, opts));
     restore_terminal();
-    result
+    match result {
+        // The engine is still inside a decode: leave without tearing llama.cpp down.
+        Ok(Ended::EngineBusy) => crate::engine::leave_now(0),
+        Ok(Ended::Clean) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
+
+/// How the event loop ended.
+enum Ended {
+    Clean,
+    /// The engine thread had not stopped by the quit deadline.
+    EngineBusy,
+}
+
+/// How long quitting waits for the engine thread to finish the token in flight. Beside
+/// busy processes one token has taken seconds (every thread barrier waits for a core);
+/// past this the process leaves without it, so quitting stays within a second.
+const ENGINE_STOP_LIMIT: Duration = Duration::from_millis(600);
 
 /// Watches stdin for a hang-up on a thread of its own and resolves the returned receiver
 /// when it comes (the pseudo-terminal's other end closed). `poll` with no requested events
@@ -180,7 +197,7 @@ fn debug_panic() {
     }
 }
 
-async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()> {
+async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<Ended> {
     let (tx, mut engine_rx) = unbounded_channel();
     let mut engine_tx = Some(tx);
     let mut engine = match opts.prepare {
@@ -308,13 +325,21 @@ async fn event_loop(terminal: &mut Term, opts: TuiOptions) -> anyhow::Result<()>
         }
     }
     stop_watch.store(true, Ordering::Relaxed);
+    let quit_at = std::time::Instant::now();
     if let Some(p) = preparer {
         p.stop(Duration::from_millis(1500));
     }
-    if let Some(engine) = engine {
-        engine.shutdown();
-    }
-    Ok(())
+    let stopped = engine.is_none_or(|e| e.shutdown_within(ENGINE_STOP_LIMIT));
+    tracing::info!(
+        "quit: engine {} after {} ms",
+        if stopped { "stopped" } else { "still busy" },
+        quit_at.elapsed().as_millis()
+    );
+    Ok(if stopped {
+        Ended::Clean
+    } else {
+        Ended::EngineBusy
+    })
 }
 
 /// Commands for the engine; none is running yet while the default model is prepared.

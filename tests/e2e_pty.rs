@@ -134,3 +134,60 @@ fn a_tiny_terminal_gets_a_notice_not_a_crash() {
     tui.send(CTRL_Q);
     assert!(tui.wait_exit().success());
 }
+
+/// A token whose decode a loaded machine has slowed to seconds (stood in for by a debug
+/// build's stall of every generated token's decode) does not hold quitting: the app
+/// leaves within about a second, terminal restored, and says in its log that it left the
+/// engine thread busy.
+fn quit_mid_token(quit: impl FnOnce(&mut Tui)) {
+    let model = common::tiny_moe();
+    let mut tui = Tui::start_with_env(
+        &[("MOE_TUTOR_DEBUG_DECODE_STALL_MS", "20000")],
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "--threads",
+            "1",
+            "--max-tokens",
+            "40",
+        ],
+        100,
+        30,
+    );
+    tui.wait_for("the model to load", |s| s.contains("ready"));
+    tui.send("Hello router");
+    tui.wait_for("typed text", |s| s.contains("Hello router"));
+    tui.send("\r");
+    tui.wait_for("the reply to start", |s| s.contains("generating"));
+    // Inside the stalled decode of the first token.
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    quit(&mut tui);
+    let status = tui.wait_exit();
+    let took = started.elapsed();
+    assert!(status.success(), "{status:?}");
+    // Without the quit deadline this waits out the 20 s stall.
+    assert!(took < Duration::from_secs(8), "quitting took {took:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!tui.parser.lock().unwrap().screen().alternate_screen());
+    let log = std::fs::read_to_string(tui.data_dir().join("logs").join("moe-tutor.log"))
+        .expect("log file");
+    assert!(log.contains("quit: engine still busy"), "{log}");
+}
+
+#[test]
+fn ctrl_q_mid_token_does_not_wait_for_the_decode() {
+    quit_mid_token(|tui| tui.send(CTRL_Q));
+}
+
+#[test]
+fn sigterm_mid_token_does_not_wait_for_the_decode() {
+    quit_mid_token(|tui| {
+        let pid = tui.child.process_id().expect("pid") as i32;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+    });
+}

@@ -141,6 +141,17 @@ impl Running {
     }
 }
 
+/// An app left behind by a measurement that failed half-way would compete for the cores
+/// with every later one: stop it.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// How the app is told to quit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuitBy {

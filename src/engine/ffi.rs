@@ -97,3 +97,15 @@ impl Drop for StderrRedirect {
         }
     }
 }
+
+/// End the process at once with `code`, skipping exit handlers and C++ static destructors:
+/// for when the engine thread may still be inside llama.cpp (see
+/// [`super::EngineHandle::shutdown_within`]), whose teardown must not run under it.
+/// Everything the app keeps is on disk by then: journals and progress are written as they
+/// change, and the log file is written without a buffer.
+pub fn leave_now(code: i32) -> ! {
+    tracing::info!("leaving without waiting for the engine thread");
+    // SAFETY: `_exit` takes no pointers and never returns; it ends every thread of the
+    // process at once, so no destructor can run against state another thread still uses.
+    unsafe { libc::_exit(code) }
+}

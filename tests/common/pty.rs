@@ -23,6 +23,15 @@ impl Tui {
     /// The same, run through `wrapper` (e.g. `sh -c 'umask 022; exec "$0" "$@"'`), which
     /// gets the binary's path and `args` after its own arguments.
     pub fn start_under(wrapper: &[&str], args: &[&str], cols: u16, rows: u16) -> Tui {
+        Tui::spawn(wrapper, &[], args, cols, rows)
+    }
+
+    /// Start `moe-tutor ARGS` with the variables `env` set besides the usual ones.
+    pub fn start_with_env(env: &[(&str, &str)], args: &[&str], cols: u16, rows: u16) -> Tui {
+        Tui::spawn(&[], env, args, cols, rows)
+    }
+
+    fn spawn(wrapper: &[&str], env: &[(&str, &str)], args: &[&str], cols: u16, rows: u16) -> Tui {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows,
@@ -45,6 +54,9 @@ impl Tui {
         cmd.args(args);
         cmd.env("MOE_TUTOR_DATA_DIR", data.path());
         cmd.env("TERM", "xterm-256color");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap();

@@ -339,6 +339,7 @@ impl Session<'_> {
                 return Outcome::Failed(format!("batch: {e}"));
             }
             let t_decode = Instant::now();
+            debug_stall();
             if let Err(e) = self.ctx.decode(&mut self.batch) {
                 self.reset();
                 return Outcome::Failed(format!("llama.cpp failed to decode: {e}"));
@@ -376,5 +377,18 @@ impl Session<'_> {
             });
         }
         Outcome::Stop(result)
+    }
+}
+
+/// Debug builds only: `MOE_TUTOR_DEBUG_DECODE_STALL_MS=N` holds each generated token's
+/// decode for N ms without looking at the cancel flag, as a token does that a loaded
+/// machine slows to seconds, so a test can check that quitting does not wait for it.
+fn debug_stall() {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var("MOE_TUTOR_DEBUG_DECODE_STALL_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
