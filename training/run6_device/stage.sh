@@ -18,8 +18,8 @@ T=$(cd "$(dirname "$0")/.." && pwd); W=$T/work
 for i in 1 2 3 4; do rm -rf "$S"/r6_$i; mkdir -p "$S"/r6_$i; done
 rm -rf /tmp/r6_small; mkdir -p "$S"/r6_4/data /tmp/r6_small/data
 # teacher cuts in units of 100 kB: 0, 380, 760, end
-cut() { dd if="$W"/teacher.gguf of="$1" bs=100000 skip=$2 ${3:+count=$3} status=none; }
-cut "$S"/r6_1/teacher.p0 0 380; cut "$S"/r6_2/teacher.p1 380 380; cut "$S"/r6_3/teacher.p2 760
+tcut() { dd if="$W"/teacher.gguf of="$1" bs=100000 skip=$2 ${3:+count=$3} status=none; }
+tcut "$S"/r6_1/teacher.p0 0 380; tcut "$S"/r6_2/teacher.p1 380 380; tcut "$S"/r6_3/teacher.p2 760
 cp "$W"/wheel4/*.whl /tmp/r6_small/
 cp "$W"/prompts.json "$W"/sample_prompts.json "$W"/tokens/heldout_docs.bin "$W"/tokens/heldout_human.bin /tmp/r6_small/data/
 for f in a_human_chat c_gitdoc; do   # the first 400 kB of each held-out text, as runs 4 and 5
