@@ -23,8 +23,8 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
 python3 code/split_teacher.py teacher.gguf ta tb --layers-in-a 14 || exit 1
 python3 code/init_from_pack.py --pack cand --out init.safetensors > /dev/null || exit 1
-cp "$REPO"/assets/default-model/pack.gguf shipped_pack.gguf
-sha256sum cand/*.gguf shipped_pack.gguf | tee cand_sha.txt
+mkdir -p shipped && cp "$REPO"/assets/default-model/pack.gguf "$REPO"/assets/default-model/lora.gguf shipped/
+sha256sum cand/*.gguf shipped/*.gguf | tee cand_sha.txt
 if [ -x moe-tutor ]; then
   setsid nohup bash code/run6_device/baseline.sh > baseline.log 2>&1 < /dev/null &
 fi
