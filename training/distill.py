@@ -90,16 +90,20 @@ def parse_k_weights(spec):
 
 def train(teacher, student, batches, target_steps, deadline, log=print, opt=None, start_step=0,
           total_steps=None, seed=0, device="cuda", autocast=True, pause_at=0, k_rows=None, k_weights=None,
-          hook=None):
+          hook=None, k_weights_text=None, text_rows=0):
     """Train until target_steps or until the deadline (time.time() value) would be passed.
     With total_steps given the plan is fixed (no shrinking); pause_at stops early at that step
     so a later run can resume. Returns (optimizer, steps done, total steps planned, history).
 
     k_rows (a list, one k per batch row, shuffled over the rows each step) replaces the one k
     per step: every step then sees every k, and k_weights ({k: weight}) weighs each row's mean
-    KL in the loss. hook(step) runs after each step (validation, snapshots)."""
+    KL in the loss. hook(step) runs after each step (validation, snapshots).
+    k_weights_text ({k: weight}, run 6) replaces k_weights on the first text_rows rows of each
+    batch (the documentation and prose rows: Batches puts them first), so k = 4 can weigh more on
+    documentation than on chat."""
     rnd = random.Random(seed + start_step)
     k_weights = k_weights or {}
+    k_weights_text = k_weights if k_weights_text is None else k_weights_text
     opt = opt or make_optimizer(student)
     params = [student.router] + student.lora_params()
     total = total_steps or target_steps
@@ -123,9 +127,12 @@ def train(teacher, student, batches, target_steps, deadline, log=print, opt=None
         kl = M.kl_teacher_student(t_logits, s_logits)
         if k_rows:
             row = kl.mean(-1)
-            wts = torch.tensor([k_weights.get(x, 1.0) for x in ks], device=row.device)
+            wts = torch.tensor([(k_weights_text if i < text_rows else k_weights).get(x, 1.0)
+                                for i, x in enumerate(ks)], device=row.device)
             loss = (row * wts).sum() / wts.sum()
             per_k = {x: float(row[k == x].mean().detach()) for x in sorted(set(ks))}
+            if text_rows and bool((k[:text_rows] == 4).any()):  # k = 4 on the text rows alone
+                per_k["t4"] = float(row[:text_rows][k[:text_rows] == 4].mean().detach())
         else:
             loss = kl.mean()
             per_k = {k: float(loss.detach())}

@@ -69,6 +69,13 @@ def main():
                     help="share of training prompts with a follow-up that keep it (fewer two-turn answers)")
     ap.add_argument("--k-rows", default="", help="one k per batch row, e.g. 2:6,4:10,8:6,16:10 (default: one k per step)")
     ap.add_argument("--k-weights", default="", help="loss weight per k with --k-rows, e.g. 16:2")
+    ap.add_argument("--k-weights-text", default=None,
+                    help="loss weight per k on the text (documentation + prose) rows, e.g. 4:3,16:3 (run 6); "
+                         "default: --k-weights on every row")
+    ap.add_argument("--select-slack", type=float, default=0.0,
+                    help="--select-every: a snapshot qualifies while its k=16 is at most this far above the start's")
+    ap.add_argument("--select-docs-weight", type=float, default=1.0,
+                    help="--select-every: rank snapshots by this x docs k=4 + chat k=4")
     ap.add_argument("--select-every", type=int, default=0,
                     help="every N steps: validation KL at k=4/16 and a snapshot; the run ships the best snapshot "
                          "whose k=16 is not worse than before training")
@@ -209,7 +216,33 @@ def main():
             results["selection"] = {"base": validate(teacher, student, val_w[:a.select_windows], chat_val, dev, log, 0)}
         log(f"init eval {time.time() - te:.1f}s")
         opt, start, total0 = None, 0, None
-        if a.pilot_router_lrs:
+        if a.pilot_router_lrs and a.k_rows and a.select_every:
+            # run 6: pilots train as the run does (k rows, per-row weights) and are scored on the
+            # selection's validation sets by the selection's own rule
+            pilots, pilot_val = {}, {}
+            for lr in [float(x) for x in a.pilot_router_lrs.split(",")]:
+                tp = time.time()
+                st = new_student()
+                po = distill.make_optimizer(st, lr_router=lr, lr_lora=a.lora_lr)
+                pb = distill.Batches(docs, chat_train, SEQ, BATCH, a.chat_rows, seed=0)
+                distill.train(teacher, st, pb, a.pilot_steps, deadline, log=lambda *x: None, device=dev, opt=po,
+                              total_steps=a.pilot_steps, k_rows=distill.parse_k_rows(a.k_rows, BATCH),
+                              k_weights=distill.parse_k_weights(a.k_weights),
+                              k_weights_text=text_weights(a), text_rows=BATCH - pb.chat_rows)
+                v = validate(teacher, st, val_w[:a.select_windows], chat_val, dev, log, a.pilot_steps)
+                base = results["selection"]["base"]
+                ok = all(v[x]["16"] <= base[x]["16"] + a.select_slack for x in ("docs", "chat"))
+                pilots[lr] = a.select_docs_weight * v["docs"]["4"] + v["chat"]["4"] + (0 if ok else 1.0)
+                pilot_val[str(lr)] = v
+                log(f"pilot router lr {lr:g}: score {pilots[lr]:.4f} ({time.time() - tp:.0f}s)")
+                del st, po
+                if dev != "cpu":
+                    torch.cuda.empty_cache()
+            a.router_lr = min(pilots, key=pilots.get)
+            results["pilots"] = {str(k): v for k, v in pilots.items()}
+            results["pilot_validation"] = pilot_val
+            log(f"router lr chosen: {a.router_lr:g}")
+        elif a.pilot_router_lrs:
             pilots = {}
             for lr in [float(x) for x in a.pilot_router_lrs.split(",")]:
                 tp = time.time()
@@ -251,7 +284,8 @@ def main():
     opt, steps, total, hist = distill.train(teacher, student, batches, a.steps, deadline - a.reserve, log=log,
                                             device=dev, opt=opt, start_step=start, total_steps=total0,
                                             pause_at=a.pause_at, k_rows=k_rows,
-                                            k_weights=distill.parse_k_weights(a.k_weights), hook=hook)
+                                            k_weights=distill.parse_k_weights(a.k_weights), hook=hook,
+                                            k_weights_text=text_weights(a), text_rows=BATCH - batches.chat_rows)
     train_s = time.time() - tt + results.get("train", {}).get("seconds", 0.0)
     hist = results.get("loss_history", []) + hist
     results["train"] = {"steps": steps, "planned": total, "tokens": steps * BATCH * SEQ,
@@ -280,7 +314,7 @@ def main():
     if a.select_every:  # ship the best snapshot whose k=16 did not get worse (validation sets only)
         if steps not in snaps:
             take(steps)
-        pick = choose(results["selection"]["base"], history)
+        pick = choose(results["selection"]["base"], history, a.select_slack, a.select_docs_weight)
         results["selection"]["chosen_step"] = pick
         with torch.no_grad():
             for n, p in student.named_parameters():
@@ -352,12 +386,17 @@ def validate(teacher, student, docs_w, chat_w, dev, log, step):
     return out
 
 
-def choose(base, history):
-    """Lowest mean k=4 KL among snapshots whose k=16 KL is not above the start's on either set;
-    if none qualifies, the one whose k=16 rose least."""
-    ok = [h for h in history if all(h[s]["16"] <= base[s]["16"] for s in ("docs", "chat"))]
+def text_weights(a):
+    """--k-weights-text as a dict, or None (the text rows then weigh as --k-weights)."""
+    return None if a.k_weights_text is None else distill.parse_k_weights(a.k_weights_text)
+
+
+def choose(base, history, slack=0.0, docs_weight=1.0):
+    """Lowest docs_weight x docs k=4 + chat k=4 among snapshots whose k=16 KL is not more than
+    slack above the start's on either set; if none qualifies, the one whose k=16 rose least."""
+    ok = [h for h in history if all(h[s]["16"] <= base[s]["16"] + slack for s in ("docs", "chat"))]
     if ok:
-        return min(ok, key=lambda h: h["docs"]["4"] + h["chat"]["4"])["step"]
+        return min(ok, key=lambda h: docs_weight * h["docs"]["4"] + h["chat"]["4"])["step"]
     return min(history, key=lambda h: max(h[s]["16"] - base[s]["16"] for s in ("docs", "chat")))["step"]
 
 
