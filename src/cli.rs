@@ -38,7 +38,8 @@ pub struct ModelArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub lora: Option<PathBuf>,
     /// CPU threads for llama.cpp (default: the cores other processes do not keep busy
-    /// when the model loads, at most 8)
+    /// when the model loads, at most 8). While other processes keep the cores busy, each
+    /// step runs on one thread (MOE_TUTOR_ADAPT_THREADS=0 turns that off)
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<i32>,
     /// Model layers to offload to the GPU (0 = all on the CPU; default: every layer a GPU

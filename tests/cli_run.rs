@@ -406,3 +406,56 @@ fn rpc_needs_an_rpc_build() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("HOST:PORT"));
 }
+
+/// Beside as many busy processes as there are cores, a context of two threads computes on
+/// one (every barrier of a graph would otherwise wait for a core) and gives the same greedy
+/// reply as on a quiet machine; the log says when it switched.
+#[test]
+fn busy_cores_switch_decoding_to_one_thread_with_the_same_reply() {
+    let model = common::tiny_moe();
+    let reply = |data: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_moe-tutor"))
+            .env("MOE_TUTOR_DATA_DIR", data)
+            .env("MOE_TUTOR_PIP", "false")
+            .env("MOE_TUTOR_LOG", "debug")
+            .args(["run", "--model"])
+            .arg(&model)
+            .args(["--prompt", "Hi there", "--temperature", "0"])
+            .args(["--max-tokens", "24", "--threads", "2"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let log = std::fs::read_to_string(data.join("logs").join("moe-tutor.log")).unwrap();
+        (String::from_utf8(out.stdout).unwrap(), log)
+    };
+    let quiet_dir = tempfile::tempdir().unwrap();
+    let (quiet, _) = reply(quiet_dir.path());
+
+    let cores = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(16);
+    let mut busy: Vec<std::process::Child> = (0..cores)
+        .map(|_| {
+            Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let loaded_dir = tempfile::tempdir().unwrap();
+    let (loaded, log) = reply(loaded_dir.path());
+    for b in &mut busy {
+        let _ = b.kill();
+        let _ = b.wait();
+    }
+    assert!(
+        log.contains("computing on one thread"),
+        "no switch to one thread in the log:\n{log}"
+    );
+    assert_eq!(loaded, quiet);
+}

@@ -109,3 +109,36 @@ pub fn leave_now(code: i32) -> ! {
     // process at once, so no destructor can run against state another thread still uses.
     unsafe { libc::_exit(code) }
 }
+
+extern "C" {
+    // GNU OpenMP (and LLVM's libomp), linked in with llama.cpp's OpenMP build.
+    fn omp_set_max_active_levels(max_levels: std::ffi::c_int);
+    fn omp_get_max_active_levels() -> std::ffi::c_int;
+}
+
+/// Let OpenMP parallel regions that the calling thread starts use their threads (`true`),
+/// or run each on the calling thread alone (`false`: no region is active when at most 0
+/// levels may be). ggml reads the team size OpenMP gave it and computes the graph on
+/// that many threads, so this switches llama.cpp between its thread count and one
+/// without a new context. The setting belongs to the calling thread's OpenMP data
+/// environment: call it on the thread that decodes.
+pub fn set_openmp_parallel(on: bool) {
+    use std::cell::Cell;
+    thread_local! {
+        // The thread's own setting before the first switch, to restore.
+        static LEVELS: Cell<Option<std::ffi::c_int>> = const { Cell::new(None) };
+    }
+    // SAFETY: both calls take and return plain integers; the OpenMP runtime is linked in
+    // (llama.cpp is built with it) and initialises itself on first use.
+    let own = LEVELS.with(|l| {
+        let v = l
+            .get()
+            .unwrap_or_else(|| unsafe { omp_get_max_active_levels() })
+            .max(1);
+        l.set(Some(v));
+        v
+    });
+    let levels = if on { own } else { 0 };
+    // SAFETY: as above; 0 is a valid setting (every region inactive).
+    unsafe { omp_set_max_active_levels(levels) }
+}

@@ -218,6 +218,7 @@ pub(super) fn serve(backend: &LlamaBackend, opts: &LoadOptions, w: &mut Worker) 
         lora_merged: merged,
         lora_on: true,
         stale: false,
+        contention: contention_for(opts.threads),
     };
     while !w.shutdown {
         let Some(cmd) = w.next_command() else { break };
@@ -317,6 +318,16 @@ fn handle(cmd: EngineCommand, w: &mut Worker, session: &mut Session) -> Option<E
         EngineCommand::Shutdown => return Some(Exit::Shutdown),
     }
     None
+}
+
+/// The load watch for a context of `threads` threads (see `threads::Contention`), with
+/// OpenMP back to using every thread; none for one thread or with
+/// `MOE_TUTOR_ADAPT_THREADS=0`.
+fn contention_for(threads: i32) -> Option<super::threads::Contention> {
+    super::ffi::set_openmp_parallel(true);
+    let off = std::env::var("MOE_TUTOR_ADAPT_THREADS").is_ok_and(|v| v == "0");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    (!off && threads > 1).then(|| super::threads::Contention::new(cores, threads as u32))
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ pub(super) struct Session<'m> {
     /// The KV cache was computed under another adapter setting: decode everything again
     /// on the next request.
     pub stale: bool,
+    /// Whether other processes keep the cores busy; `None` when the thread count stays
+    /// fixed (`MOE_TUTOR_ADAPT_THREADS=0`, or one thread anyway).
+    pub contention: Option<crate::engine::threads::Contention>,
 }
 
 enum Outcome {
@@ -46,6 +49,30 @@ impl Session<'_> {
     pub fn set_interventions(&mut self, w: &Worker, i: crate::routing::Interventions) {
         if let Err(message) = self.ctx.capture(|c| c.set_interventions(i)) {
             w.emit(EngineEvent::InterventionsRefused { message });
+        }
+    }
+
+    /// Before a graph: compute it on all the context's threads, or on one while other
+    /// processes keep the cores busy (`threads::Contention`).
+    pub fn pick_threads(&mut self) {
+        let Some(c) = self.contention.as_mut() else {
+            return;
+        };
+        let Some(running) = crate::engine::threads::running_now() else {
+            return;
+        };
+        let was = c.one_thread();
+        let one = c.observe(running);
+        if one != was {
+            crate::engine::ffi::set_openmp_parallel(!one);
+            tracing::debug!(
+                "{}",
+                if one {
+                    "other processes keep the cores busy: computing on one thread"
+                } else {
+                    "the cores are free again: computing on every thread"
+                }
+            );
         }
     }
 
@@ -175,6 +202,7 @@ impl Session<'_> {
                     .add(t, (start + j) as i32, &[0], logits)
                     .map_err(|e| Some(format!("batch: {e}")))?;
             }
+            self.pick_threads();
             self.ctx
                 .decode(&mut self.batch)
                 .map_err(|e| Some(format!("llama.cpp failed to decode the prompt: {e}")))?;
@@ -340,6 +368,7 @@ impl Session<'_> {
             }
             let t_decode = Instant::now();
             debug_stall();
+            self.pick_threads();
             if let Err(e) = self.ctx.decode(&mut self.batch) {
                 self.reset();
                 return Outcome::Failed(format!("llama.cpp failed to decode: {e}"));
