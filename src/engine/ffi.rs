@@ -110,8 +110,10 @@ pub fn leave_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+// GNU OpenMP, which llama-cpp-sys-2 links in on GNU targets only (elsewhere llama.cpp may
+// be built without OpenMP, and the switch below does nothing).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 extern "C" {
-    // GNU OpenMP (and LLVM's libomp), linked in with llama.cpp's OpenMP build.
     fn omp_set_max_active_levels(max_levels: std::ffi::c_int);
     fn omp_get_max_active_levels() -> std::ffi::c_int;
 }
@@ -122,6 +124,7 @@ extern "C" {
 /// that many threads, so this switches llama.cpp between its thread count and one
 /// without a new context. The setting belongs to the calling thread's OpenMP data
 /// environment: call it on the thread that decodes.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn set_openmp_parallel(on: bool) {
     use std::cell::Cell;
     thread_local! {
@@ -142,3 +145,7 @@ pub fn set_openmp_parallel(on: bool) {
     // SAFETY: as above; 0 is a valid setting (every region inactive).
     unsafe { omp_set_max_active_levels(levels) }
 }
+
+/// Without GNU OpenMP linked in, the thread count stays as the context was made.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn set_openmp_parallel(_on: bool) {}
