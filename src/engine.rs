@@ -152,8 +152,7 @@ impl EngineHandle {
     /// (detached) and the caller should end the process without tearing llama.cpp down
     /// under it ([`leave_now`]).
     pub fn shutdown_within(mut self, limit: std::time::Duration) -> bool {
-        self.cancel.store(u64::MAX, Ordering::SeqCst);
-        let _ = self.tx.send(EngineCommand::Shutdown);
+        self.ask_to_stop();
         let Some(thread) = self.thread.take() else {
             return true;
         };
@@ -172,9 +171,14 @@ impl EngineHandle {
         true
     }
 
-    fn stop(&mut self) {
+    /// Cancel whatever runs and queue the shutdown; the thread ends at its next check.
+    fn ask_to_stop(&self) {
         self.cancel.store(u64::MAX, Ordering::SeqCst);
         let _ = self.tx.send(EngineCommand::Shutdown);
+    }
+
+    fn stop(&mut self) {
+        self.ask_to_stop();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

@@ -65,7 +65,7 @@ fn others_running() -> Option<u32> {
         if i > 0 {
             std::thread::sleep(Duration::from_millis(10));
         }
-        let n = parse_running(&std::fs::read_to_string("/proc/loadavg").ok()?)?;
+        let n = running_now()?;
         least = Some(least.map_or(n, |l| l.min(n)));
     }
     least.map(|n| n.saturating_sub(1))

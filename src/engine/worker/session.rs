@@ -412,12 +412,18 @@ impl Session<'_> {
 /// Debug builds only: `MOE_TUTOR_DEBUG_DECODE_STALL_MS=N` holds each generated token's
 /// decode for N ms without looking at the cancel flag, as a token does that a loaded
 /// machine slows to seconds, so a test can check that quitting does not wait for it.
+/// The variable is read once, not on every token.
 fn debug_stall() {
     #[cfg(debug_assertions)]
-    if let Some(ms) = std::env::var("MOE_TUTOR_DEBUG_DECODE_STALL_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
     {
-        std::thread::sleep(std::time::Duration::from_millis(ms));
+        static STALL: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+        let stall = STALL.get_or_init(|| {
+            std::env::var("MOE_TUTOR_DEBUG_DECODE_STALL_MS")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+        });
+        if let Some(ms) = *stall {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
     }
 }
