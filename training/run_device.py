@@ -57,6 +57,8 @@ def main():
     ap.add_argument("--router-lr", type=float, default=1e-4)
     ap.add_argument("--lora-lr", type=float, default=1e-3)
     ap.add_argument("--pilot-router-lrs", default="", help="e.g. 1e-4,1e-3: short pilot runs pick the router lr")
+    ap.add_argument("--pilot-lora-lrs", default="",
+                    help="run 7: a LoRA lr for each --pilot-router-lrs entry (pairs); the chosen pair sets both lrs")
     ap.add_argument("--pilot-steps", type=int, default=100)
     ap.add_argument("--val-windows", type=int, default=64, help="training-doc windows kept out for pilot choice")
     ap.add_argument("--held-prompts", type=int, default=376, help="held-out prompt answers (2 per prompt)")
@@ -219,11 +221,15 @@ def main():
         if a.pilot_router_lrs and a.k_rows and a.select_every:
             # run 6: pilots train as the run does (k rows, per-row weights) and are scored on the
             # selection's validation sets by the selection's own rule
-            pilots, pilot_val = {}, {}
-            for lr in [float(x) for x in a.pilot_router_lrs.split(",")]:
+            pilots, pilot_val, pilot_lora = {}, {}, {}
+            r_lrs = [float(x) for x in a.pilot_router_lrs.split(",")]
+            l_lrs = [float(x) for x in a.pilot_lora_lrs.split(",")] if a.pilot_lora_lrs else [a.lora_lr] * len(r_lrs)
+            assert len(l_lrs) == len(r_lrs), "--pilot-lora-lrs needs one entry per --pilot-router-lrs entry"
+            for lr, llr in zip(r_lrs, l_lrs):
                 tp = time.time()
                 st = new_student()
-                po = distill.make_optimizer(st, lr_router=lr, lr_lora=a.lora_lr)
+                pilot_lora[lr] = llr
+                po = distill.make_optimizer(st, lr_router=lr, lr_lora=llr)
                 pb = distill.Batches(docs, chat_train, SEQ, BATCH, a.chat_rows, seed=0)
                 distill.train(teacher, st, pb, a.pilot_steps, deadline, log=lambda *x: None, device=dev, opt=po,
                               total_steps=a.pilot_steps, k_rows=distill.parse_k_rows(a.k_rows, BATCH),
@@ -234,14 +240,16 @@ def main():
                 ok = all(v[x]["16"] <= base[x]["16"] + a.select_slack for x in ("docs", "chat"))
                 pilots[lr] = a.select_docs_weight * v["docs"]["4"] + v["chat"]["4"] + (0 if ok else 1.0)
                 pilot_val[str(lr)] = v
-                log(f"pilot router lr {lr:g}: score {pilots[lr]:.4f} ({time.time() - tp:.0f}s)")
+                log(f"pilot router lr {lr:g} lora lr {llr:g}: score {pilots[lr]:.4f} ({time.time() - tp:.0f}s)")
                 del st, po
                 if dev != "cpu":
                     torch.cuda.empty_cache()
             a.router_lr = min(pilots, key=pilots.get)
             results["pilots"] = {str(k): v for k, v in pilots.items()}
             results["pilot_validation"] = pilot_val
-            log(f"router lr chosen: {a.router_lr:g}")
+            a.lora_lr = pilot_lora[a.router_lr]
+            results["pilot_lora_lrs"] = {str(k): v for k, v in pilot_lora.items()}
+            log(f"router lr chosen: {a.router_lr:g}, lora lr {a.lora_lr:g}")
         elif a.pilot_router_lrs:
             pilots = {}
             for lr in [float(x) for x in a.pilot_router_lrs.split(",")]:
