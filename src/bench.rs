@@ -26,7 +26,7 @@ pub use engine_speed::Speed;
 pub use load::{BusyLoad, Contention};
 pub use peer::{cached_llama_bench, ensure_llama_bench, PeerSpeed};
 pub use reply::{peak_rss_mb, RecordMemory, ReplyFrames};
-pub use report::BenchReport;
+pub use report::{BenchReport, ModelSpeed};
 pub use startup::{Startup, StartupOptions};
 pub use ui::{synthetic_app, RenderTimes};
 
@@ -63,6 +63,20 @@ pub struct BenchOptions {
     /// `--gpu-layers` for the engine, llama-bench (`-ngl`) and the launched app alike;
     /// `None` leaves each at llama.cpp's default.
     pub gpu_layers: Option<u32>,
+    /// Other model files whose decode speed is measured beside `model`'s, in the same
+    /// rounds (engine, capture on) and in llama-bench.
+    pub compare: Vec<CompareModel>,
+}
+
+/// A model file measured beside the main one (`--compare`, or the default model's
+/// unadapted twin and dense teacher).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareModel {
+    /// A short name without spaces: the table's row and the last line's key.
+    pub label: String,
+    pub path: PathBuf,
+    /// An adapter to load with it, as the app would.
+    pub lora: Option<PathBuf>,
 }
 
 impl BenchOptions {
@@ -83,6 +97,7 @@ impl BenchOptions {
             startup_runs: 3,
             startup_default_model: false,
             gpu_layers: None,
+            compare: Vec::new(),
         }
     }
 
@@ -117,6 +132,15 @@ impl BenchOptions {
 pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchReport, String> {
     if !opts.model.is_file() {
         return Err(format!("no model file at {}", opts.model.display()));
+    }
+    for m in &opts.compare {
+        if !m.path.is_file() {
+            return Err(format!(
+                "{}: no model file at {}",
+                m.label,
+                m.path.display()
+            ));
+        }
     }
     // First, while the process is small: the peak memory routing records add.
     progress("ui: routing records of a 32k-token conversation (48 x 128), peak memory");
@@ -155,7 +179,14 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
     progress("engine: second round");
     pair.round(half)?;
     let (capture_off, capture_on) = pair.best();
-    drop(pair);
+    let models = if opts.compare.is_empty() {
+        Vec::new()
+    } else {
+        let (pp, tg) = pair.sizes();
+        let prompt = pair.prompt().to_string();
+        drop(pair);
+        compare_models(opts, peer_bin.as_deref(), &prompt, (pp, tg), progress)?
+    };
 
     progress("ui: routing records and render times (synthetic 48 x 128 model)");
     let routing_bytes_per_token = ui::routing_bytes_per_token();
@@ -196,7 +227,69 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
         keys_timed: lat.count,
         startup,
         contention,
+        models,
     })
+}
+
+/// The main model and `opts.compare`: decode in the engine round by round, then each file
+/// in llama-bench.
+fn compare_models(
+    opts: &BenchOptions,
+    peer_bin: Option<&std::path::Path>,
+    prompt: &str,
+    (pp, tg): (u32, u32),
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<ModelSpeed>, String> {
+    let mut list = vec![CompareModel {
+        label: if opts.startup_default_model {
+            "default"
+        } else {
+            "measured"
+        }
+        .into(),
+        path: opts.model.clone(),
+        lora: opts.lora.clone(),
+    }];
+    list.extend(opts.compare.iter().cloned());
+    let names: Vec<&str> = list.iter().map(|m| m.label.as_str()).collect();
+    progress(&format!(
+        "models: decode, capture on, one file after another, {} rounds: {}",
+        opts.reps.max(1),
+        names.join(", ")
+    ));
+    let rates = engine_speed::compare(opts, &list, prompt, opts.reps)?;
+    let mut out = Vec::new();
+    for (m, (tps, deep)) in list.iter().zip(rates) {
+        // Every file again, the measured one included, one after another: the same
+        // machine for all of them.
+        let peer_speed = match peer_bin {
+            Some(bin) => {
+                progress(&format!("llama-bench: {}, same threads", m.label));
+                Some(peer::run(
+                    bin,
+                    &m.path,
+                    opts.threads,
+                    opts.gpu_layers,
+                    pp,
+                    tg,
+                    opts.reps,
+                )?)
+            }
+            None => None,
+        };
+        out.push(ModelSpeed {
+            label: m.label.clone(),
+            file: m
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            decode_tps: tps,
+            decode_deep_tps: deep,
+            peer: peer_speed,
+        });
+    }
+    Ok(out)
 }
 
 /// A synthetic MoE the size of the default model (a DeepSeekMoE-style SmolLM2-135M: 30

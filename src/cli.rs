@@ -125,18 +125,23 @@ pub enum Command {
 /// here).
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// The GGUF model to measure
-    #[arg(
-        long,
-        short = 'm',
-        value_name = "PATH",
-        required_unless_present_any = ["synthetic", "synthetic_large", "default_model"]
-    )]
+    /// The GGUF model to measure (default: the built-in default model, as --default-model)
+    #[arg(long, short = 'm', value_name = "PATH")]
     pub model: Option<PathBuf>,
-    /// Measure the built-in default model (prepared now if needed); the start-up timing
-    /// launches the app without --model, as a first-time user does
+    /// Measure the built-in default model as the app runs it (prepared now if needed, its
+    /// LoRA adapter loaded); what is measured when no model is named. The start-up timing
+    /// launches the app without --model, as a first-time user does. Its decode is also
+    /// compared, in the same run, with the same model forged without its adapter and with
+    /// the dense teacher (engine and llama-bench), unless --no-compare
     #[arg(long, conflicts_with_all = ["model", "synthetic", "synthetic_large"])]
     pub default_model: bool,
+    /// Also measure the decode speed of this model file, round by round with the measured
+    /// one (engine, capture on) and in llama-bench; repeatable
+    #[arg(long, value_name = "PATH")]
+    pub compare: Vec<PathBuf>,
+    /// On the default model: skip the comparison with its unadapted twin and its teacher
+    #[arg(long, conflicts_with_all = ["model", "synthetic", "synthetic_large"])]
+    pub no_compare: bool,
     /// Measure a synthetic MoE of realistic size instead (30 layers, n_embd 576, 16
     /// experts, 4 used, 8 shared; random f16 weights), written once into the data directory
     #[arg(long, conflicts_with_all = ["model", "synthetic_large"])]
@@ -295,6 +300,10 @@ pub enum ModelCommand {
         /// The pack (router and expert assignment; default: the shipped one)
         #[arg(long, value_name = "PATH")]
         pack: Option<PathBuf>,
+        /// Leave the pack's LoRA adapter out of the weights: the unadapted model (the same
+        /// experts and router, the teacher's weights and types); needs --out
+        #[arg(long, requires = "out")]
+        no_merge: bool,
     },
 }
 

@@ -147,6 +147,40 @@ fn lessons_command(cmd: LessonsCommand, lang: moe_tutor::lessons::Lang) -> ExitC
     }
 }
 
+/// `bench --compare FILE...`: each labelled by its file stem, reduced to letters, digits,
+/// `-` and `_` (it becomes a key on the machine-readable line), numbered when repeated.
+fn bench_compare_files(files: &[std::path::PathBuf]) -> Vec<bench::CompareModel> {
+    let mut out: Vec<bench::CompareModel> = Vec::new();
+    for f in files {
+        let stem = f
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut label: String = stem
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if label.is_empty() || label == "measured" {
+            label = format!("file{}", out.len() + 1);
+        }
+        if out.iter().any(|m| m.label == label) {
+            label = format!("{label}_{}", out.len() + 1);
+        }
+        out.push(bench::CompareModel {
+            label,
+            path: f.clone(),
+            lora: None,
+        });
+    }
+    out
+}
+
 /// `bench`: progress on stderr, the table and the machine-readable last line on stdout.
 fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCode {
     if !model_args.rpc.is_empty() {
@@ -159,7 +193,9 @@ fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCo
         );
     }
     let threads = model_args.threads.unwrap_or(2);
-    let model = if a.default_model {
+    // No model named: the built-in default, as the app runs it.
+    let default = a.default_model || (a.model.is_none() && !a.synthetic && !a.synthetic_large);
+    let model = if default {
         default_model()
     } else if a.synthetic_large {
         bench::synthetic_moe_large()
@@ -181,10 +217,33 @@ fn bench_command(a: BenchArgs, model_args: &moe_tutor::cli::ModelArgs) -> ExitCo
     o.frames = a.frames;
     o.experts_used = model_args.experts_used;
     o.lora = model_args.lora.clone();
+    if default && o.lora.is_none() {
+        // As the app runs it: the adapter beside the pack is loaded (merged models keep
+        // it for `/lora off`).
+        o.lora = default_lora();
+    }
     o.gpu_layers = model_args.gpu_layers;
     o.background_load = a.background_load;
     o.startup_runs = a.startup_runs;
-    o.startup_default_model = a.default_model;
+    o.startup_default_model = default;
+    o.compare = bench_compare_files(&a.compare);
+    if default && !a.no_compare {
+        match acquire::ensure_unadapted(&mut |l| eprintln!("moe-tutor: {l}")) {
+            Ok((unadapted, teacher)) => o.compare.extend([
+                bench::CompareModel {
+                    label: "unadapted".into(),
+                    path: unadapted,
+                    lora: None,
+                },
+                bench::CompareModel {
+                    label: "teacher".into(),
+                    path: teacher,
+                    lora: None,
+                },
+            ]),
+            Err(e) => return fail(&e, 1),
+        }
+    }
     match bench::run(&o, &mut |l| eprintln!("moe-tutor: {l}")) {
         Ok(report) => {
             print!("{}", report.table());
@@ -391,8 +450,16 @@ fn main() -> ExitCode {
                 Err(e) => fail(&e, 2),
             }
         }
-        Some(Command::Model(ModelCommand::Forge { teacher, out, pack })) => {
-            match acquire::forge_command(teacher, out, pack, &mut |l| eprintln!("moe-tutor: {l}")) {
+        Some(Command::Model(ModelCommand::Forge {
+            teacher,
+            out,
+            pack,
+            no_merge,
+        })) => {
+            let merge = !no_merge;
+            match acquire::forge_command(teacher, out, pack, merge, &mut |l| {
+                eprintln!("moe-tutor: {l}")
+            }) {
                 Ok(line) => {
                     println!("{line}");
                     ExitCode::SUCCESS

@@ -58,9 +58,15 @@ const KEYS: &[&str] = &[
     "load_key_to_frame_p95_ms",
     "load_quit_ctrl_q_ms",
     "load_quit_sigterm_ms",
+    "models",
 ];
 
 fn bench(extra: &[&str]) -> BTreeMap<String, String> {
+    bench_output(extra).0
+}
+
+/// The last line's fields and the whole of stdout.
+fn bench_output(extra: &[&str]) -> (BTreeMap<String, String>, String) {
     let data = tempfile::tempdir().unwrap();
     let model = common::tiny_moe();
     let out = Command::new(env!("CARGO_BIN_EXE_moe-tutor"))
@@ -96,8 +102,17 @@ fn bench(extra: &[&str]) -> BTreeMap<String, String> {
     for k in KEYS {
         assert!(fields.contains_key(*k), "{k} missing from {last}");
     }
-    assert_eq!(fields.len(), KEYS.len(), "{last}");
+    // The comparison of files adds its own keys (checked by its test).
+    let compared = |k: &str| k.starts_with("models") || k.starts_with("vs_");
+    assert_eq!(
+        fields.keys().filter(|k| !compared(k)).count() + 1,
+        KEYS.len(),
+        "{last}"
+    );
     for (k, v) in &fields {
+        if compared(k) {
+            continue;
+        }
         let optional = k.contains("llama_bench")
             || k.starts_with("startup")
             || k == "peak_rss_mb"
@@ -125,7 +140,7 @@ fn bench(extra: &[&str]) -> BTreeMap<String, String> {
     let bytes: usize = fields["routing_bytes_per_token"].parse().unwrap();
     assert!(bytes > 48 * 128 && bytes <= 8 * 1024, "{bytes}");
     assert!(stdout.contains("engine, capture on"), "{stdout}");
-    fields
+    (fields, stdout.into_owned())
 }
 
 #[test]
@@ -213,4 +228,134 @@ fn bench_reads_llama_bench_json() {
     let on: f64 = f["decode_on_tps"].parse().unwrap();
     let ratio: f64 = f["capture_on_vs_llama_bench"].parse().unwrap();
     assert!((ratio - on / 50.0).abs() < 0.01 * ratio.max(1.0), "{f:?}");
+}
+
+/// A stand-in llama-bench that prints llama-bench's JSON with a generation rate of its own
+/// per model file (`rates`: file name -> tok/s) and logs every call's arguments to `args`.
+fn fake_peer(
+    dir: &std::path::Path,
+    rates: &[(&str, f64)],
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let fake = dir.join("llama-bench");
+    let args = dir.join("args");
+    let mut script = format!("#!/bin/sh\necho \"$@\" >> '{}'\ntg=10.0\n", args.display());
+    for (name, tg) in rates {
+        script.push_str(&format!("case \"$*\" in *{name}*) tg={tg};; esac\n"));
+    }
+    script.push_str(
+        "cat <<EOF\n[{\"n_prompt\": 16, \"n_gen\": 0, \"n_depth\": 0, \"avg_ts\": 90.0},\n\
+         {\"n_prompt\": 0, \"n_gen\": 16, \"n_depth\": 0, \"avg_ts\": $tg},\n\
+         {\"n_prompt\": 0, \"n_gen\": 16, \"n_depth\": 16, \"avg_ts\": $tg}]\nEOF\n",
+    );
+    std::fs::write(&fake, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (fake, args)
+}
+
+#[test]
+fn bench_compares_model_files_round_by_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let dense = common::tiny_dense();
+    let mixtral = common::tiny_mixtral();
+    let (fake, args) = fake_peer(
+        dir.path(),
+        &[
+            (dense.file_name().unwrap().to_str().unwrap(), 40.0),
+            (mixtral.file_name().unwrap().to_str().unwrap(), 25.0),
+            ("tiny-moe", 50.0),
+        ],
+    );
+    let (f, stdout) = bench_output(&[
+        "--llama-bench",
+        fake.to_str().unwrap(),
+        "--startup-runs",
+        "0",
+        "--compare",
+        dense.to_str().unwrap(),
+        "--compare",
+        mixtral.to_str().unwrap(),
+        // For the MoE files; the dense one is measured as it is.
+        "--experts-used",
+        "1",
+    ]);
+    // Three files, the measured one first, each measured in the engine and in llama-bench.
+    let labels: Vec<&str> = f["models"].split(',').collect();
+    assert_eq!(labels.len(), 3, "{f:?}");
+    assert_eq!(labels[0], "measured");
+    let stem = |p: &std::path::Path| p.file_stem().unwrap().to_str().unwrap().replace('.', "_");
+    assert_eq!(labels[1], stem(&dense));
+    assert_eq!(labels[2], stem(&mixtral));
+    let list = |k: &str| -> Vec<f64> {
+        f[k].split(',')
+            .map(|v| v.parse().unwrap_or_else(|_| panic!("{k}: {f:?}")))
+            .collect()
+    };
+    let engine = list("models_decode_tps");
+    assert!(engine.iter().all(|&v| v > 0.0), "{f:?}");
+    assert!(
+        list("models_decode_deep_tps").iter().all(|&v| v > 0.0),
+        "{f:?}"
+    );
+    // llama-bench ran once more on every file, the measured one included (its first run
+    // is the main peer run).
+    let peer = list("models_llama_bench_tg_tps");
+    assert_eq!(peer, [50.0, 40.0, 25.0], "{f:?}");
+    assert_eq!(f["llama_bench_tg_tps"], "50.0");
+    let calls = std::fs::read_to_string(&args).unwrap();
+    for p in [&dense, &mixtral] {
+        assert_eq!(calls.matches(p.to_str().unwrap()).count(), 1, "{calls}");
+    }
+    let measured = common::tiny_moe();
+    assert_eq!(
+        calls.matches(measured.to_str().unwrap()).count(),
+        2,
+        "{calls}"
+    );
+    // The ratios are of the figures on the same line.
+    let num = |k: &str| f[k].parse::<f64>().unwrap_or_else(|_| panic!("{k}: {f:?}"));
+    let l = labels[1];
+    assert!(
+        (num(&format!("vs_{l}")) - engine[0] / engine[1]).abs()
+            < 0.002 * num(&format!("vs_{l}")).max(1.0),
+        "{f:?}"
+    );
+    assert!(
+        (num(&format!("vs_{l}_llama_bench")) - peer[0] / 40.0).abs() < 0.002,
+        "{f:?}"
+    );
+    assert!(
+        (num(&format!("vs_{l}_in_llama_bench")) - engine[0] / 40.0).abs() < 0.01 * engine[0],
+        "{f:?}"
+    );
+    assert!(
+        stdout.contains(&format!("measured / {l}: engine ")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn bench_says_which_compared_file_is_missing() {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_moe-tutor"))
+        .env("MOE_TUTOR_DATA_DIR", data.path())
+        .args(["bench", "--model", common::tiny_moe().to_str().unwrap()])
+        .args(["--no-peer", "--startup-runs", "0", "--reps", "1"])
+        .args([
+            "--gen-tokens",
+            "8",
+            "--frames",
+            "2",
+            "--latency-secs",
+            "0.2",
+        ])
+        .args(["--compare", "/nonexistent/other.gguf"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("other: no model file at /nonexistent/other.gguf"),
+        "{err}"
+    );
 }

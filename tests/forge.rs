@@ -47,6 +47,7 @@ fn run_forge(teacher: &Path, pack: &Path, out: &Path) -> forge::ForgeReport {
         out: out.to_path_buf(),
         name: "forged tiny".into(),
         teacher_sha256: None,
+        merge_lora: true,
     };
     forge::forge(&opts, &mut |_| {}).expect("forge succeeds")
 }
@@ -204,6 +205,7 @@ fn forge_refuses_a_pack_for_another_teacher_and_bad_packs() {
         out: dir.path().join("out.gguf"),
         name: "x".into(),
         teacher_sha256: None,
+        merge_lora: true,
     };
     let pack_path = dir.path().join("p.gguf");
 

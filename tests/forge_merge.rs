@@ -102,6 +102,7 @@ fn forge_to(teacher: &Path, pack: &Path, out: &Path) -> forge::ForgeReport {
         out: out.to_path_buf(),
         name: "merged tiny".into(),
         teacher_sha256: None,
+        merge_lora: true,
     };
     forge::forge(&opts, &mut |_| {}).expect("forge succeeds")
 }
@@ -228,4 +229,46 @@ fn lora_off_on_a_merged_model_gives_the_unmerged_model() {
         6,
     );
     assert_eq!(again.ids(), on.ids());
+}
+
+/// `model forge --no-merge`: a pack that names its adapter, forged without merging it, holds
+/// exactly the tensors of the same pack without the adapter named, and is not marked merged.
+#[test]
+fn forging_without_the_merge_writes_the_unadapted_model() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = setup(dir.path());
+    let unmerged = dir.path().join("unmerged.gguf");
+    let opts = ForgeOptions {
+        teacher: s.teacher.clone(),
+        pack: dir.path().join("pack.gguf"),
+        out: unmerged.clone(),
+        name: "unmerged tiny".into(),
+        teacher_sha256: None,
+        merge_lora: false,
+    };
+    forge::forge(&opts, &mut |_| {}).expect("forge succeeds");
+    let (a, b) = (
+        GgufFile::open(&unmerged).expect("opens"),
+        GgufFile::open(&s.plain).expect("opens"),
+    );
+    assert!(a.get_str(KEY_LORA_MERGED).is_none());
+    assert!(GgufFile::open(&s.merged)
+        .expect("opens")
+        .get_str(KEY_LORA_MERGED)
+        .is_some());
+    assert_eq!(a.tensors().len(), b.tensors().len());
+    let mut differs_from_merged = 0;
+    let m = GgufFile::open(&s.merged).expect("opens");
+    for t in a.tensors() {
+        let u = b.tensor(&t.name).expect("same tensor names");
+        assert_eq!((t.dtype, &t.shape), (u.dtype, &u.shape), "{}", t.name);
+        let bytes = a.read_tensor_bytes(t).expect("reads");
+        assert_eq!(bytes, b.read_tensor_bytes(u).expect("reads"), "{}", t.name);
+        let mt = m.tensor(&t.name).expect("merged has it");
+        if m.read_tensor_bytes(mt).expect("reads") != bytes {
+            differs_from_merged += 1;
+        }
+    }
+    // The merge changed the expert matrices of every layer: 6 per layer at least.
+    assert!(differs_from_merged >= 6, "{differs_from_merged}");
 }

