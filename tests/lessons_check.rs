@@ -189,7 +189,7 @@ fn a_project_figure_written_by_hand_or_an_unknown_key_fails_the_check() {
     let dir = tempfile::tempdir().expect("tempdir");
     let by_hand = GOOD
         .replace("id = \"fine\"", "id = \"by-hand\"")
-        .replace("Cites [1].", "KL at k = 4 is 0.403 [1].");
+        .replace("Cites [1].", "KL at k = 4 is 0.387 [1].");
     write(dir.path(), "01-by-hand.toml", &by_hand);
     let unknown = GOOD
         .replace("id = \"fine\"", "id = \"unknown\"")
@@ -224,7 +224,7 @@ fn a_project_figure_written_by_hand_or_an_unknown_key_fails_the_check() {
     );
     let lib = moe_tutor::lessons::load_dir(dir.path());
     let step = &lib.get("placeholder").expect("loads").steps[0];
-    assert_eq!(step.text.en, "KL at k = 4 is 0.403 [1].");
+    assert_eq!(step.text.en, "KL at k = 4 is 0.387 [1].");
 }
 
 /// Lessons 015 (Chinese tokens) and 115 (MoE quantisation): the measured figures reach
