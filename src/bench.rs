@@ -163,16 +163,7 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
     let peer = match &peer_bin {
         Some(bin) => {
             progress("llama-bench: same model file, same threads");
-            let (pp, tg) = pair.sizes();
-            Some(peer::run(
-                bin,
-                &opts.model,
-                opts.threads,
-                opts.gpu_layers,
-                pp,
-                tg,
-                opts.reps,
-            )?)
+            Some(peer_run(opts, bin, &opts.model, pair.sizes())?)
         }
         None => None,
     };
@@ -231,6 +222,17 @@ pub fn run(opts: &BenchOptions, progress: &mut dyn FnMut(&str)) -> Result<BenchR
     })
 }
 
+/// llama-bench on `model` at `(prompt, generated)` tokens, with the bench's threads, GPU
+/// layers and repetitions.
+fn peer_run(
+    opts: &BenchOptions,
+    bin: &std::path::Path,
+    model: &std::path::Path,
+    (pp, tg): (u32, u32),
+) -> Result<PeerSpeed, String> {
+    peer::run(bin, model, opts.threads, opts.gpu_layers, pp, tg, opts.reps)
+}
+
 /// The main model and `opts.compare`: decode in the engine round by round, then each file
 /// in llama-bench.
 fn compare_models(
@@ -265,15 +267,7 @@ fn compare_models(
         let peer_speed = match peer_bin {
             Some(bin) => {
                 progress(&format!("llama-bench: {}, same threads", m.label));
-                Some(peer::run(
-                    bin,
-                    &m.path,
-                    opts.threads,
-                    opts.gpu_layers,
-                    pp,
-                    tg,
-                    opts.reps,
-                )?)
+                Some(peer_run(opts, bin, &m.path, (pp, tg))?)
             }
             None => None,
         };
