@@ -148,7 +148,8 @@ fn lessons_command(cmd: LessonsCommand, lang: moe_tutor::lessons::Lang) -> ExitC
 }
 
 /// `bench --compare FILE...`: each labelled by its file stem, reduced to letters, digits,
-/// `-` and `_` (it becomes a key on the machine-readable line), numbered when repeated.
+/// `-` and `_` (it becomes a key on the machine-readable line), numbered when repeated or
+/// when it is a label the bench gives its own rows.
 fn bench_compare_files(files: &[std::path::PathBuf]) -> Vec<bench::CompareModel> {
     let mut out: Vec<bench::CompareModel> = Vec::new();
     for f in files {
@@ -166,7 +167,10 @@ fn bench_compare_files(files: &[std::path::PathBuf]) -> Vec<bench::CompareModel>
                 }
             })
             .collect();
-        if label.is_empty() || label == "measured" {
+        // The measured row and the default model's own comparisons use these labels.
+        if label.is_empty()
+            || ["measured", "default", "unadapted", "teacher"].contains(&label.as_str())
+        {
             label = format!("file{}", out.len() + 1);
         }
         if out.iter().any(|m| m.label == label) {
